@@ -1,0 +1,241 @@
+// pybind11 bindings: the only file that knows about Python. Every entry point validates its
+// arrays (dtype, contiguity, size, writability) and takes raw pointers first, then releases the
+// GIL around the kernel and touches no Python object inside. Arrays are never converted here
+// (noconvert): the Python layer makes every conversion visibly.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "runtime/dispatch.hpp"
+#include "runtime/ops.hpp"
+#include "runtime/thread_pool.hpp"
+
+namespace py = pybind11;
+using fastq::KernelTable;
+
+namespace {
+
+struct Kernels {
+  const KernelTable* table;
+};
+
+enum class DType { f32, f64 };
+
+[[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
+[[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
+
+std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+DType float_dtype(const py::array& a, const char* name) {
+  const py::dtype dt = a.dtype();
+  const bool native = dt.byteorder() != '>';
+  if (native && dt.num() == py::detail::npy_api::NPY_FLOAT_) return DType::f32;
+  if (native && dt.num() == py::detail::npy_api::NPY_DOUBLE_) return DType::f64;
+  type_error(std::string(name) + ": expected a float32 or float64 array in native byte order, got dtype " +
+             dtype_str(a));
+}
+
+void require_contiguous(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
+}
+
+void require_same(const py::array& a, DType da, const py::array& b, const char* name) {
+  if (float_dtype(b, name) != da)
+    type_error(std::string(name) + ": expected dtype " + dtype_str(a) + " like x, got " + dtype_str(b));
+  require_contiguous(b, name);
+  if (b.size() != a.size())
+    value_error(std::string(name) + ": expected " + std::to_string(a.size()) + " elements like x, got " +
+                std::to_string(b.size()));
+}
+
+void require_writeable(const py::array& a, const char* name) {
+  if (!a.writeable()) value_error(std::string(name) + ": the output array is read-only");
+}
+
+int check_id(int id) {
+  if (id < 0 || id >= fastq::kNumQuantizers)
+    value_error("quantizer id must be in [0, " + std::to_string(fastq::kNumQuantizers) + "), got " +
+                std::to_string(id));
+  return id;
+}
+
+// Rows x cols view of a C-contiguous array: the last axis is the channel axis.
+std::size_t last_dim(const py::array& a) { return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1)); }
+
+template <class T>
+void quantize(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy,
+              const py::array* scale, py::array& out, std::size_t rows, std::size_t cols, double p0, double p1,
+              double p2, double p3) {
+  const T params[fastq::kNumParams] = {static_cast<T>(p0), static_cast<T>(p1), static_cast<T>(p2),
+                                       static_cast<T>(p3)};
+  const T* xp = static_cast<const T*>(x.data());
+  const T* dyp = dy ? static_cast<const T*>(dy->data()) : nullptr;
+  const T* sp = scale ? static_cast<const T*>(scale->data()) : nullptr;
+  T* op = static_cast<T*>(out.mutable_data());
+  py::gil_scoped_release nogil;
+  fastq::run_quantizer<T>(*k.table, id, backward, xp, dyp, op, rows, cols, sp, params);
+}
+
+// forward/backward, optionally with a per-channel scale (MagnitudeAwareSign).
+void run(const Kernels& k, int id, bool backward, const py::array& x, const py::object& dy_obj,
+         const py::object& scale_obj, py::array& out, double p0, double p1, double p2, double p3) {
+  check_id(id);
+  const DType dt = float_dtype(x, "x");
+  require_contiguous(x, "x");
+  require_same(x, dt, out, "out");
+  require_writeable(out, "out");
+  py::array dy, scale;
+  if (backward) {
+    dy = py::cast<py::array>(dy_obj);
+    require_same(x, dt, dy, "dy");
+  }
+  std::size_t rows = 1, cols = static_cast<std::size_t>(x.size());
+  if (!scale_obj.is_none()) {
+    scale = py::cast<py::array>(scale_obj);
+    cols = last_dim(x);
+    rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
+    if (float_dtype(scale, "scale") != dt) type_error("scale: expected dtype " + dtype_str(x) + ", got " + dtype_str(scale));
+    require_contiguous(scale, "scale");
+    if (static_cast<std::size_t>(scale.size()) != cols)
+      value_error("scale: expected one value per channel (" + std::to_string(cols) + "), got " +
+                  std::to_string(scale.size()));
+  }
+  const py::array* dyp = backward ? &dy : nullptr;
+  const py::array* sp = scale_obj.is_none() ? nullptr : &scale;
+  if (dt == DType::f32)
+    quantize<float>(k, id, backward, x, dyp, sp, out, rows, cols, p0, p1, p2, p3);
+  else
+    quantize<double>(k, id, backward, x, dyp, sp, out, rows, cols, p0, p1, p2, p3);
+}
+
+py::array checked_input(const py::array& x) {
+  float_dtype(x, "x");
+  require_contiguous(x, "x");
+  return x;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastq native kernels (internal: use the fastq package)";
+  const KernelTable& active = fastq::active_table();  // FASTQ_FORCE_ISA errors surface at import
+
+  py::class_<Kernels>(m, "Kernels", "One ISA's kernel table.")
+      .def_property_readonly("isa", [](const Kernels& k) { return std::string(k.table->isa); })
+      .def("__repr__", [](const Kernels& k) { return "<fastq._core.Kernels isa='" + std::string(k.table->isa) + "'>"; })
+      .def(
+          "forward",
+          [](const Kernels& k, int id, const py::array& x, py::array& out, double p0, double p1, double p2,
+             double p3) { run(k, id, false, x, py::none(), py::none(), out, p0, p1, p2, p3); },
+          py::arg("id"), py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("p0") = 0.0,
+          py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
+          "out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous).")
+      .def(
+          "backward",
+          [](const Kernels& k, int id, const py::array& x, const py::array& dy, py::array& out, double p0,
+             double p1, double p2, double p3) { run(k, id, true, x, dy, py::none(), out, p0, p1, p2, p3); },
+          py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("out").noconvert(),
+          py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
+          "out = input gradient of quantizer `id` given upstream gradient dy.")
+      .def(
+          "forward_scaled",
+          [](const Kernels& k, int id, const py::array& x, const py::object& scale, py::array& out, double p0,
+             double p1, double p2, double p3) { run(k, id, false, x, py::none(), scale, out, p0, p1, p2, p3); },
+          py::arg("id"), py::arg("x").noconvert(), py::arg("scale"), py::arg("out").noconvert(),
+          py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
+          "Forward pass with one scale per last-axis channel (None: s = |x|).")
+      .def(
+          "backward_scaled",
+          [](const Kernels& k, int id, const py::array& x, const py::array& dy, const py::object& scale,
+             py::array& out, double p0, double p1, double p2,
+             double p3) { run(k, id, true, x, dy, scale, out, p0, p1, p2, p3); },
+          py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("scale"),
+          py::arg("out").noconvert(), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0,
+          py::arg("p3") = 0.0, "Backward pass with one scale per last-axis channel (None: s = |x|).")
+      .def(
+          "abs_sum",
+          [](const Kernels& k, const py::array& x) {
+            const std::size_t n = static_cast<std::size_t>(checked_input(x).size());
+            if (float_dtype(x, "x") == DType::f32) {
+              const float* p = static_cast<const float*>(x.data());
+              py::gil_scoped_release nogil;
+              return fastq::abs_sum<float>(*k.table, p, n);
+            }
+            const double* p = static_cast<const double*>(x.data());
+            py::gil_scoped_release nogil;
+            return fastq::abs_sum<double>(*k.table, p, n);
+          },
+          py::arg("x").noconvert(), "Sum of |x| accumulated in float64, in fastq's fixed order.")
+      .def(
+          "max_abs",
+          [](const Kernels& k, const py::array& x) -> double {
+            const std::size_t n = static_cast<std::size_t>(checked_input(x).size());
+            if (float_dtype(x, "x") == DType::f32) {
+              const float* p = static_cast<const float*>(x.data());
+              py::gil_scoped_release nogil;
+              return fastq::max_abs<float>(*k.table, p, n);
+            }
+            const double* p = static_cast<const double*>(x.data());
+            py::gil_scoped_release nogil;
+            return fastq::max_abs<double>(*k.table, p, n);
+          },
+          py::arg("x").noconvert(), "max |x| (NaN if any element is NaN).")
+      .def(
+          "channel_abs_mean",
+          [](const Kernels& k, const py::array& x, py::array& out) {
+            const DType dt = float_dtype(checked_input(x), "x");
+            const std::size_t cols = last_dim(x);
+            const std::size_t rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
+            if (float_dtype(out, "out") != dt) type_error("out: expected dtype " + dtype_str(x) + ", got " + dtype_str(out));
+            require_contiguous(out, "out");
+            require_writeable(out, "out");
+            if (static_cast<std::size_t>(out.size()) != cols)
+              value_error("out: expected " + std::to_string(cols) + " elements (one per channel), got " +
+                          std::to_string(out.size()));
+            if (dt == DType::f32) {
+              const float* p = static_cast<const float*>(x.data());
+              float* o = static_cast<float*>(out.mutable_data());
+              py::gil_scoped_release nogil;
+              fastq::channel_abs_mean<float>(*k.table, p, rows, cols, o);
+            } else {
+              const double* p = static_cast<const double*>(x.data());
+              double* o = static_cast<double*>(out.mutable_data());
+              py::gil_scoped_release nogil;
+              fastq::channel_abs_mean<double>(*k.table, p, rows, cols, o);
+            }
+          },
+          py::arg("x").noconvert(), py::arg("out").noconvert(),
+          "out[c] = mean |x[..., c]| over all other axes (float64 sums, rounded once).")
+      .def(
+          "tanh",
+          [](const Kernels& k, const py::array& x, py::array& out) {
+            const DType dt = float_dtype(checked_input(x), "x");
+            require_same(x, dt, out, "out");
+            require_writeable(out, "out");
+            const std::size_t n = static_cast<std::size_t>(x.size());
+            py::gil_scoped_release nogil;
+            if (dt == DType::f32)
+              fastq::tanh<float>(*k.table, static_cast<const float*>(x.data()), static_cast<float*>(out.mutable_data()), n);
+            else
+              fastq::tanh<double>(*k.table, static_cast<const double*>(x.data()), static_cast<double*>(out.mutable_data()), n);
+          },
+          py::arg("x").noconvert(), py::arg("out").noconvert(), "out = fastq's tanh (the one DoReFa uses).");
+
+  m.attr("active") = Kernels{&active};
+  m.def(
+      "kernels_for", [](const std::string& isa) { return Kernels{&fastq::table_for(isa)}; }, py::arg("isa"),
+      "The kernel table of one ISA (ValueError: unknown; RuntimeError: this CPU cannot run it).");
+  m.def("compiled_isas", &fastq::compiled_isas, "ISAs compiled into this build, best first.");
+  m.def("available_isas", &fastq::available_isas, "Compiled ISAs this CPU can run, best first.");
+  m.def("get_num_threads", &fastq::get_num_threads);
+  m.def("set_num_threads", &fastq::set_num_threads, py::arg("n"));
+
+  py::dict ids;
+#define FASTQ_ID_ENTRY(Name) ids[#Name] = static_cast<int>(fastq::k##Name);
+  FASTQ_QUANTIZERS(FASTQ_ID_ENTRY)
+#undef FASTQ_ID_ENTRY
+  m.attr("quantizer_ids") = ids;
+  m.attr("num_params") = fastq::kNumParams;
+}

@@ -1,0 +1,29 @@
+// All generic kernel code, compiled once per ISA: each csrc/targets/<isa>.cpp includes its
+// vector vocabulary and then this file inside its own namespace and target region.
+#include "kernels/vmath.hpp"
+#include "quantizers/all.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/reductions.hpp"
+
+template <class T>
+TypedKernels<T> make_typed_kernels() {
+  TypedKernels<T> k{};
+#define FASTQ_TABLE_ENTRY(Name)                              \
+  k.forward[k##Name] = &elementwise<Name, false, T>; \
+  k.backward[k##Name] = &elementwise<Name, true, T>;
+  FASTQ_QUANTIZERS(FASTQ_TABLE_ENTRY)
+#undef FASTQ_TABLE_ENTRY
+  k.abs_sum = &abs_sum<T>;
+  k.max_abs = &max_abs<T>;
+  k.col_abs_sum = &col_abs_sum<T>;
+  k.tanh = &tanh_kernel<T>;
+  return k;
+}
+
+inline KernelTable make_table(const char* isa) {
+  KernelTable t{};
+  t.isa = isa;
+  t.f32 = make_typed_kernels<float>();
+  t.f64 = make_typed_kernels<double>();
+  return t;
+}

@@ -1,0 +1,10 @@
+// Every quantizer kernel file; keep in step with FASTQ_QUANTIZERS (fastq/quantizer_list.hpp).
+#include "quantizers/primitives.hpp"
+#include "quantizers/noop.hpp"
+#include "quantizers/ste_sign.hpp"
+#include "quantizers/approx_sign.hpp"
+#include "quantizers/ste_heaviside.hpp"
+#include "quantizers/swish_sign.hpp"
+#include "quantizers/magnitude_aware_sign.hpp"
+#include "quantizers/ste_tern.hpp"
+#include "quantizers/dorefa.hpp"
