@@ -65,49 +65,32 @@ int check_id(int id) {
 std::size_t last_dim(const py::array& a) { return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1)); }
 
 template <class T>
-void quantize(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy,
-              const py::array* scale, py::array& out, std::size_t rows, std::size_t cols, double p0, double p1,
-              double p2, double p3) {
+void quantize(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy, py::array& out,
+              double p0, double p1, double p2, double p3) {
   const T params[fastq::kNumParams] = {static_cast<T>(p0), static_cast<T>(p1), static_cast<T>(p2),
                                        static_cast<T>(p3)};
+  const std::size_t cols = last_dim(x);
+  const std::size_t rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
   const T* xp = static_cast<const T*>(x.data());
   const T* dyp = dy ? static_cast<const T*>(dy->data()) : nullptr;
-  const T* sp = scale ? static_cast<const T*>(scale->data()) : nullptr;
   T* op = static_cast<T*>(out.mutable_data());
   py::gil_scoped_release nogil;
-  fastq::run_quantizer<T>(*k.table, id, backward, xp, dyp, op, rows, cols, sp, params);
+  fastq::run_pass<T>(*k.table, id, backward, xp, dyp, op, rows, cols, params);
 }
 
-// forward/backward, optionally with a per-channel scale (MagnitudeAwareSign).
-void run(const Kernels& k, int id, bool backward, const py::array& x, const py::object& dy_obj,
-         const py::object& scale_obj, py::array& out, double p0, double p1, double p2, double p3) {
+// One forward or backward pass; x's last axis is the channel axis (MagnitudeAwareSign).
+void run(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy, py::array& out,
+         double p0, double p1, double p2, double p3) {
   check_id(id);
   const DType dt = float_dtype(x, "x");
   require_contiguous(x, "x");
   require_same(x, dt, out, "out");
   require_writeable(out, "out");
-  py::array dy, scale;
-  if (backward) {
-    dy = py::cast<py::array>(dy_obj);
-    require_same(x, dt, dy, "dy");
-  }
-  std::size_t rows = 1, cols = static_cast<std::size_t>(x.size());
-  if (!scale_obj.is_none()) {
-    scale = py::cast<py::array>(scale_obj);
-    cols = last_dim(x);
-    rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
-    if (float_dtype(scale, "scale") != dt) type_error("scale: expected dtype " + dtype_str(x) + ", got " + dtype_str(scale));
-    require_contiguous(scale, "scale");
-    if (static_cast<std::size_t>(scale.size()) != cols)
-      value_error("scale: expected one value per channel (" + std::to_string(cols) + "), got " +
-                  std::to_string(scale.size()));
-  }
-  const py::array* dyp = backward ? &dy : nullptr;
-  const py::array* sp = scale_obj.is_none() ? nullptr : &scale;
+  if (dy) require_same(x, dt, *dy, "dy");
   if (dt == DType::f32)
-    quantize<float>(k, id, backward, x, dyp, sp, out, rows, cols, p0, p1, p2, p3);
+    quantize<float>(k, id, backward, x, dy, out, p0, p1, p2, p3);
   else
-    quantize<double>(k, id, backward, x, dyp, sp, out, rows, cols, p0, p1, p2, p3);
+    quantize<double>(k, id, backward, x, dy, out, p0, p1, p2, p3);
 }
 
 py::array checked_input(const py::array& x) {
@@ -128,32 +111,17 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "forward",
           [](const Kernels& k, int id, const py::array& x, py::array& out, double p0, double p1, double p2,
-             double p3) { run(k, id, false, x, py::none(), py::none(), out, p0, p1, p2, p3); },
+             double p3) { run(k, id, false, x, nullptr, out, p0, p1, p2, p3); },
           py::arg("id"), py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("p0") = 0.0,
           py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
           "out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous).")
       .def(
           "backward",
           [](const Kernels& k, int id, const py::array& x, const py::array& dy, py::array& out, double p0,
-             double p1, double p2, double p3) { run(k, id, true, x, dy, py::none(), out, p0, p1, p2, p3); },
+             double p1, double p2, double p3) { run(k, id, true, x, &dy, out, p0, p1, p2, p3); },
           py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("out").noconvert(),
           py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
           "out = input gradient of quantizer `id` given upstream gradient dy.")
-      .def(
-          "forward_scaled",
-          [](const Kernels& k, int id, const py::array& x, const py::object& scale, py::array& out, double p0,
-             double p1, double p2, double p3) { run(k, id, false, x, py::none(), scale, out, p0, p1, p2, p3); },
-          py::arg("id"), py::arg("x").noconvert(), py::arg("scale"), py::arg("out").noconvert(),
-          py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
-          "Forward pass with one scale per last-axis channel (None: s = |x|).")
-      .def(
-          "backward_scaled",
-          [](const Kernels& k, int id, const py::array& x, const py::array& dy, const py::object& scale,
-             py::array& out, double p0, double p1, double p2,
-             double p3) { run(k, id, true, x, dy, scale, out, p0, p1, p2, p3); },
-          py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("scale"),
-          py::arg("out").noconvert(), py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0,
-          py::arg("p3") = 0.0, "Backward pass with one scale per last-axis channel (None: s = |x|).")
       .def(
           "abs_sum",
           [](const Kernels& k, const py::array& x) {

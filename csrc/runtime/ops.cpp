@@ -30,8 +30,8 @@ template <>
 const TypedKernels<double>& typed<double>(const KernelTable& t) { return t.f64; }
 
 template <class T>
-void run_quantizer(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out,
-                   std::size_t rows, std::size_t cols, const T* scale, const T* params) {
+void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out,
+                     std::size_t rows, std::size_t cols, const T* scale, const T* params) {
   const auto& k = typed<T>(t);
   const ElementwiseFn<T> fn = backward ? k.backward[id] : k.forward[id];
   const std::size_t n = rows * cols;
@@ -105,9 +105,33 @@ void tanh(const KernelTable& t, const T* x, T* y, std::size_t n) {
   typed<T>(t).tanh(x, y, n);
 }
 
+template <class T>
+void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out, std::size_t rows,
+              std::size_t cols, const T* params_in) {
+  const std::size_t n = rows * cols;
+  T params[kNumParams];
+  std::copy(params_in, params_in + kNumParams, params);
+  if (id == kMagnitudeAwareSign && rows > 1) {
+    std::vector<T> scale(cols);
+    channel_abs_mean<T>(t, x, rows, cols, scale.data());
+    run_elementwise<T>(t, id, backward, x, dy, out, rows, cols, scale.data(), params);
+    return;
+  }
+  if (id == kSteTern && !backward && params[3] != T(0)) {
+    // larq: 0.7 * reduce_sum(|x|) / size, in the working dtype (the sum accumulated in float64).
+    params[2] = (T(0.7) * static_cast<T>(abs_sum<T>(t, x, n))) / static_cast<T>(n);
+  }
+  if (id == kDoReFaWeights) {
+    // d = max|tanh(x)| = tanh(max|x|): tanh is odd and increasing.
+    const T m = max_abs<T>(t, x, n);
+    tanh<T>(t, &m, &params[1], 1);
+  }
+  run_elementwise<T>(t, id, backward, x, dy, out, 1, n, nullptr, params);
+}
+
 #define FASTQ_INSTANTIATE(T)                                                                          \
-  template void run_quantizer<T>(const KernelTable&, int, bool, const T*, const T*, T*, std::size_t, \
-                                 std::size_t, const T*, const T*);                                  \
+  template void run_pass<T>(const KernelTable&, int, bool, const T*, const T*, T*, std::size_t,      \
+                            std::size_t, const T*);                                                 \
   template double abs_sum<T>(const KernelTable&, const T*, std::size_t);                             \
   template T max_abs<T>(const KernelTable&, const T*, std::size_t);                                  \
   template void channel_abs_mean<T>(const KernelTable&, const T*, std::size_t, std::size_t, T*);    \

@@ -10,12 +10,14 @@ namespace fastq {
 template <class T>
 const TypedKernels<T>& typed(const KernelTable& t);
 
-// out = forward/backward pass of quantizer `id` over rows x cols elements (row-major,
-// contiguous). scale: one value per column, or null (then s = |x|; only MagnitudeAwareSign
-// reads it). dy is null for forward passes.
+// out = forward/backward pass of quantizer `id` over an x of rows x cols elements (row-major,
+// contiguous; cols = the last axis, the channel axis). Computes first what the pass needs from
+// the whole tensor: MagnitudeAwareSign's per-channel scale (rows > 1; for one row s = |x|), the
+// TWN threshold of SteTern's forward pass (params[3] != 0 asks for it; it replaces params[2])
+// and DoReFa weights' d = tanh(max|x|) (replaces params[1]). dy is null for forward passes.
 template <class T>
-void run_quantizer(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out,
-                   std::size_t rows, std::size_t cols, const T* scale, const T* params);
+void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out, std::size_t rows,
+              std::size_t cols, const T* params);
 
 // Sum of |x| in float64 (fixed chunks of kReduceChunk elements, each in the kernels' canonical
 // order, chunk sums added in order).

@@ -1,0 +1,54 @@
+"""fastq: larq's quantizers and binary (XNOR-popcount) inference as exact native CPU kernels.
+
+    >>> import numpy as np, fastq
+    >>> q = fastq.SteSign()
+    >>> q(np.array([-0.5, 0.0, 2.0], np.float32))
+    array([-1.,  1.,  1.], dtype=float32)
+
+The kernel table (scalar, avx2, avx512 or neon) is chosen once at import; ``FASTQ_FORCE_ISA``
+forces one (an unknown or unsupported name fails the import). ``FASTQ_NUM_THREADS`` sets the
+thread count. See ``fastq.show_config()``.
+"""
+
+__version__ = "0.1.0"
+
+from . import _core  # noqa: E402  (fails loudly on a bad FASTQ_FORCE_ISA)
+from . import context, metrics, quantizers, reference  # noqa: E402
+from ._runtime import (  # noqa: E402
+    _init_threads_from_env,
+    active_isa,
+    available_isas,
+    compiled_isas,
+    get_num_threads,
+    set_num_threads,
+    show_config,
+)
+from .quantizers import (  # noqa: E402
+    ApproxSign,
+    DoReFa,
+    DoReFaQuantizer,
+    MagnitudeAwareSign,
+    NoOp,
+    NoOpQuantizer,
+    Quantizer,
+    SteHeaviside,
+    SteSign,
+    SteTern,
+    SwishSign,
+    approx_sign,
+    ste_heaviside,
+    ste_sign,
+    ste_tern,
+    swish_sign,
+)
+
+_init_threads_from_env()
+del _init_threads_from_env
+
+__all__ = [
+    "Quantizer", "NoOp", "NoOpQuantizer", "SteSign", "ApproxSign", "SteHeaviside", "SwishSign",
+    "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer",
+    "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
+    "quantizers", "metrics", "context", "reference",
+    "set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas",
+]

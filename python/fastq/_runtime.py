@@ -1,0 +1,96 @@
+"""Threads, ISA information and ``show_config``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas"]
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (>= 1) for large inputs. Results are bit-identical for every ``n``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an integer >= 1, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be an integer >= 1, got {n}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads large inputs are split over."""
+    return _core.get_num_threads()
+
+
+def active_isa() -> str:
+    """The kernel table in use: ``FASTQ_FORCE_ISA`` or the best this CPU runs."""
+    return _core.active.isa
+
+
+def available_isas() -> list:
+    """ISAs compiled into this build that this CPU can run, best first."""
+    return list(_core.available_isas())
+
+
+def compiled_isas() -> list:
+    """ISAs compiled into this build, best first."""
+    return list(_core.compiled_isas())
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model", "CPU part")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def config() -> dict:
+    """What ``show_config`` prints, as a dict."""
+    from . import __version__
+
+    return {
+        "fastq": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpu": _cpu_name(),
+        "isa_compiled": compiled_isas(),
+        "isa_available": available_isas(),
+        "isa_active": active_isa(),
+        "isa_forced": os.environ.get("FASTQ_FORCE_ISA") or None,
+        "num_threads": get_num_threads(),
+    }
+
+
+def show_config() -> None:
+    """Print the build, the ISAs compiled / available / active and the thread count."""
+    c = config()
+    print(f"fastq {c['fastq']} (python {c['python']}, numpy {c['numpy']}, {c['machine']})")
+    print(f"  cpu:            {c['cpu']}")
+    print(f"  isa compiled:   {', '.join(c['isa_compiled'])}")
+    print(f"  isa available:  {', '.join(c['isa_available'])}")
+    forced = " (forced by FASTQ_FORCE_ISA)" if c["isa_forced"] else ""
+    print(f"  isa active:     {c['isa_active']}{forced}")
+    print(f"  threads:        {c['num_threads']}")
+
+
+def _init_threads_from_env() -> None:
+    value = os.environ.get("FASTQ_NUM_THREADS")
+    if value is None or value == "":
+        return
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer >= 1, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer >= 1, got {value!r}")
+    _core.set_num_threads(n)
