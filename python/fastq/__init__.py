@@ -12,7 +12,11 @@ thread count. See ``fastq.show_config()``.
 
 __version__ = "0.1.0"
 
-from . import _core  # noqa: E402  (fails loudly on a bad FASTQ_FORCE_ISA)
+from . import _core  # noqa: E402
+
+# Choose the kernel table now: a bad FASTQ_FORCE_ISA fails the import (ValueError for an
+# unknown name, RuntimeError for an ISA this CPU cannot run), never falls back silently.
+_core.active = _core.active_kernels()
 from . import context, metrics, quantizers, reference  # noqa: E402
 from ._runtime import (  # noqa: E402
     _init_threads_from_env,

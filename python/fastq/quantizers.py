@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 from . import context as _context
-from ._arrays import F16, as_input, as_like, finish, output_for
+from ._arrays import F16, F32, F64, as_input, as_like, finish, output_for
 
 __all__ = [
     "Quantizer",
@@ -90,9 +90,9 @@ class Quantizer:
     # -- the passes ------------------------------------------------------------------------
     def __call__(self, x, out=None):
         """Forward pass: the quantized ``x`` (dtype kept; float16 in gives float16 out)."""
-        if out is None and type(x) is np.ndarray:
-            # Fast path: a float32/float64 C-contiguous array goes straight to the kernel; the
-            # kernel's own checks (TypeError/ValueError) send anything else the general way.
+        if out is None and type(x) is np.ndarray and (x.dtype is F32 or x.dtype is F64):
+            # Fast path: a float32/float64 array goes straight to the kernel; its own checks
+            # (non-contiguous: ValueError) send anything else the general way.
             y = np.empty_like(x)
             try:
                 self._forward(_ACTIVE, x, y, x.dtype)
@@ -112,7 +112,8 @@ class Quantizer:
 
     def grad(self, x, dy, out=None):
         """Input gradient: the pseudo-gradient of the forward pass applied to ``dy``."""
-        if out is None and type(x) is np.ndarray and type(dy) is np.ndarray and x.shape == dy.shape:
+        if (out is None and type(x) is np.ndarray and type(dy) is np.ndarray and (x.dtype is F32 or x.dtype is F64)
+                and x.shape == dy.shape):
             dx = np.empty_like(x)
             try:
                 self._backward(_ACTIVE, x, dy, dx, x.dtype)

@@ -80,6 +80,7 @@ _ALIASES = {
     "ste_tern": "SteTern",
     "dorefa_quantizer": "DoReFa",
     "NoOpQuantizer": "NoOp",
+    "Quantizer": "NoOp",  # the base class is the identity too
     "DoReFaQuantizer": "DoReFa",
 }
 
