@@ -103,8 +103,6 @@ py::array checked_input(const py::array& x) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastq native kernels (internal: use the fastq package)";
-  const KernelTable& active = fastq::active_table();  // FASTQ_FORCE_ISA errors surface at import
-
   py::class_<Kernels>(m, "Kernels", "One ISA's kernel table.")
       .def_property_readonly("isa", [](const Kernels& k) { return std::string(k.table->isa); })
       .def("__repr__", [](const Kernels& k) { return "<fastq._core.Kernels isa='" + std::string(k.table->isa) + "'>"; })
@@ -191,7 +189,11 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("x").noconvert(), py::arg("out").noconvert(), "out = fastq's tanh (the one DoReFa uses).");
 
-  m.attr("active") = Kernels{&active};
+  // Chosen on first call (fastq/__init__.py calls it first, so a bad FASTQ_FORCE_ISA makes
+  // `import fastq` raise ValueError / RuntimeError).
+  m.def(
+      "active_kernels", [] { return Kernels{&fastq::active_table()}; },
+      "The active kernel table: FASTQ_FORCE_ISA, or the best this CPU runs.");
   m.def(
       "kernels_for", [](const std::string& isa) { return Kernels{&fastq::table_for(isa)}; }, py::arg("isa"),
       "The kernel table of one ISA (ValueError: unknown; RuntimeError: this CPU cannot run it).");
