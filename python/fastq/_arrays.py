@@ -35,6 +35,8 @@ def as_input(x, name: str = "x"):
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
         x = np.asarray(x)
+    elif (x.dtype is F32 or x.dtype is F64) and x.flags.c_contiguous:
+        return x, x.dtype  # already what the kernels take
     rd = result_dtype(x.dtype, name)
     wd = F32 if rd == F16 else rd
     return np.asarray(x, dtype=wd, order="C"), rd
@@ -68,9 +70,10 @@ def output_for(out, work: np.ndarray, rd: np.dtype, *inputs: np.ndarray):
         raise ValueError(f"out: expected shape {work.shape}, got {out.shape}")
     if out.dtype != rd:
         raise ValueError(f"out: expected dtype {rd}, got {out.dtype}")
-    if not out.flags.writeable:
+    flags = out.flags
+    if not flags.writeable:
         raise ValueError("out: the output array is read-only")
-    direct = out.flags.c_contiguous and out.dtype == work.dtype and out.dtype.isnative
+    direct = flags.c_contiguous and out.dtype is work.dtype
     if direct:
         for a in inputs:  # same memory is fine (in place); a shifted overlap is not
             if a is not out and np.may_share_memory(a, out) and _data_ptr(a) != _data_ptr(out):
