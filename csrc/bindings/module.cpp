@@ -11,15 +11,15 @@
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/thread_pool.hpp"
+#include "bindings/kernels.hpp"
 
 namespace py = pybind11;
 using fastq::KernelTable;
+void bind_binary(py::module_& m);  // binary.cpp
 
 namespace {
 
-struct Kernels {
-  const KernelTable* table;
-};
+using fastq::Kernels;
 
 enum class DType { f32, f64 };
 
@@ -208,4 +208,5 @@ PYBIND11_MODULE(_core, m) {
 #undef FASTQ_ID_ENTRY
   m.attr("quantizer_ids") = ids;
   m.attr("num_params") = fastq::kNumParams;
+  bind_binary(m);
 }

@@ -4,6 +4,8 @@
 #include "quantizers/all.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/reductions.hpp"
+#include "kernels/bitpack.hpp"
+#include "kernels/bgemm.hpp"
 
 template <class T>
 TypedKernels<T> make_typed_kernels() {
@@ -25,5 +27,6 @@ inline KernelTable make_table(const char* isa) {
   t.isa = isa;
   t.f32 = make_typed_kernels<float>();
   t.f64 = make_typed_kernels<double>();
+  t.binary = make_binary_kernels();
   return t;
 }

@@ -41,13 +41,15 @@ class Pool {
       job_ = &fn;
       ntasks_ = ntasks;
       next_ = 0;
-      working_ = want - 1;
       helpers_wanted_ = want - 1;
       ++generation_;
     }
     cv_.notify_all();
     work();
+    // Every task has been taken. Helpers that have not woken up yet must not join any more;
+    // wait only for those still running a task.
     std::unique_lock<std::mutex> lk(m_);
+    helpers_wanted_ = 0;
     done_cv_.wait(lk, [&] { return working_ == 0; });
     job_ = nullptr;
   }
@@ -69,6 +71,7 @@ class Pool {
       if (stop_) return;
       seen = generation_;
       --helpers_wanted_;
+      ++working_;
       lk.unlock();
       work();
       lk.lock();

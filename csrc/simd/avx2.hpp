@@ -76,3 +76,62 @@ FASTQ_INLINE D pow2i(D n) {
 
 FASTQ_INLINE D load_f64(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
+
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// Mask lane i -> bit i (lane 0 in the least significant bit).
+FASTQ_INLINE std::uint64_t to_bits(MF m) { return static_cast<std::uint32_t>(_mm256_movemask_ps(m.m)); }
+FASTQ_INLINE std::uint64_t to_bits(MD m) { return static_cast<std::uint32_t>(_mm256_movemask_pd(m.m)); }
+
+// A vector of 64-bit packed words.
+struct Words {
+  static constexpr std::size_t lanes = 4;
+  __m256i v;
+  static FASTQ_INLINE Words load(const std::uint64_t* p) { return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))}; }
+  static FASTQ_INLINE void store(std::uint64_t* p, Words a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.v); }
+  static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm256_set1_epi64x(static_cast<long long>(a))}; }
+  static FASTQ_INLINE Words zero() { return {_mm256_setzero_si256()}; }
+};
+FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm256_xor_si256(a.v, b.v)}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm256_add_epi64(a.v, b.v)}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm256_sub_epi64(a.v, b.v)}; }
+// Lanes (as int64) -> lanes int32 at p (truncating).
+FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
+  const __m256i low = _mm256_permutevar8x32_epi32(a.v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(low));
+}
+
+// In-register transpose of lanes x lanes words (4x4 here).
+FASTQ_INLINE void transpose(Words (&w)[4]) {
+  const __m256i t0 = _mm256_unpacklo_epi64(w[0].v, w[1].v), t1 = _mm256_unpackhi_epi64(w[0].v, w[1].v);
+  const __m256i t2 = _mm256_unpacklo_epi64(w[2].v, w[3].v), t3 = _mm256_unpackhi_epi64(w[2].v, w[3].v);
+  w[0].v = _mm256_permute2x128_si256(t0, t2, 0x20);
+  w[1].v = _mm256_permute2x128_si256(t1, t3, 0x20);
+  w[2].v = _mm256_permute2x128_si256(t0, t2, 0x31);
+  w[3].v = _mm256_permute2x128_si256(t1, t3, 0x31);
+}
+
+// Popcount-accumulate without VPOPCNTQ (libpopcnt / Mula et al.): a 4-bit lookup table in
+// VPSHUFB counts each byte; the counts add up in bytes for at most kPopSteps = 31 steps
+// (31 * 8 = 248 < 256), then VPSADBW widens them into 64-bit lane sums.
+struct PopAcc {
+  __m256i v;
+  static FASTQ_INLINE PopAcc zero() { return {_mm256_setzero_si256()}; }
+};
+constexpr std::size_t kPopSteps = 31;
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
+                                       0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x.v, low4));
+  const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x.v, 4), low4));
+  return {_mm256_add_epi8(acc.v, _mm256_add_epi8(lo, hi))};
+}
+// sum (64-bit lane counts) + the byte counts of acc.
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
+  return {_mm256_add_epi64(sum.v, _mm256_sad_epu8(acc.v, _mm256_setzero_si256()))};
+}
+
+// bgemm register tile: 4 rows of A x 2 word vectors of B (8 columns): 8 byte accumulators,
+// 2 B vectors, 1 broadcast, the table and the mask, temporaries: 16 ymm.
+constexpr std::size_t kBgemmRows = 4;
+constexpr std::size_t kBgemmVecs = 2;

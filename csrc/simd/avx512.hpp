@@ -80,3 +80,56 @@ FASTQ_INLINE D pow2i(D n) {
 
 FASTQ_INLINE D load_f64(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
+
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// Mask lane i -> bit i (lane 0 in the least significant bit).
+FASTQ_INLINE std::uint64_t to_bits(MF m) { return m.m; }
+FASTQ_INLINE std::uint64_t to_bits(MD m) { return m.m; }
+
+// A vector of 64-bit packed words.
+struct Words {
+  static constexpr std::size_t lanes = 8;
+  __m512i v;
+  static FASTQ_INLINE Words load(const std::uint64_t* p) { return {_mm512_loadu_si512(p)}; }
+  static FASTQ_INLINE void store(std::uint64_t* p, Words a) { _mm512_storeu_si512(p, a.v); }
+  static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm512_set1_epi64(static_cast<long long>(a))}; }
+  static FASTQ_INLINE Words zero() { return {_mm512_setzero_si512()}; }
+};
+FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm512_xor_si512(a.v, b.v)}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm512_add_epi64(a.v, b.v)}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm512_sub_epi64(a.v, b.v)}; }
+// Lanes (as int64) -> lanes int32 at p (truncating).
+FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a.v));
+}
+
+// In-register transpose of lanes x lanes words: w[r] lane c <-> w[c] lane r (8x8 here).
+FASTQ_INLINE void transpose(Words (&w)[8]) {
+  __m512i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {  // 2x2 blocks of words
+    t[i] = _mm512_unpacklo_epi64(w[i].v, w[i + 1].v);
+    t[i + 1] = _mm512_unpackhi_epi64(w[i].v, w[i + 1].v);
+  }
+  for (int i = 0; i < 8; i += 4)  // 2x2 blocks of 128-bit pairs
+    for (int j = 0; j < 2; ++j) {
+      u[i + j] = _mm512_shuffle_i64x2(t[i + j], t[i + j + 2], 0x88);      // pairs 0, 2 of each
+      u[i + j + 2] = _mm512_shuffle_i64x2(t[i + j], t[i + j + 2], 0xdd);  // pairs 1, 3 of each
+    }
+  for (int j = 0; j < 4; ++j) {  // 256-bit halves
+    w[j].v = _mm512_shuffle_i64x2(u[j], u[j + 4], 0x88);
+    w[j + 4].v = _mm512_shuffle_i64x2(u[j], u[j + 4], 0xdd);
+  }
+}
+
+// Popcount-accumulate: VPOPCNTQ counts each 64-bit lane exactly, so the running counts need no
+// widening (kPopSteps = 0: any number of steps between pop_widen calls).
+using PopAcc = Words;
+constexpr std::size_t kPopSteps = 0;
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))}; }
+// sum (64-bit lane counts) + acc.
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+
+// bgemm register tile: kBgemmRows rows of A x kBgemmVecs word vectors of B (4 x 32 columns):
+// 16 accumulators + 4 B vectors + 1 broadcast of 32 zmm.
+constexpr std::size_t kBgemmRows = 4;
+constexpr std::size_t kBgemmVecs = 4;

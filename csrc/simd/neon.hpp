@@ -78,3 +78,53 @@ FASTQ_INLINE D pow2i(D n) {
 
 FASTQ_INLINE D load_f64(const float* p) { return {vcvt_f64_f32(vld1_f32(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
+
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// Mask lane i -> bit i (lane 0 in the least significant bit): keep one weight per lane, add.
+FASTQ_INLINE std::uint64_t to_bits(MF m) {
+  static const std::uint32_t weights[4] = {1, 2, 4, 8};
+  return vaddvq_u32(vandq_u32(m.m, vld1q_u32(weights)));
+}
+FASTQ_INLINE std::uint64_t to_bits(MD m) {
+  static const std::uint64_t weights[2] = {1, 2};
+  return vaddvq_u64(vandq_u64(m.m, vld1q_u64(weights)));
+}
+
+// A vector of 64-bit packed words.
+struct Words {
+  static constexpr std::size_t lanes = 2;
+  uint64x2_t v;
+  static FASTQ_INLINE Words load(const std::uint64_t* p) { return {vld1q_u64(p)}; }
+  static FASTQ_INLINE void store(std::uint64_t* p, Words a) { vst1q_u64(p, a.v); }
+  static FASTQ_INLINE Words splat(std::uint64_t a) { return {vdupq_n_u64(a)}; }
+  static FASTQ_INLINE Words zero() { return {vdupq_n_u64(0)}; }
+};
+FASTQ_INLINE Words operator^(Words a, Words b) { return {veorq_u64(a.v, b.v)}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {vaddq_u64(a.v, b.v)}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {vsubq_u64(a.v, b.v)}; }
+// Lanes (as int64) -> lanes int32 at p (truncating).
+FASTQ_INLINE void store_i32(std::int32_t* p, Words a) { vst1_s32(p, vreinterpret_s32_u32(vmovn_u64(a.v))); }
+
+// In-register transpose of lanes x lanes words (2x2 here).
+FASTQ_INLINE void transpose(Words (&w)[2]) {
+  const uint64x2_t a = vzip1q_u64(w[0].v, w[1].v), b = vzip2q_u64(w[0].v, w[1].v);
+  w[0].v = a;
+  w[1].v = b;
+}
+
+// Popcount-accumulate: VCNT counts each byte; byte counts add up for at most kPopSteps = 31
+// steps (248 < 256), then pairwise widening adds (UADDLP) move them into 64-bit lane sums.
+struct PopAcc {
+  uint8x16_t v;
+  static FASTQ_INLINE PopAcc zero() { return {vdupq_n_u8(0)}; }
+};
+constexpr std::size_t kPopSteps = 31;
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {vaddq_u8(acc.v, vcntq_u8(vreinterpretq_u8_u64(x.v)))}; }
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
+  return {vaddq_u64(sum.v, vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(acc.v))))};
+}
+
+// bgemm register tile: 4 rows of A x 4 word vectors of B (8 columns): 16 byte accumulators of
+// 32 q registers.
+constexpr std::size_t kBgemmRows = 4;
+constexpr std::size_t kBgemmVecs = 4;

@@ -65,3 +65,40 @@ FASTQ_INLINE Vec<double> pow2i(Vec<double> n) {
 // Vec<double>::lanes elements, widened to double.
 FASTQ_INLINE Vec<double> load_f64(const float* p) { return {static_cast<double>(*p)}; }
 FASTQ_INLINE Vec<double> load_f64(const double* p) { return {*p}; }
+
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// Mask lane i -> bit i (one lane here).
+template <class T> FASTQ_INLINE std::uint64_t to_bits(Mask<T> m) { return m.m ? 1u : 0u; }
+
+// One 64-bit packed word.
+struct Words {
+  static constexpr std::size_t lanes = 1;
+  std::uint64_t v;
+  static FASTQ_INLINE Words load(const std::uint64_t* p) { return {*p}; }
+  static FASTQ_INLINE void store(std::uint64_t* p, Words a) { *p = a.v; }
+  static FASTQ_INLINE Words splat(std::uint64_t a) { return {a}; }
+  static FASTQ_INLINE Words zero() { return {0}; }
+};
+FASTQ_INLINE Words operator^(Words a, Words b) { return {a.v ^ b.v}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {a.v + b.v}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {a.v - b.v}; }
+// The lane (as int64) -> int32 at p (truncating).
+FASTQ_INLINE void store_i32(std::int32_t* p, Words a) { *p = static_cast<std::int32_t>(a.v); }
+FASTQ_INLINE void transpose(Words (&)[1]) {}
+
+// Popcount-accumulate: the portable bit-parallel count (no POPCNT in the x86-64 baseline),
+// exact in 64 bits, so no widening is needed (kPopSteps = 0: unlimited).
+using PopAcc = Words;
+constexpr std::size_t kPopSteps = 0;
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
+  std::uint64_t v = x.v;
+  v = v - ((v >> 1) & 0x5555555555555555u);
+  v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  return {acc.v + ((v * 0x0101010101010101u) >> 56)};
+}
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+
+// bgemm register tile: 2 rows of A x 8 words of B (8 columns).
+constexpr std::size_t kBgemmRows = 2;
+constexpr std::size_t kBgemmVecs = 8;

@@ -18,6 +18,7 @@ from . import _core  # noqa: E402
 # unknown name, RuntimeError for an ISA this CPU cannot run), never falls back silently.
 _core.active = _core.active_kernels()
 from . import context, metrics, quantizers, reference  # noqa: E402
+from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
 from ._runtime import (  # noqa: E402
     _init_threads_from_env,
     active_isa,
@@ -53,6 +54,7 @@ __all__ = [
     "Quantizer", "NoOp", "NoOpQuantizer", "SteSign", "ApproxSign", "SteHeaviside", "SwishSign",
     "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer",
     "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
+    "PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense",
     "quantizers", "metrics", "context", "reference",
     "set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas",
 ]

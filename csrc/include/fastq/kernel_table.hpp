@@ -41,10 +41,50 @@ struct TypedKernels {
   void (*tanh)(const T* x, T* y, std::size_t n);
 };
 
+// Where binary GEMM results go (exactly one of dots / y / bits is set). For output row i and
+// column j, with dot = k - 2 * popcount(a_i XOR b_j) (the +-1 dot product over k bits):
+//   dots[i * ld + j] = dot                                  (int32)
+//   y[i * ld + j]    = float(dot) * scale[j] + bias[j]      (float32, two roundings, no FMA)
+//   bits: the packed signs of that y (bit = y < 0), row i at bits + i * ld (ld in words).
+struct BinaryOut {
+  std::int32_t* dots;
+  float* y;
+  std::uint64_t* bits;
+  const float* scale;  // y and bits only: one per column, never null there
+  const float* bias;   // likewise
+  std::size_t ld;
+};
+
+// Packed-bit kernels. Public format (DESIGN.md, "The packed-bit format"): a row of k values is
+// words(k) = ceil(k / 64) uint64 words, element i in bit i % 64 of word i / 64, bit = 1 exactly
+// when x < 0 (so -0.0 and NaN give 0), padding bits zero. "Blocked" is the GEMM kernels' own
+// layout of B (identical on every ISA): rows in blocks of kBinaryBlock, block b holding
+// word w of row b * kBinaryBlock + c at [(b * kw + w) * kBinaryBlock + c], missing rows zero.
+constexpr std::size_t kBinaryBlock = 8;
+struct BinaryKernels {
+  // Register tile of gemm: tile_rows rows of A by tile_cols columns (a multiple of kBinaryBlock
+  // that divides 64).
+  std::size_t tile_rows, tile_cols;
+  // x: rows x k values (row-major, contiguous) -> out: rows x words(k).
+  void (*pack_f32)(const float* x, std::size_t rows, std::size_t k, std::uint64_t* out);
+  void (*pack_f64)(const double* x, std::size_t rows, std::size_t k, std::uint64_t* out);
+  // words: rows x words(k) -> out: rows x k values in {-1, +1}.
+  void (*unpack_f32)(const std::uint64_t* words, std::size_t rows, std::size_t k, float* out);
+  // b: n rows x kw words (public rows) -> out: the blocked layout, ceil(n / 8) * 8 * kw words.
+  void (*pack_blocked)(const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out);
+  // Rows [0, m) of a (public rows, kw words each, k bits) against the n columns of b_blocked
+  // (blocked layout, starting at a block boundary) into out rows row0.., columns col0...
+  // Bits output: a tile starting at a multiple of 64 columns sets its output word, later tiles
+  // OR into it, so each word must be written by one thread, in increasing column order.
+  void (*gemm)(const std::uint64_t* a, std::size_t m, const std::uint64_t* b_blocked, std::size_t n,
+               std::size_t kw, std::size_t k, const BinaryOut& out, std::size_t row0, std::size_t col0);
+};
+
 struct KernelTable {
   const char* isa;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  BinaryKernels binary;
 };
 
 }  // namespace fastq

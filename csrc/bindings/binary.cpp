@@ -1,0 +1,246 @@
+// pybind11 bindings of the packed-bit kernels: methods of `_core.Kernels` (so every ISA's table
+// is reachable through `_core.kernels_for(isa)`). Same rules as module.cpp: validate dtype,
+// layout and shapes first (TypeError for a wrong dtype, ValueError for a wrong shape or
+// parameter, naming the argument), take raw pointers, then release the GIL around the kernel.
+// Nothing is converted here; outputs are allocated here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bindings/kernels.hpp"
+#include "runtime/binary_ops.hpp"
+
+namespace py = pybind11;
+using fastq::Kernels;
+
+namespace {
+
+[[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
+[[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
+
+enum class Kind { f32, f64, u64, other };
+
+Kind kind_of(const py::array& a) {
+  const py::dtype dt = a.dtype();
+  if (dt.byteorder() == '>') return Kind::other;  // fastq runs on little-endian machines
+  if (dt.kind() == 'f' && dt.itemsize() == 4) return Kind::f32;
+  if (dt.kind() == 'f' && dt.itemsize() == 8) return Kind::f64;
+  if (dt.kind() == 'u' && dt.itemsize() == 8) return Kind::u64;
+  return Kind::other;
+}
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
+  return s + ")";
+}
+
+std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+void require_contiguous(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
+}
+
+std::size_t check_k(long long k) {
+  if (k < 0 || k > std::numeric_limits<std::int32_t>::max())
+    value_error("k: expected a bit count in [0, 2**31), got " + std::to_string(k));
+  return static_cast<std::size_t>(k);
+}
+
+// A float32 / float64 array of values, C-contiguous, at least 1-D.
+Kind require_values(const py::array& x, const char* name) {
+  const Kind kd = kind_of(x);
+  if (kd != Kind::f32 && kd != Kind::f64)
+    type_error(std::string(name) + ": expected a float32 or float64 array in native byte order, got dtype " + dtype_str(x));
+  require_contiguous(x, name);
+  if (x.ndim() == 0) value_error(std::string(name) + ": expected at least 1 dimension, got a 0-d array");
+  return kd;
+}
+
+// Packed words of k-bit rows: uint64, C-contiguous, `ndim` dimensions (0: any >= 1), the
+// last one packed_words(k).
+void require_words(const py::array& w, const char* name, std::size_t k, py::ssize_t ndim) {
+  if (kind_of(w) != Kind::u64)
+    type_error(std::string(name) + ": expected a uint64 array of packed words in native byte order, got dtype " + dtype_str(w));
+  require_contiguous(w, name);
+  if (ndim ? w.ndim() != ndim : w.ndim() == 0)
+    value_error(std::string(name) + ": expected " + (ndim ? std::to_string(ndim) + "-D" : "an at least 1-D") +
+                " array of packed words, got shape " + shape_str(w));
+  const std::size_t kw = fastq::packed_words(k);
+  if (static_cast<std::size_t>(w.shape(w.ndim() - 1)) != kw)
+    value_error(std::string(name) + ": expected " + std::to_string(kw) + " words per row for k = " + std::to_string(k) +
+                " bits, got shape " + shape_str(w));
+}
+
+void require_f32_vector(const py::array& v, const char* name, std::size_t n) {
+  if (kind_of(v) != Kind::f32) type_error(std::string(name) + ": expected a float32 array, got dtype " + dtype_str(v));
+  require_contiguous(v, name);
+  if (v.ndim() != 1 || static_cast<std::size_t>(v.shape(0)) != n)
+    value_error(std::string(name) + ": expected shape (" + std::to_string(n) + ",), got " + shape_str(v));
+}
+
+// Leading dimensions of a (all but the last), and their product.
+std::vector<py::ssize_t> leading(const py::array& a, std::size_t* rows) {
+  std::vector<py::ssize_t> s(a.shape(), a.shape() + a.ndim() - 1);
+  *rows = 1;
+  for (py::ssize_t d : s) *rows *= static_cast<std::size_t>(d);
+  return s;
+}
+
+py::array pack_bits(const Kernels& kern, const py::array& x) {
+  const Kind kd = require_values(x, "x");
+  std::size_t rows;
+  std::vector<py::ssize_t> shape = leading(x, &rows);
+  const std::size_t k = check_k(x.shape(x.ndim() - 1));
+  shape.push_back(static_cast<py::ssize_t>(fastq::packed_words(k)));
+  py::array_t<std::uint64_t> out(shape);
+  std::uint64_t* o = out.mutable_data();
+  const void* p = x.data();
+  py::gil_scoped_release nogil;
+  if (kd == Kind::f32)
+    fastq::pack_bits(*kern.table, static_cast<const float*>(p), rows, k, o);
+  else
+    fastq::pack_bits(*kern.table, static_cast<const double*>(p), rows, k, o);
+  return std::move(out);
+}
+
+py::array unpack_bits(const Kernels& kern, const py::array& words, long long k_in) {
+  const std::size_t k = check_k(k_in);
+  require_words(words, "words", k, 0);
+  std::size_t rows;
+  std::vector<py::ssize_t> shape = leading(words, &rows);
+  shape.push_back(static_cast<py::ssize_t>(k));
+  py::array_t<float> out(shape);
+  float* o = out.mutable_data();
+  const auto* w = static_cast<const std::uint64_t*>(words.data());
+  py::gil_scoped_release nogil;
+  fastq::unpack_bits(*kern.table, w, rows, k, o);
+  return std::move(out);
+}
+
+py::array pack_blocked(const Kernels& kern, const py::array& words, long long k_in) {
+  const std::size_t k = check_k(k_in);
+  require_words(words, "words", k, 2);
+  const std::size_t n = static_cast<std::size_t>(words.shape(0)), kw = fastq::packed_words(k);
+  const std::size_t blocks = (n + fastq::kBinaryBlock - 1) / fastq::kBinaryBlock;
+  py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(blocks), static_cast<py::ssize_t>(kw),
+                                  static_cast<py::ssize_t>(fastq::kBinaryBlock)});
+  std::uint64_t* o = out.mutable_data();
+  const auto* w = static_cast<const std::uint64_t*>(words.data());
+  py::gil_scoped_release nogil;
+  fastq::pack_blocked(*kern.table, w, n, kw, o);
+  return std::move(out);
+}
+
+py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array& b, long long k_in) {
+  const std::size_t k = check_k(k_in);
+  require_words(a, "a", k, 2);
+  require_words(b, "b", k, 2);
+  const std::size_t m = static_cast<std::size_t>(a.shape(0)), n = static_cast<std::size_t>(b.shape(0));
+  py::array_t<std::int32_t> out({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  const fastq::BinaryOut o{out.mutable_data(), nullptr, nullptr, nullptr, nullptr, n};
+  const auto* ap = static_cast<const std::uint64_t*>(a.data());
+  const auto* bp = static_cast<const std::uint64_t*>(b.data());
+  py::gil_scoped_release nogil;
+  fastq::binary_gemm(*kern.table, ap, m, bp, false, n, k, o);
+  return std::move(out);
+}
+
+// A dense layer's fixed operands, validated once: W in the blocked layout (n rows of k bits),
+// scale and bias (float32, one per row of W), and the output kind. Calling it takes only x.
+struct DensePlan {
+  const fastq::KernelTable* table;
+  py::array blocked, scale, bias;  // keep the buffers alive
+  std::size_t k, n;
+  bool packed_output;
+};
+
+DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long long k_in, long long n_in,
+                          const py::array& scale, const py::array& bias, bool packed_output) {
+  const std::size_t k = check_k(k_in);
+  if (n_in < 0) value_error("n: expected a row count >= 0, got " + std::to_string(n_in));
+  const std::size_t n = static_cast<std::size_t>(n_in), kw = fastq::packed_words(k);
+  if (kind_of(blocked) != Kind::u64) type_error("blocked: expected a uint64 array, got dtype " + dtype_str(blocked));
+  require_contiguous(blocked, "blocked");
+  if (static_cast<std::size_t>(blocked.size()) != fastq::blocked_words(n, kw))
+    value_error("blocked: expected " + std::to_string(fastq::blocked_words(n, kw)) + " words (the blocked layout of " +
+                std::to_string(n) + " rows of " + std::to_string(k) + " bits), got " + std::to_string(blocked.size()));
+  require_f32_vector(scale, "scale", n);
+  require_f32_vector(bias, "bias", n);
+  return DensePlan{kern.table, blocked, scale, bias, k, n, packed_output};
+}
+
+// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)).
+py::array run_dense(const DensePlan& d, const py::array& x) {
+  const std::size_t k = d.k, n = d.n, kw = fastq::packed_words(k);
+  const Kind kd = kind_of(x);
+  if (kd == Kind::u64) {
+    require_words(x, "x", k, 0);
+  } else {
+    require_values(x, "x");
+    if (static_cast<std::size_t>(x.shape(x.ndim() - 1)) != k)
+      value_error("x: expected shape (..., " + std::to_string(k) + "), got " + shape_str(x));
+  }
+  std::size_t m;
+  std::vector<py::ssize_t> shape = leading(x, &m);
+  py::array out;
+  fastq::BinaryOut o{nullptr, nullptr, nullptr, static_cast<const float*>(d.scale.data()),
+                     static_cast<const float*>(d.bias.data()), 0};
+  if (d.packed_output) {
+    o.ld = fastq::packed_words(n);
+    shape.push_back(static_cast<py::ssize_t>(o.ld));
+    py::array_t<std::uint64_t> bits(shape);
+    o.bits = bits.mutable_data();
+    out = std::move(bits);
+  } else {
+    o.ld = n;
+    shape.push_back(static_cast<py::ssize_t>(n));
+    py::array_t<float> y(shape);
+    o.y = y.mutable_data();
+    out = std::move(y);
+  }
+  const void* xp = x.data();
+  const auto* bp = static_cast<const std::uint64_t*>(d.blocked.data());
+  const fastq::KernelTable& t = *d.table;
+  py::gil_scoped_release nogil;
+  const std::uint64_t* a = static_cast<const std::uint64_t*>(xp);
+  std::vector<std::uint64_t> packed;  // sign + pack of float input: one pass over x
+  if (kd != Kind::u64) {
+    packed.resize(m * kw);
+    if (kd == Kind::f32)
+      fastq::pack_bits(t, static_cast<const float*>(xp), m, k, packed.data());
+    else
+      fastq::pack_bits(t, static_cast<const double*>(xp), m, k, packed.data());
+    a = packed.data();
+  }
+  fastq::binary_gemm(t, a, m, bp, true, n, k, o);
+  return out;
+}
+
+}  // namespace
+
+void bind_binary(py::module_& m) {
+  auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
+  cls.def("pack_bits", &pack_bits, py::arg("x").noconvert(),
+          "Sign-binarize and bit-pack the last axis of x (float32/float64, C-contiguous): uint64 words "
+          "x.shape[:-1] + (ceil(k / 64),), bit = 1 exactly when x < 0, zero padding.");
+  cls.def("unpack_bits", &unpack_bits, py::arg("words").noconvert(), py::arg("k"),
+          "Packed words (..., ceil(k / 64)) -> float32 (..., k) of -1 (bit 1) and +1 (bit 0).");
+  cls.def("pack_blocked", &pack_blocked, py::arg("words").noconvert(), py::arg("k"),
+          "n x ceil(k / 64) packed rows -> the GEMM kernels' blocked layout, shape (ceil(n / 8), ceil(k / 64), 8).");
+  cls.def("binary_matmul", &binary_matmul, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("k"),
+          "int32 (m, n) = sign(A) @ sign(B).T from packed rows a (m, ceil(k / 64)) and b (n, ceil(k / 64)).");
+  cls.def("dense_plan", &make_dense_plan, py::arg("blocked").noconvert(), py::arg("k"), py::arg("n"),
+          py::arg("scale").noconvert(), py::arg("bias").noconvert(), py::arg("packed_output"),
+          "A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 "
+          "scale and bias of shape (n,). Call it with x.");
+  py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
+      .def("__call__", &run_dense, py::arg("x").noconvert(),
+           "y = (sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
+           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).")
+      .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });
+}

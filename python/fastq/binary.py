@@ -1,0 +1,293 @@
+"""Binary (XNOR-popcount) inference: bit-packing, the packed +-1 matrix product, a dense layer.
+
+The packed format is the one DESIGN.md fixes, identical on every ISA: the last axis is packed
+into ``uint64`` words, element ``i`` of a row in bit ``i % 64`` of word ``i // 64`` (least
+significant bit first); the bit is 1 exactly when the value is ``< 0`` (so +0.0, -0.0 and NaN
+pack as +1, matching larq's ``sign``); rows are padded with zero bits to whole words. On a
+little-endian machine the bytes equal ``np.packbits(x < 0, axis=-1, bitorder="little")``,
+padded to a multiple of 8 bytes.
+
+    >>> import numpy as np, fastq
+    >>> a = fastq.pack_bits(np.array([[0.5, -1.0, 0.0, -0.0]], np.float32))
+    >>> a
+    PackedBits(shape=(1, 4), k=4)
+    >>> a.words
+    array([[2]], dtype=uint64)
+    >>> fastq.binary_matmul(a, a)
+    array([[4]], dtype=int32)
+
+Conversions are explicit and documented on each function: float32 and float64 C-contiguous
+input is read in place; anything else (other dtypes, non-contiguous views, ``axis != -1``) is
+first copied into a C-contiguous float32/float64 array, as ``fastq``'s quantizers do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_input
+
+__all__ = ["PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense"]
+
+_U64 = np.dtype(np.uint64)
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+
+def _n_words(k: int) -> int:
+    return (k + 63) // 64
+
+
+class PackedBits:
+    """Sign bits of an array, packed along its last axis (see the module docstring).
+
+    Attributes:
+        words: read-only C-contiguous ``uint64`` array of shape ``shape[:-1] + (ceil(k / 64),)``.
+        k: the number of bits in a row (the true length of the packed axis).
+        shape: the logical shape, ``words.shape[:-1] + (k,)``.
+
+    Make one with :func:`pack_bits`, or rebuild one from its words and ``k`` with
+    :meth:`from_words`. Save and load::
+
+        np.savez("weights.npz", words=p.words, k=p.k)
+        with np.load("weights.npz") as f:
+            p = fastq.PackedBits.from_words(f["words"], int(f["k"]))
+
+    Pickling stores the same two things.
+    """
+
+    __slots__ = ("_words", "_k")
+
+    def __init__(self, words, k):
+        """Same as :meth:`from_words`."""
+        words, k = _checked_words(words, k)
+        self._words = words
+        self._k = k
+
+    @classmethod
+    def from_words(cls, words, k) -> PackedBits:
+        """Rebuild from packed words (``uint64``, shape ``(..., ceil(k / 64))``) and the bit count k.
+
+        The words are copied into a read-only array the object owns. Raises TypeError for a
+        dtype other than uint64 and ValueError for a shape that does not match ``k`` or for
+        padding bits (bits ``k % 64`` and up of each row's last word) that are not zero.
+        """
+        return cls(words, k)
+
+    @property
+    def words(self) -> np.ndarray:
+        return self._words
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @property
+    def shape(self) -> tuple:
+        return self._words.shape[:-1] + (self._k,)
+
+    @property
+    def ndim(self) -> int:
+        return self._words.ndim
+
+    @property
+    def nbytes(self) -> int:
+        return self._words.nbytes
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def unpack(self) -> np.ndarray:
+        """The +-1 float32 array (same as :func:`unpack_bits`)."""
+        return unpack_bits(self)
+
+    def __repr__(self) -> str:
+        return f"PackedBits(shape={self.shape}, k={self._k})"
+
+    def __eq__(self, other):
+        if not isinstance(other, PackedBits):
+            return NotImplemented
+        return self._k == other._k and self._words.shape == other._words.shape and bool(np.array_equal(self._words, other._words))
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return (PackedBits.from_words, (self._words, self._k))
+
+
+def _wrap(words: np.ndarray, k: int) -> PackedBits:
+    """A PackedBits around words the kernels just wrote (trusted: no checks, no copy)."""
+    p = object.__new__(PackedBits)
+    words.flags.writeable = False
+    p._words = words
+    p._k = k
+    return p
+
+
+def _checked_words(words, k):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k: expected an integer bit count, got {type(k).__name__}")
+    k = int(k)
+    if k < 0:
+        raise ValueError(f"k: expected a bit count >= 0, got {k}")
+    if not isinstance(words, np.ndarray):
+        words = np.asarray(words)
+    if words.dtype != _U64:
+        raise TypeError(
+            f"words: expected a uint64 array of packed words, got dtype {words.dtype} "
+            "(reinterpret 8-byte words with .view(np.uint64))"
+        )
+    if words.ndim == 0:
+        raise ValueError("words: expected at least 1 dimension (the packed axis), got a 0-d array")
+    if words.shape[-1] != _n_words(k):
+        raise ValueError(f"words: expected {_n_words(k)} words per row for k={k} bits, got shape {words.shape}")
+    words = np.array(words, dtype=_U64, order="C", copy=True)
+    if k % 64 and words.size and np.any(words[..., -1] >> np.uint64(k % 64)):
+        raise ValueError(f"words: padding bits (bit {k % 64} and up of each row's last word, k={k}) must be zero")
+    words.flags.writeable = False
+    return words, k
+
+
+def pack_bits(x, axis: int = -1) -> PackedBits:
+    """Sign-binarize ``x`` and bit-pack it along ``axis``: bit = 1 exactly when ``x < 0``.
+
+    ``x``: any real array-like of at least one dimension. float32 and float64 C-contiguous
+    input is read in place, in one pass; other dtypes and layouts are copied first (float16
+    and integers to float32 / float64 as fastq's quantizers do, which never changes a sign).
+    ``axis``: the axis to pack; it becomes the last axis of the result (``axis != -1`` copies
+    the input into that order first).
+
+    Returns a :class:`PackedBits` with ``shape`` = x's shape with ``axis`` moved last.
+    """
+    if type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous and x.ndim:
+        return _wrap(_core.active.pack_bits(x), x.shape[-1])  # the fast path: no conversion
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, PackedBits):
+            raise TypeError("x: already packed (PackedBits); pack_bits takes real values")
+        x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("x: expected at least 1 dimension (the axis to pack), got a 0-d array")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis: expected an integer, got {type(axis).__name__}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis: {axis} is out of bounds for an array of {x.ndim} dimensions")
+    if axis % x.ndim != x.ndim - 1:
+        x = np.moveaxis(x, axis, -1)
+    work, _ = as_input(x, "x")
+    return _wrap(_core.active.pack_bits(work), work.shape[-1])
+
+
+def unpack_bits(p: PackedBits) -> np.ndarray:
+    """The +-1 float32 array of shape ``p.shape`` (bit 1 -> -1.0, bit 0 -> +1.0)."""
+    if not isinstance(p, PackedBits):
+        raise TypeError(f"p: expected a PackedBits (from pack_bits), got {type(p).__name__}")
+    return _core.active.unpack_bits(p._words, p._k)
+
+
+def _operand(x, name: str, ndim: int = 0) -> PackedBits:
+    """A packed operand: PackedBits as is; a real float or signed-integer array is packed."""
+    if type(x) is PackedBits:
+        p = x
+    else:
+        if not isinstance(x, np.ndarray):
+            if isinstance(x, (str, bytes, dict, set)) or x is None:
+                raise TypeError(f"{name}: expected a PackedBits or a float array, got {type(x).__name__}")
+            x = np.asarray(x)
+        if x.dtype.kind not in "fi":
+            hint = " (packed words? wrap them with PackedBits.from_words(words, k))" if x.dtype.kind == "u" else ""
+            raise TypeError(f"{name}: expected a PackedBits or a float array, got an array of dtype {x.dtype}{hint}")
+        if ndim and x.ndim != ndim:
+            raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
+        p = pack_bits(x)
+    if ndim and p.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D operand, got shape {p.shape}")
+    return p
+
+
+def binary_matmul(a, b) -> np.ndarray:
+    """``int32 (M, N) = sign(A) @ sign(B).T``, exactly, from packed bits (XNOR-popcount).
+
+    ``a``: (M, K) and ``b``: (N, K), each a :class:`PackedBits` or a float array (packed first,
+    with :func:`pack_bits`). K may be any length, not only a multiple of 64. Each entry is
+    ``K - 2 * popcount(a_i XOR b_j)``. Runs on fastq's thread pool (``fastq.set_num_threads``)
+    with the GIL released; the result does not depend on the thread count.
+    """
+    a = _operand(a, "a", 2)
+    b = _operand(b, "b", 2)
+    if a._k != b._k:
+        raise ValueError(f"binary_matmul: K mismatch: a has K={a._k} bits per row (shape {a.shape}), b has K={b._k} (shape {b.shape})")
+    return _core.active.binary_matmul(a._words, b._words, a._k)
+
+
+def _per_unit(value, units: int, default: float, name: str) -> np.ndarray:
+    if value is None:
+        v = np.full(units, default, _F32)
+    else:
+        v = np.asarray(value)
+        if v.dtype.kind not in "fiu":
+            raise TypeError(f"{name}: expected real numbers, got dtype {v.dtype}")
+        if v.ndim == 0:
+            v = np.full(units, v, _F32)
+        elif v.shape != (units,):
+            raise ValueError(f"{name}: expected a scalar or shape ({units},) (one per output unit), got shape {v.shape}")
+        else:
+            v = np.array(v, dtype=_F32, copy=True)
+    v.flags.writeable = False
+    return v
+
+
+class BinaryDense:
+    """Inference layer of a binarized network: ``y = (sign(x) @ sign(W).T) * scale + bias``.
+
+    Args:
+        kernel: the weights W, shape ``(units, in_features)`` (``(N, K)``, like ``b`` of
+            :func:`binary_matmul` and PyTorch's ``Linear.weight``; pass ``kernel.T`` for a
+            Keras/larq kernel of shape ``(in_features, units)``), as a float array or a
+            :class:`PackedBits`. It is packed once, into the kernels' own blocked layout.
+        scale, bias: None, a scalar or one value per unit (shape ``(units,)``), stored as
+            float32: the folded batch norm of a binary network. Defaults 1 and 0.
+        packed_output: return the packed signs of ``y`` (a :class:`PackedBits`, bit = y < 0)
+            for the next binary layer instead of float32 ``y``.
+
+    ``layer(x)``: ``x`` of shape ``(..., in_features)``, float (sign-binarized and packed in
+    one pass; float32/float64 C-contiguous input is read in place, anything else copied first)
+    or a :class:`PackedBits`. Returns float32 ``(..., units)`` or, with ``packed_output``, a
+    PackedBits of that shape. ``y`` is computed in float32 as ``float32(dot) * scale + bias``
+    (two roundings, no fused multiply-add), so it equals that NumPy expression exactly.
+    """
+
+    def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False):
+        w = _operand(kernel, "kernel", 2)
+        self.kernel = w
+        self.units, self.in_features = w.shape
+        self.scale = _per_unit(scale, self.units, 1.0, "scale")
+        self.bias = _per_unit(bias, self.units, 0.0, "bias")
+        self.packed_output = bool(packed_output)
+        blocked = _core.active.pack_blocked(w._words, w._k)
+        self._plan = _core.active.dense_plan(blocked, w._k, self.units, self.scale, self.bias, self.packed_output)
+
+    def __call__(self, x):
+        if type(x) is PackedBits:
+            if x._k != self.in_features:
+                raise ValueError(f"x: expected {self.in_features} bits per row (in_features), got shape {x.shape}")
+            y = self._plan(x._words)
+        else:
+            if not isinstance(x, np.ndarray):
+                x = np.asarray(x)
+            if x.dtype.kind not in "fi":
+                raise TypeError(f"x: expected a PackedBits or a float array, got an array of dtype {x.dtype}")
+            if x.ndim == 0 or x.shape[-1] != self.in_features:
+                raise ValueError(f"x: expected shape (..., {self.in_features}) (in_features last), got {x.shape}")
+            y = self._plan(as_input(x, "x")[0])
+        return _wrap(y, self.units) if self.packed_output else y
+
+    def __repr__(self) -> str:
+        return f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output})"
+
+    def __reduce__(self):
+        return (_binary_dense, (self.kernel, self.scale, self.bias, self.packed_output))
+
+
+def _binary_dense(kernel, scale, bias, packed_output):
+    return BinaryDense(kernel, scale, bias, packed_output=packed_output)
