@@ -1,0 +1,8 @@
+"""``python -m fastq``: see ``python -m fastq --help``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

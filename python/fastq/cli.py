@@ -1,0 +1,245 @@
+"""The ``python -m fastq`` command line: ``bench``, ``demo`` and ``info``.
+
+    python -m fastq bench [--quick] [--json FILE] [--plot FILE.png]
+    python -m fastq demo [--json]
+    python -m fastq info
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+__all__ = ["build_parser", "main"]
+
+PLOT_HINT = 'pip install "fastq[demo]"'
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress bar (stderr; tqdm when it is installed, else a small one of our own)
+# ---------------------------------------------------------------------------------------------
+
+
+class Progress:
+    """``progress(done, total, label)``; draws on stderr when it is a terminal (``mode="auto"``),
+    always (``"always"``) or never (``"never"``)."""
+
+    def __init__(self, mode: str = "auto", stream=None, width: int = 28):
+        self.stream = stream or sys.stderr
+        isatty = getattr(self.stream, "isatty", lambda: False)()
+        self.enabled = mode == "always" or (mode == "auto" and isatty)
+        self.width = width
+        self.t0 = time.perf_counter()
+        self._tqdm = None
+        self._last_len = 0
+        if self.enabled and isatty:
+            try:
+                import tqdm  # only when the user has it; fastq does not depend on it
+
+                self._tqdm_mod = tqdm
+            except ImportError:
+                self._tqdm_mod = None
+        else:
+            self._tqdm_mod = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if not self.enabled:
+            return
+        if self._tqdm_mod is not None:
+            if self._tqdm is None:
+                self._tqdm = self._tqdm_mod.tqdm(total=total, file=self.stream, unit="task",
+                                                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]")
+            self._tqdm.n = done
+            self._tqdm.set_description_str(label[:40])
+            self._tqdm.refresh()
+            if done >= total:
+                self._tqdm.close()
+            return
+        frac = done / total if total else 1.0
+        filled = round(self.width * frac)
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.perf_counter() - self.t0
+        text = f"[{bar}] {done:>3}/{total} {elapsed:5.1f}s  {label[:44]}"
+        pad = " " * max(0, self._last_len - len(text))
+        self._last_len = len(text)
+        end = "\n" if done >= total else ""
+        self.stream.write("\r" + text + pad + end)
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------
+
+
+def _reexec_without_openblas_vars(argv: list[str], command: str) -> int | None:
+    """If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, run this same command again without them
+    (OpenBLAS reads them when NumPy is imported, which has already happened here). On POSIX the
+    process is replaced (os.execve: same pid, exit status, signals); elsewhere a child runs and
+    its exit status is returned. Returns None when nothing had to be done."""
+    from .benchmark import OPENBLAS_VARS, UNSET_MARKER
+
+    present = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
+    if not present or os.environ.get(UNSET_MARKER):
+        return None
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+    env[UNSET_MARKER] = "\n".join(f"{k}={v}" for k, v in present.items())
+    # Keep the interpreter's own options (-X ..., -I, ...) when we can see them.
+    flags: list[str] = []
+    orig = getattr(sys, "orig_argv", None)
+    if orig and "-m" in orig[1:]:
+        i = orig.index("-m", 1)
+        if i + 1 < len(orig) and orig[i + 1] == "fastq":
+            flags = orig[1:i]
+    cmd = [sys.executable, *flags, "-m", "fastq", *argv]
+    print(f"fastq {command}: re-running without " + ", ".join(f"{k}={v}" for k, v in present.items())
+          + " (they are set to dodge bugs of old OpenBLAS builds and slow a current NumPy; "
+          "--keep-openblas-env keeps them)", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    if os.name == "posix":
+        os.execve(sys.executable, cmd, env)  # does not return
+    import subprocess
+
+    return subprocess.call(cmd, env=env)
+
+
+def _cmd_bench(args, argv: list[str]) -> int:
+    if not args.keep_openblas_env:
+        status = _reexec_without_openblas_vars(argv, "bench")
+        if status is not None:
+            return status
+    import fastq
+
+    from . import benchmark
+
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"fastq bench: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+            return 2
+        fastq.set_num_threads(args.threads)
+    want_plot = args.plot is not None
+    if want_plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(f"fastq bench: --plot needs matplotlib, which is not installed ({PLOT_HINT}); "
+                  "running the benchmark without the plot", file=sys.stderr, flush=True)
+            want_plot = False
+    shapes = None
+    if args.shapes is not None:
+        shapes = [s.strip().upper() for s in args.shapes.split(",") if s.strip()]
+    try:
+        p = benchmark.plan(quick=args.quick, size=args.size, shapes=shapes, time_limit_s=args.time_limit,
+                           seed=args.seed)
+    except ValueError as e:
+        print(f"fastq bench: {e}", file=sys.stderr)
+        return 2
+    table_stream = sys.stderr if args.json == "-" else sys.stdout
+    print(f"fastq bench{' --quick' if p.quick else ''}: up to ~{p.time_limit_s:.0f} s "
+          f"(medians of interleaved repeats, each sample >= {p.min_sample_ns / 1e6:g} ms)",
+          file=table_stream, flush=True)
+    report = benchmark.run(p, progress=Progress(args.progress))
+    print(benchmark.format_report(report), file=table_stream, flush=True)
+    if args.json is not None:
+        benchmark.write_json(report, args.json)
+        if args.json != "-":
+            print(f"wrote {args.json}", file=table_stream)
+    if want_plot:
+        benchmark.plot(report, args.plot)
+        print(f"wrote {args.plot}", file=table_stream)
+    bad = [r for r in report["results"] if str(r.get("check", "")).startswith("MISMATCH")]
+    return 1 if bad else 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark fastq against NumPy on this machine",
+        description="Every quantizer's forward and backward against the NumPy reference, binary_matmul "
+        "against NumPy float32 matmul of the same ±1 matrices, and the fraction of the popcount peak. "
+        "Default run at most ~2 minutes, --quick at most ~20 seconds.",
+    )
+    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~15 s)")
+    p.add_argument("--json", metavar="FILE", help="write the machine info and every measurement as JSON "
+                   "('-': standard output, the table then goes to standard error)")
+    p.add_argument("--plot", metavar="FILE.png", help="bar charts of the speedups (needs matplotlib)")
+    p.add_argument("--threads", type=int, help="fastq threads (default: FASTQ_NUM_THREADS or all cores)")
+    p.add_argument("--size", type=int, help="elements per quantizer input (default 2**20, --quick 2**18)")
+    p.add_argument("--shapes", metavar="S1,S2,...", help="binary_matmul shapes: S1 1x1000x1024, "
+                   "S2 64x4096x4096, S3 3136x256x2304, S4 1024x1024x1024 (default all; --quick S1,S4)")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS", help="time budget of the whole run")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on standard error (auto: when it is a terminal)")
+    p.add_argument("--keep-openblas-env", action="store_true",
+                   help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    p.set_defaults(handler=_cmd_bench)
+
+
+# ---------------------------------------------------------------------------------------------
+# demo, info
+# ---------------------------------------------------------------------------------------------
+
+
+def _cmd_demo(args, argv) -> int:
+    from . import demo
+
+    missing = demo.missing_requirements()
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if not args.keep_openblas_env:  # the speedup is measured against NumPy's BLAS
+        status = _reexec_without_openblas_vars(argv, "demo")
+        if status is not None:
+            return status
+    return demo.main(args)
+
+
+def _add_demo(sub) -> None:
+    from . import demo
+
+    p = sub.add_parser(
+        "demo",
+        help="train a binarized MLP on scikit-learn's digits, then run it on packed bits",
+        description="Train a binarized MLP on scikit-learn's bundled digits with fastq's quantizers "
+        "(forward) and their grad (backward), deploy it with BinaryDense on packed bits, and report "
+        "test accuracy, agreement with the float simulation and the inference speedup. "
+        'Needs scikit-learn: pip install "fastq[demo]".',
+    )
+    demo.build_parser(p)
+    p.add_argument("--keep-openblas-env", action="store_true",
+                   help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_info(args, argv) -> int:
+    import fastq
+
+    fastq.show_config()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fastq",
+        description="fastq: larq's quantizers and binary XNOR-popcount inference as native CPU kernels.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{bench,demo,info}")
+    _add_bench(sub)
+    _add_demo(sub)
+    info = sub.add_parser("info", help="the build: ISAs compiled / available / active, threads")
+    info.set_defaults(handler=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m fastq``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 2
+    return args.handler(args, argv)
