@@ -16,18 +16,17 @@ struct DoReFaActivations {
 
 // mode="weights": t = tanh(x), d = max|t| over the tensor (computed before, as tanh(max|x|)),
 // p = t/(2d) + 0.5 (0.5 where d == 0), y = 2*Q(p) - 1; dx = dy*(1 - t²)/d, 0 where d == 0.
-// p[0] = n, p[1] = d, p[2] = 1/d (so the loop multiplies instead of dividing: within the
-// documented tanh bound, and identical on every ISA).
+// p[0] = n, p[1] = d. (Divisions, not products with 1/d: d may be so small that 1/d overflows.)
 struct DoReFaWeights {
   static constexpr bool uses_scale = false;
   template <class V> static FASTQ_INLINE V forward(V x, V, const V* p) {
     const V half = vconst<V>(0.5);
-    const V q = select(eq(p[1], vconst<V>(0.0)), half, vtanh(x) * (half * p[2]) + half);
+    const V q = select(eq(p[1], vconst<V>(0.0)), half, vtanh(x) / (vconst<V>(2.0) * p[1]) + half);
     return vconst<V>(2.0) * (round_even(q * p[0]) / p[0]) - vconst<V>(1.0);
   }
   template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
     const V t = vtanh(x);
-    const V dx = (dy * (vconst<V>(1.0) - t * t)) * p[2];
+    const V dx = (dy * (vconst<V>(1.0) - t * t)) / p[1];
     return select(eq(p[1], vconst<V>(0.0)), vconst<V>(0.0), dx);
   }
 };

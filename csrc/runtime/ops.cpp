@@ -125,7 +125,6 @@ void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* 
     // d = max|tanh(x)| = tanh(max|x|): tanh is odd and increasing.
     const T m = max_abs<T>(t, x, n);
     tanh<T>(t, &m, &params[1], 1);
-    params[2] = T(1) / params[1];
   }
   run_elementwise<T>(t, id, backward, x, dy, out, 1, n, nullptr, params);
 }

@@ -42,15 +42,19 @@ def as_input(x, name: str = "x"):
     return np.asarray(x, dtype=wd, order="C"), rd
 
 
-def as_like(a, work: np.ndarray, name: str) -> np.ndarray:
-    """A second operand (``dy``) with the shape of ``work``, converted to its dtype (a float64
-    ``dy`` for a float32 ``x`` is rounded to float32, as the result will be)."""
+def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
+    """A second operand (``dy``) with the shape of ``work``, converted to the result dtype
+    ``rd`` and then to the working dtype (so a float64 ``dy`` for a float16 ``x`` is rounded to
+    float16 first, as the gradient of a float16 tensor is; overflow gives ±inf, as IEEE says)."""
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
     result_dtype(a.dtype, name)
     if a.shape != work.shape:
         raise ValueError(f"{name}: expected shape {work.shape} (the shape of x), got {a.shape}")
-    return np.asarray(a, dtype=work.dtype, order="C")
+    with np.errstate(over="ignore"):
+        if a.dtype != rd:
+            a = a.astype(rd)
+        return np.asarray(a, dtype=work.dtype, order="C")
 
 
 def _data_ptr(a: np.ndarray) -> int:

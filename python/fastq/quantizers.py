@@ -122,7 +122,7 @@ class Quantizer:
             else:
                 return dx
         work, rd = as_input(x)
-        dyw = as_like(dy, work, "dy")
+        dyw = as_like(dy, work, rd, "dy")
         target, out = output_for(out, work, rd, work, dyw)
         self._backward(_ACTIVE, work, dyw, target, rd)
         return finish(target, out)
@@ -380,7 +380,9 @@ _NAMES = {
 }
 
 
-def _lookup(name: str):
+def _lookup(name):
+    if not isinstance(name, str):
+        raise ValueError(f"Could not interpret quantizer identifier: class_name must be a str, got {name!r}")
     key = name.split(">")[-1]  # Keras 3 registered names look like "larq>SteSign"
     try:
         return _NAMES[key]
