@@ -63,6 +63,22 @@ def _check_clip(clip_value):
     return clip_value
 
 
+def _fast_target(x, out, dy=None):
+    """The array a pass can write directly when x is a float32/float64 ndarray and out is None
+    (a new array) or an ndarray of x's dtype and shape that is x (or dy) itself or overlaps
+    neither; None otherwise (the general path then checks and converts)."""
+    if type(x) is not np.ndarray or not (x.dtype is F32 or x.dtype is F64):
+        return None
+    if out is None:
+        return np.empty_like(x)
+    if type(out) is not np.ndarray or out.dtype is not x.dtype or out.shape != x.shape:
+        return None
+    for a in (x, dy):
+        if a is not None and a is not out and not (a.base is None and out.base is None) and np.may_share_memory(a, out):
+            return None
+    return out
+
+
 class Quantizer:
     """Base class: identity forward and backward, ``precision`` None.
 
@@ -90,10 +106,10 @@ class Quantizer:
     # -- the passes ------------------------------------------------------------------------
     def __call__(self, x, out=None):
         """Forward pass: the quantized ``x`` (dtype kept; float16 in gives float16 out)."""
-        if out is None and type(x) is np.ndarray and (x.dtype is F32 or x.dtype is F64):
-            # Fast path: a float32/float64 array goes straight to the kernel; its own checks
-            # (non-contiguous: ValueError) send anything else the general way.
-            y = np.empty_like(x)
+        y = _fast_target(x, out)
+        if y is not None:
+            # Fast path: float32/float64 arrays go straight to the kernel; its own checks
+            # (non-contiguous, read-only: ValueError) send anything else the general way.
             try:
                 self._forward(_ACTIVE, x, y, x.dtype)
             except (TypeError, ValueError):
@@ -112,15 +128,15 @@ class Quantizer:
 
     def grad(self, x, dy, out=None):
         """Input gradient: the pseudo-gradient of the forward pass applied to ``dy``."""
-        if (out is None and type(x) is np.ndarray and type(dy) is np.ndarray and (x.dtype is F32 or x.dtype is F64)
-                and x.shape == dy.shape):
-            dx = np.empty_like(x)
-            try:
-                self._backward(_ACTIVE, x, dy, dx, x.dtype)
-            except (TypeError, ValueError):
-                pass
-            else:
-                return dx
+        if type(x) is np.ndarray and type(dy) is np.ndarray and dy.dtype is x.dtype and dy.shape == x.shape:
+            dx = _fast_target(x, out, dy)
+            if dx is not None:
+                try:
+                    self._backward(_ACTIVE, x, dy, dx, x.dtype)
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    return dx
         work, rd = as_input(x)
         dyw = as_like(dy, work, rd, "dy")
         target, out = output_for(out, work, rd, work, dyw)
