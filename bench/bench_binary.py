@@ -7,14 +7,13 @@ bit-packing, against NumPy float32 matmul of the same +-1 matrices and NumKong's
 
 Shapes: S1 (M=1, N=1000, K=1024), S2 (64, 4096, 4096), S3 (3136, 256, 2304: a 3x3 conv over
 56x56x256 after im2col), S4 (1024, 1024, 1024). ``extra_info`` holds GMAC/s and the fraction of
-the core's xor+popcount peak measured by bench/popcount_peak.py in the same session. The
-README's table comes from bench/report_binary.py (interleaved medians of many repeats).
+the core's xor+popcount peak of the table that ran, measured in the same session by fastq's
+native probe (``_core.popcount_peak``: the table's own GEMM inner step on registers only; on
+AVX2 that is the nibble-lookup popcount the AVX2 GEMM uses). The README's table comes from
+bench/report_binary.py (interleaved medians of many repeats).
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +21,6 @@ import pytest
 import fastq
 from fastq import _core
 from fastq.binary import BinaryDense, binary_matmul, pack_bits
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import popcount_peak  # noqa: E402
 
 SHAPES = {"S1": (1, 1000, 1024), "S2": (64, 4096, 4096), "S3": (3136, 256, 2304), "S4": (1024, 1024, 1024)}
 
@@ -41,11 +37,7 @@ except ImportError:
 
 @pytest.fixture(scope="session")
 def peak():
-    try:
-        return popcount_peak.measure(0.5)
-    except Exception as e:  # no compiler: report rates without fractions
-        print(f"popcount_peak unavailable: {e}")
-        return {}
+    return _core.popcount_peak(0.5)  # {isa: one core's binary MACs/s}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +79,7 @@ def test_binary_matmul(benchmark, data, shape, threads, peak):
     d = data[shape]
     benchmark.group = f"{shape} threads={threads}"
     benchmark(binary_matmul, d["pa"], d["pb"])
-    record(benchmark, shape, peak.get("avx512") if _core.active.isa == "avx512" else peak.get("avx2"))
+    record(benchmark, shape, peak.get(_core.active.isa))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -95,7 +87,7 @@ def test_binary_dense_prepacked(benchmark, data, shape, threads, peak):
     d = data[shape]
     benchmark.group = f"{shape} threads={threads}"
     benchmark(d["layer"], d["pa"])
-    record(benchmark, shape, peak.get("avx512") if _core.active.isa == "avx512" else peak.get("avx2"))
+    record(benchmark, shape, peak.get(_core.active.isa))
 
 
 @pytest.mark.parametrize("shape", ["S1", "S2"])

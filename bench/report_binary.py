@@ -7,8 +7,9 @@ when installed, the forced AVX2 table, bit-packing against a copy of the same by
 round-robin: each round runs every case once (a case too short to time alone runs a batch of
 calls), and the table reports each case's median over the rounds, so a noisy neighbour slows
 all cases alike. Rates are binary MACs (one bit of one XOR) per second; "of peak" divides by
-the one-core xor+popcount peak that bench/popcount_peak.py measures in the same run (AVX-512
-for the active table, the better AVX2 method for the forced AVX2 rows).
+the one-core xor+popcount peak of the table that ran, measured in the same run by fastq's native
+probe (``_core.popcount_peak``: each table's own GEMM inner step on registers only - VPOPCNTQ
+on AVX-512, the nibble lookup the AVX2 GEMM uses on AVX2).
 
 NumPy reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when it is imported, and this environment
 sets both for old OpenBLAS bugs (they slow current NumPy), so the script re-executes itself
@@ -29,16 +30,12 @@ if any(v in os.environ for v in _OPENBLAS_VARS):  # before NumPy is imported any
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import fastq  # noqa: E402
 from fastq import _core  # noqa: E402
 from fastq.binary import BinaryDense, binary_matmul, pack_bits  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import popcount_peak  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -101,7 +98,7 @@ class _Null:
 def build_cases(threads_list, peak):
     rng = np.random.default_rng(0)
     isa = _core.active.isa
-    active_peak = peak.get(isa if isa in ("avx512", "avx2") else "", None)
+    active_peak = peak.get(isa)
     cases = []
     for name, (m, n, k) in SHAPES.items():
         a = rng.standard_normal((m, k), dtype=np.float32)
@@ -149,14 +146,14 @@ def main(argv=None):
     ap.add_argument("--peak-seconds", type=float, default=1.0)
     args = ap.parse_args(argv)
 
-    peak = popcount_peak.measure(args.peak_seconds)
+    peak = _core.popcount_peak(args.peak_seconds)  # {isa: one core's binary MACs/s}
     cases = build_cases(args.threads, peak)
     for c in cases:
         c.calibrate()
     for _ in range(args.rounds):
         for c in cases:
             c.sample()
-    after = popcount_peak.measure(args.peak_seconds)  # the peak again: did the machine change?
+    after = _core.popcount_peak(args.peak_seconds)  # the peak again: did the machine change?
 
     print("| shape | case | threads | time (median) | G binary MAC/s | of peak | vs NumPy | vs NumKong |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -186,11 +183,10 @@ def main(argv=None):
         if c1.macs and c1.label.startswith("fastq") and c2.label == c1.label and c2.shape == c1.shape
         and c1.threads == 1 and c2.threads == 2))
     print()
-    hz = peak["clock_hz"]
-    print(f"Peak (bench/popcount_peak.py, one core): AVX-512 {peak.get('avx512', 0) / 1e12:.2f} T/s "
-          f"({peak.get('avx512', 0) / hz:.0f} per cycle at {hz / 1e9:.2f} GHz), AVX2 {peak.get('avx2', 0) / 1e12:.3f} T/s "
-          f"(lookup {peak.get('avx2_lut', 0) / 1e12:.3f}, Harley-Seal {peak.get('avx2_hs', 0) / 1e12:.3f}); "
-          f"after the run: AVX-512 {after.get('avx512', 0) / 1e12:.2f} T/s.")
+    isa = _core.active.isa
+    print(f"Peak (fastq's native probe, one core, each table's own GEMM popcount method): "
+          + ", ".join(f"{k} {v / 1e12:.3f} T/s" for k, v in peak.items() if k != "scalar")
+          + f"; after the run: {isa} {after.get(isa, 0) / 1e12:.3f} T/s.")
     blas = ""
     if threadpool_info is not None:
         blas = "; ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels)" for i in threadpool_info()

@@ -350,3 +350,34 @@ def test_native_entry_points_validate(kern):
     plan = kern.dense_plan(blocked, 70, 3, one, one, False)
     with pytest.raises(ValueError, match=r"x: expected shape \(\.\.\., 70\), got \(2, 71\)"):
         plan(np.ones((2, 71), np.float32))
+
+
+# ------------------------------------------------------------------------- popcount peak probe
+
+
+def test_popcount_peak_is_a_positive_rate_on_every_isa(kern):
+    rate = kern.popcount_peak(0.01)
+    assert isinstance(rate, float) and np.isfinite(rate) and rate > 0
+    # Sanity only (the machine may be busy): no ordering of ISAs is asserted.
+    with pytest.raises(ValueError, match="seconds: expected a finite time > 0"):
+        kern.popcount_peak(0.0)
+    with pytest.raises(ValueError, match="seconds: expected a finite time > 0"):
+        kern.popcount_peak(float("nan"))
+
+
+def test_popcount_probe_checksum_is_real_work(kern):
+    macs = kern._popcount_probe_macs
+    assert macs > 0 and macs % 64 == 0
+    sums = [kern._popcount_probe(100, seed) for seed in range(8)]
+    assert len(set(sums)) > 1  # the counts depend on the seed: nothing was precomputed
+    for s in sums:
+        assert 0 < s < 100 * macs  # a count of ones among the XORed bits
+    assert kern._popcount_probe(100, 3) == sums[3]  # deterministic
+    assert kern._popcount_probe(300, 3) == 3 * sums[3]  # every iteration counted
+    assert kern._popcount_probe(0, 3) == 0
+
+
+def test_module_popcount_peak_covers_every_available_isa():
+    rates = _core.popcount_peak(0.01)
+    assert set(rates) == set(ISAS)
+    assert all(isinstance(r, float) and np.isfinite(r) and r > 0 for r in rates.values())

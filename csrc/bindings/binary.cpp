@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "bindings/kernels.hpp"
 #include "runtime/binary_ops.hpp"
+#include "runtime/dispatch.hpp"
 
 namespace py = pybind11;
 using fastq::Kernels;
@@ -221,6 +223,18 @@ py::array run_dense(const DensePlan& d, const py::array& x) {
   return out;
 }
 
+double check_seconds(double seconds) {
+  if (!(seconds > 0) || !std::isfinite(seconds))
+    value_error("seconds: expected a finite time > 0, got " + std::to_string(seconds));
+  return seconds;
+}
+
+double popcount_peak(const Kernels& kern, double seconds) {
+  check_seconds(seconds);
+  py::gil_scoped_release nogil;
+  return fastq::popcount_peak(*kern.table, seconds);
+}
+
 }  // namespace
 
 void bind_binary(py::module_& m) {
@@ -238,6 +252,42 @@ void bind_binary(py::module_& m) {
           py::arg("scale").noconvert(), py::arg("bias").noconvert(), py::arg("packed_output"),
           "A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 "
           "scale and bias of shape (n,). Call it with x.");
+  cls.def("popcount_peak", &popcount_peak, py::arg("seconds") = 0.2,
+          "The xor + popcount peak of one core with this ISA's GEMM popcount method (on AVX2 the nibble "
+          "lookup), in binary MACs (bits of XOR) per second: the GEMM's inner step on registers only, "
+          "timed on the calling thread for about `seconds`, best of 3 runs.");
+  cls.def(
+      "_popcount_probe",
+      [](const Kernels& kern, std::uint64_t iters, std::uint64_t seed) {
+        const auto probe = kern.table->binary.popcount_probe;
+        py::gil_scoped_release nogil;
+        return probe(iters, seed);
+      },
+      py::arg("iters"), py::arg("seed"),
+      "The untimed probe behind popcount_peak: `iters` iterations of _popcount_probe_macs binary MACs each; "
+      "returns the checksum (the total count of ones, a function of seed).");
+  cls.def_property_readonly(
+      "_popcount_probe_macs", [](const Kernels& kern) { return kern.table->binary.probe_macs_per_iter; },
+      "Binary MACs per iteration of _popcount_probe.");
+  m.def(
+      "popcount_peak",
+      [](double seconds) {
+        check_seconds(seconds);
+        py::dict rates;
+        for (const std::string& isa : fastq::available_isas()) {
+          const fastq::KernelTable& t = fastq::table_for(isa);
+          double r;
+          {
+            py::gil_scoped_release nogil;
+            r = fastq::popcount_peak(t, seconds);
+          }
+          rates[py::str(isa)] = r;
+        }
+        return rates;
+      },
+      py::arg("seconds") = 0.2,
+      "{isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs "
+      "(see Kernels.popcount_peak; about `seconds` each).");
   py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
       .def("__call__", &run_dense, py::arg("x").noconvert(),
            "y = (sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "

@@ -147,5 +147,7 @@ inline BinaryKernels make_binary_kernels() {
   b.unpack_f32 = &unpack_rows_f32;
   b.pack_blocked = &pack_blocked;
   b.gemm = &bgemm;
+  b.popcount_probe = &popcount_probe;
+  b.probe_macs_per_iter = kProbeMacsPerIter;
   return b;
 }

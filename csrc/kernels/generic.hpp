@@ -5,6 +5,7 @@
 #include "kernels/elementwise.hpp"
 #include "kernels/reductions.hpp"
 #include "kernels/bitpack.hpp"
+#include "kernels/peak.hpp"
 #include "kernels/bgemm.hpp"
 
 template <class T>

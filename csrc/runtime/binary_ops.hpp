@@ -30,4 +30,10 @@ void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, s
 // tile of columns at a time, inside the task that uses it (it stays in L1).
 void binary_gemm(const KernelTable& t, const std::uint64_t* a, std::size_t m, const std::uint64_t* b, bool b_blocked,
                  std::size_t n, std::size_t k, const BinaryOut& out);
+
+// The xor + popcount peak of one core with t's GEMM popcount method (kernels/peak.hpp), in
+// binary MACs per second (one MAC = one bit of one XOR), on the calling thread: the iteration
+// count doubles until one run lasts at least seconds / 4, then the best of 3 runs of that length
+// (about `seconds` in all). seconds > 0.
+double popcount_peak(const KernelTable& t, double seconds);
 }  // namespace fastq

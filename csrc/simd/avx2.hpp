@@ -77,7 +77,7 @@ FASTQ_INLINE D pow2i(D n) {
 FASTQ_INLINE D load_f64(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
 
-// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (lane 0 in the least significant bit).
 FASTQ_INLINE std::uint64_t to_bits(MF m) { return static_cast<std::uint32_t>(_mm256_movemask_ps(m.m)); }
 FASTQ_INLINE std::uint64_t to_bits(MD m) { return static_cast<std::uint32_t>(_mm256_movemask_pd(m.m)); }
@@ -94,6 +94,8 @@ struct Words {
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm256_xor_si256(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm256_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm256_sub_epi64(a.v, b.v)}; }
+// Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+v"(w.v)); }
 // Lanes (as int64) -> lanes int32 at p (truncating).
 FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
   const __m256i low = _mm256_permutevar8x32_epi32(a.v, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
@@ -135,3 +137,8 @@ FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
 // 2 B vectors, 1 broadcast, the table and the mask, temporaries: 16 ymm.
 constexpr std::size_t kBgemmRows = 4;
 constexpr std::size_t kBgemmVecs = 2;
+// Peak probe tile (kernels/peak.hpp): its A rows live in registers (the GEMM broadcasts them
+// from memory), so 2 x 2 (4 byte accumulators, 2 A, 2 B, the table, the mask, the widened sum,
+// temporaries) - larger tiles spill, and measure the same rate: the ALU ports are the limit.
+constexpr std::size_t kProbeRows = 2;
+constexpr std::size_t kProbeVecs = 2;

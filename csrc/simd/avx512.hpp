@@ -81,7 +81,7 @@ FASTQ_INLINE D pow2i(D n) {
 FASTQ_INLINE D load_f64(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
 
-// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (lane 0 in the least significant bit).
 FASTQ_INLINE std::uint64_t to_bits(MF m) { return m.m; }
 FASTQ_INLINE std::uint64_t to_bits(MD m) { return m.m; }
@@ -98,6 +98,8 @@ struct Words {
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm512_xor_si512(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm512_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm512_sub_epi64(a.v, b.v)}; }
+// Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+v"(w.v)); }
 // Lanes (as int64) -> lanes int32 at p (truncating).
 FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a.v));
@@ -133,3 +135,6 @@ FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 // 16 accumulators + 4 B vectors + 1 broadcast of 32 zmm.
 constexpr std::size_t kBgemmRows = 4;
 constexpr std::size_t kBgemmVecs = 4;
+// Peak probe tile (kernels/peak.hpp): the GEMM's; its 4 A rows stay in registers too (24 zmm).
+constexpr std::size_t kProbeRows = kBgemmRows;
+constexpr std::size_t kProbeVecs = kBgemmVecs;

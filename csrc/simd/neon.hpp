@@ -79,7 +79,7 @@ FASTQ_INLINE D pow2i(D n) {
 FASTQ_INLINE D load_f64(const float* p) { return {vcvt_f64_f32(vld1_f32(p))}; }
 FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
 
-// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (lane 0 in the least significant bit): keep one weight per lane, add.
 FASTQ_INLINE std::uint64_t to_bits(MF m) {
   static const std::uint32_t weights[4] = {1, 2, 4, 8};
@@ -102,6 +102,8 @@ struct Words {
 FASTQ_INLINE Words operator^(Words a, Words b) { return {veorq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {vaddq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {vsubq_u64(a.v, b.v)}; }
+// Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+w"(w.v)); }
 // Lanes (as int64) -> lanes int32 at p (truncating).
 FASTQ_INLINE void store_i32(std::int32_t* p, Words a) { vst1_s32(p, vreinterpret_s32_u32(vmovn_u64(a.v))); }
 
@@ -128,3 +130,7 @@ FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
 // 32 q registers.
 constexpr std::size_t kBgemmRows = 4;
 constexpr std::size_t kBgemmVecs = 4;
+// Peak probe tile (kernels/peak.hpp): its A rows live in registers (the GEMM loads them), so
+// 4 x 2: 4 x 4 spills byte accumulators (GCC computes all 16 XORs first).
+constexpr std::size_t kProbeRows = 4;
+constexpr std::size_t kProbeVecs = 2;

@@ -66,7 +66,7 @@ FASTQ_INLINE Vec<double> pow2i(Vec<double> n) {
 FASTQ_INLINE Vec<double> load_f64(const float* p) { return {static_cast<double>(*p)}; }
 FASTQ_INLINE Vec<double> load_f64(const double* p) { return {*p}; }
 
-// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp) ----
+// ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (one lane here).
 template <class T> FASTQ_INLINE std::uint64_t to_bits(Mask<T> m) { return m.m ? 1u : 0u; }
 
@@ -82,6 +82,8 @@ struct Words {
 FASTQ_INLINE Words operator^(Words a, Words b) { return {a.v ^ b.v}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {a.v + b.v}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {a.v - b.v}; }
+// Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+r"(w.v)); }
 // The lane (as int64) -> int32 at p (truncating).
 FASTQ_INLINE void store_i32(std::int32_t* p, Words a) { *p = static_cast<std::int32_t>(a.v); }
 FASTQ_INLINE void transpose(Words (&)[1]) {}
@@ -102,3 +104,7 @@ FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 // bgemm register tile: 2 rows of A x 8 words of B (8 columns).
 constexpr std::size_t kBgemmRows = 2;
 constexpr std::size_t kBgemmVecs = 8;
+// Peak probe tile (kernels/peak.hpp): 2 x 2, so accumulators, A, B and the four count
+// constants fit the 15 general registers.
+constexpr std::size_t kProbeRows = 2;
+constexpr std::size_t kProbeVecs = 2;

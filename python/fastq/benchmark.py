@@ -9,9 +9,9 @@ What is measured, and how
 * **binary_matmul** on pre-packed operands (and with the packing of A included) against NumPy's
   float32 matmul of the same ±1 matrices; both give exact integers, which are compared.
 * **Fraction of the popcount peak**: binary_matmul's bit-MACs per second divided by the
-  xor + popcount peak of the cores fastq uses, from a probe: ``_core.popcount_peak`` when the
-  build has one, else ``bench/popcount_peak.py`` of a source checkout (one core on registers
-  only, times the thread count). Without a probe the fraction is None (shown as n/a), never
+  xor + popcount peak of the cores fastq uses, from the native probe of the active ISA
+  (``Kernels.popcount_peak``: the GEMM's own XOR + popcount step, one core on registers only,
+  times the thread count). Without a probe the fraction is None (shown as n/a), never
   estimated.
 
 Timing: the candidates of one comparison are sampled *interleaved* (rotating order), each sample
@@ -436,64 +436,32 @@ def _binary_api():
     return pack, bmm
 
 
-def _probe_script():
-    """bench/popcount_peak.py of a source checkout (fastq run from python/fastq), or None."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "popcount_peak.py"
-    return path if path.is_file() else None
-
-
 def popcount_peak(seconds: float = 0.3, threads: int | None = None) -> tuple:
     """The xor + popcount peak this machine can reach with fastq's active ISA: ``(peak, note)``.
 
-    ``peak`` is None (with ``note`` saying why) when there is no probe: the build's
-    ``_core.popcount_peak`` if it has one, else ``bench/popcount_peak.py`` of a source checkout
-    (it compiles a small C++ probe with the system compiler and times one core on registers
-    only). The probe's one-core rate is multiplied by the threads fastq uses (at most the core
-    count), so the fraction is of the peak of the cores fastq was given. Never estimated."""
+    The probe is native (``Kernels.popcount_peak`` of the active ISA's table): the GEMM's own
+    inner step (XOR, that ISA's popcount method, accumulate) on registers only, timed on one
+    core for about ``seconds``. Its one-core rate is multiplied by the threads fastq uses (at
+    most the core count), so the fraction is of the peak of the cores fastq was given. ``peak``
+    is None (with ``note`` saying why) when this build has no probe; never estimated."""
     from . import _core
     from ._runtime import active_isa, get_num_threads
 
     isa = active_isa()
     threads = threads or get_num_threads()
     used = max(1, min(threads, os.cpu_count() or threads))
-    probe = getattr(_core, "popcount_peak", None)
-    if probe is not None:
-        rates, source = probe(), "_core.popcount_peak"
-    else:
-        script = _probe_script()
-        if script is None:
-            return None, "no popcount probe in this build (bench/popcount_peak.py is in source checkouts only)"
-        if isa not in ("avx512", "avx2"):
-            return None, f"the popcount probe has no method for the active ISA ({isa})"
-        import importlib.util
-
-        try:
-            spec = importlib.util.spec_from_file_location("_fastq_popcount_peak", script)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            rates = mod.measure(seconds)
-        except Exception as e:  # no compiler, a failed build or run: say so, invent nothing
-            return None, f"popcount probe failed: {type(e).__name__}: {e}"
-        source = "bench/popcount_peak.py"
-    if isinstance(rates, dict):
-        per_core = rates.get(isa)
-        clock = rates.get("clock_hz")
-    else:
-        per_core, clock = rates, None
-    try:
-        per_core = float(per_core)
-    except (TypeError, ValueError):
-        return None, f"the popcount probe gave no rate for the active ISA ({isa})"
+    probe = getattr(_core.kernels_for(isa), "popcount_peak", None)
+    if probe is None:
+        return None, "no popcount probe in this build"
+    per_core = float(probe(seconds))
     if not per_core > 0:
         return None, f"the popcount probe gave no rate for the active ISA ({isa})"
+    source = "Kernels.popcount_peak"
     return {
         "bit_macs_per_s": per_core * used,
         "per_core_bit_macs_per_s": per_core,
         "threads": used,
         "method": isa,
-        "clock_hz": clock,
         "source": source,
     }, f"{source}, {isa}, one core x {used} thread(s)"
 

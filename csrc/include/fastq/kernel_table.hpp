@@ -78,6 +78,11 @@ struct BinaryKernels {
   // OR into it, so each word must be written by one thread, in increasing column order.
   void (*gemm)(const std::uint64_t* a, std::size_t m, const std::uint64_t* b_blocked, std::size_t n,
                std::size_t kw, std::size_t k, const BinaryOut& out, std::size_t row0, std::size_t col0);
+  // The xor + popcount peak probe (kernels/peak.hpp): `iters` iterations of the GEMM's inner
+  // step on registers only, probe_macs_per_iter binary MACs (bits of XOR) each; returns a
+  // checksum (the total count of ones) that depends on seed. Timed by runtime/binary_ops.cpp.
+  std::uint64_t (*popcount_probe)(std::uint64_t iters, std::uint64_t seed);
+  std::uint64_t probe_macs_per_iter;
 };
 
 struct KernelTable {
