@@ -116,6 +116,15 @@ def test_float16_is_computed_in_float32_and_rounded_once():
     assert fastq.SteSign(clip_value=0.7).grad(x, np.ones_like(x)).tolist() == [1, 1, 1, 0]
 
 
+def unaligned_copy(a):
+    """A copy of a whose data starts one byte past an aligned address (NumPy allows that)."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    u = np.ndarray(a.shape, a.dtype, buffer=buf, offset=1)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
 @pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
 def test_views_and_layouts(q):
     base = mixed_input((40, 30), np.float32, seed=9)
@@ -126,6 +135,7 @@ def test_views_and_layouts(q):
         "fortran": (np.asfortranarray(base), np.asfortranarray(dy_base)),
         "misaligned": (base.ravel()[1:], dy_base.ravel()[1:]),
         "byte-swapped": (base.astype(">f4"), dy_base.astype(">f4")),
+        "unaligned": (unaligned_copy(base), unaligned_copy(dy_base)),
     }
     for label, (x, dy) in views.items():
         xc, dyc = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(dy, np.float32)
@@ -162,6 +172,9 @@ def test_out_argument(q):
     expected = q(xs.copy())
     q(xs, out=outs)
     assert_same_values(outs, expected, "overlapping out=")
+    out_u = unaligned_copy(np.zeros_like(x))
+    assert q(x, out=out_u) is out_u
+    assert_same_values(out_u, expected_y, "unaligned out=")
     h = mixed_input((33, 17), np.float16, seed=11)
     out16 = np.empty_like(h)
     assert_same_values(q(h, out=out16), q(h), "float16 out=")

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/checks.hpp"
 #include "bindings/kernels.hpp"
 #include "runtime/binary_ops.hpp"
 #include "runtime/dispatch.hpp"
@@ -20,9 +21,7 @@ namespace py = pybind11;
 using fastq::Kernels;
 
 namespace {
-
-[[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
-[[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
+using namespace fastq::bindings;
 
 enum class Kind { f32, f64, u64, other };
 
@@ -33,18 +32,6 @@ Kind kind_of(const py::array& a) {
   if (dt.kind() == 'f' && dt.itemsize() == 8) return Kind::f64;
   if (dt.kind() == 'u' && dt.itemsize() == 8) return Kind::u64;
   return Kind::other;
-}
-
-std::string shape_str(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
-  return s + ")";
-}
-
-std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
-void require_contiguous(const py::array& a, const char* name) {
-  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
 }
 
 std::size_t check_k(long long k) {

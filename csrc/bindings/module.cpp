@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "bindings/checks.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/ops.hpp"
 #include "runtime/thread_pool.hpp"
@@ -18,15 +19,11 @@ using fastq::KernelTable;
 void bind_binary(py::module_& m);  // binary.cpp
 
 namespace {
+using namespace fastq::bindings;
 
 using fastq::Kernels;
 
 enum class DType { f32, f64 };
-
-[[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
-[[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
-
-std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 DType float_dtype(const py::array& a, const char* name) {
   const py::dtype dt = a.dtype();
@@ -37,10 +34,6 @@ DType float_dtype(const py::array& a, const char* name) {
              dtype_str(a));
 }
 
-void require_contiguous(const py::array& a, const char* name) {
-  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
-}
-
 void require_same(const py::array& a, DType da, const py::array& b, const char* name) {
   if (float_dtype(b, name) != da)
     type_error(std::string(name) + ": expected dtype " + dtype_str(a) + " like x, got " + dtype_str(b));
@@ -48,10 +41,6 @@ void require_same(const py::array& a, DType da, const py::array& b, const char* 
   if (b.size() != a.size())
     value_error(std::string(name) + ": expected " + std::to_string(a.size()) + " elements like x, got " +
                 std::to_string(b.size()));
-}
-
-void require_writeable(const py::array& a, const char* name) {
-  if (!a.writeable()) value_error(std::string(name) + ": the output array is read-only");
 }
 
 int check_id(int id) {

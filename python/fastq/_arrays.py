@@ -29,17 +29,17 @@ def result_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
 
 
 def as_input(x, name: str = "x"):
-    """Return ``(work, result_dtype)``: ``work`` is a C-contiguous float32/float64 view of x
-    (x itself when it already is one; otherwise a converted copy)."""
+    """Return ``(work, result_dtype)``: ``work`` is a C-contiguous, aligned float32/float64
+    array with x's values (x itself when it already is one; otherwise a converted copy)."""
     if not isinstance(x, np.ndarray):
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
         x = np.asarray(x)
-    elif (x.dtype is F32 or x.dtype is F64) and x.flags.c_contiguous:
+    elif (x.dtype is F32 or x.dtype is F64) and x.flags.c_contiguous and x.flags.aligned:
         return x, x.dtype  # already what the kernels take
     rd = result_dtype(x.dtype, name)
     wd = F32 if rd == F16 else rd
-    return np.asarray(x, dtype=wd, order="C"), rd
+    return np.require(x, wd, ("C", "A")), rd
 
 
 def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
@@ -54,7 +54,7 @@ def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
     with np.errstate(over="ignore"):
         if a.dtype != rd:
             a = a.astype(rd)
-        return np.asarray(a, dtype=work.dtype, order="C")
+        return np.require(a, work.dtype, ("C", "A"))
 
 
 def _data_ptr(a: np.ndarray) -> int:
@@ -77,7 +77,7 @@ def output_for(out, work: np.ndarray, rd: np.dtype, *inputs: np.ndarray):
     flags = out.flags
     if not flags.writeable:
         raise ValueError("out: the output array is read-only")
-    direct = flags.c_contiguous and out.dtype is work.dtype
+    direct = flags.c_contiguous and flags.aligned and out.dtype is work.dtype
     if direct:
         for a in inputs:  # same memory is fine (in place); a shifted overlap is not
             if a is not out and np.may_share_memory(a, out) and _data_ptr(a) != _data_ptr(out):

@@ -1,0 +1,37 @@
+// Argument checks shared by the bindings (module.cpp, binary.cpp). Messages name the argument,
+// what was expected and what arrived; TypeError for a wrong type or dtype, ValueError for a
+// wrong layout, shape or value.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace fastq {
+namespace bindings {
+namespace py = pybind11;
+
+[[noreturn]] inline void type_error(const std::string& msg) { throw py::type_error(msg); }
+[[noreturn]] inline void value_error(const std::string& msg) { throw py::value_error(msg); }
+
+inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
+  return s + ")";
+}
+
+// C-contiguous, and aligned to its item size (the kernels read items through typed pointers;
+// NumPy allows misaligned views, e.g. of a byte buffer at an odd offset).
+inline void require_contiguous(const py::array& a, const char* name) {
+  if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    value_error(std::string(name) + ": expected an aligned array (its data address is not a multiple of its item size)");
+}
+
+inline void require_writeable(const py::array& a, const char* name) {
+  if (!a.writeable()) value_error(std::string(name) + ": the output array is read-only");
+}
+}  // namespace bindings
+}  // namespace fastq
