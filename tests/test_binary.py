@@ -381,3 +381,24 @@ def test_module_popcount_peak_covers_every_available_isa():
     rates = _core.popcount_peak(0.01)
     assert set(rates) == set(ISAS)
     assert all(isinstance(r, float) and np.isfinite(r) and r > 0 for r in rates.values())
+
+
+def test_binary_matmul_out_argument():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((7, 130), dtype=np.float32)
+    b = rng.standard_normal((9, 130), dtype=np.float32)
+    expected = fastq.binary_matmul(a, b)
+    out = np.full((7, 9), -12345, np.int32)
+    assert fastq.binary_matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    for bad, err, msg in [(np.empty((7, 9), np.int64), ValueError, "out: expected dtype int32, got int64"),
+                          (np.empty((9, 7), np.int32), ValueError, r"out: expected shape \(7, 9\), got \(9, 7\)"),
+                          (np.empty((7, 18), np.int32)[:, ::2], ValueError, "out: expected a C-contiguous array"),
+                          ([[0] * 9] * 7, TypeError, "out: expected a NumPy int32 array, got list")]:
+        with pytest.raises(err, match=msg):
+            fastq.binary_matmul(a, b, out=bad)
+    ro = np.zeros((7, 9), np.int32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fastq.binary_matmul(a, b, out=ro)
+    assert not ro.any()

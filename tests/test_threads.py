@@ -13,6 +13,7 @@ kernels and runs large inputs on its own thread pool.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -142,13 +143,22 @@ def test_eight_threads_with_out_and_different_instances(restore_threads):
         assert bits_equal(y, expected[i]), f"thread {i} ({qs[i]!r})"
 
 
-def test_the_pool_really_runs_threads(restore_threads):
+def test_the_pool_really_runs_threads():
+    """In a fresh interpreter with FASTQ_NUM_THREADS=3, a large pass starts 2 worker threads
+    (the pool starts them on first need and keeps them)."""
     if os_threads() is None:
         pytest.skip("/proc/self/task is not available")
-    fastq.set_num_threads(MAX_THREADS)  # (stops any worker the pool had)
-    before = os_threads()
-    fastq.SteSign()(np.ones(4 * BIG, np.float32))
-    assert os_threads() >= before + 1, "a large pass started no worker thread"
+    code = (
+        "import os, numpy as np, fastq\n"
+        "count = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = count()\n"
+        f"fastq.SteSign()(np.ones({4 * BIG}, np.float32))\n"
+        "print(count() - before)\n"
+    )
+    env = {**os.environ, "FASTQ_NUM_THREADS": "3"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip()) == 2, r.stdout
 
 
 # ---------------------------------------------------------------------------------------------

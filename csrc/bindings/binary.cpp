@@ -125,22 +125,36 @@ py::array pack_blocked(const Kernels& kern, const py::array& words, long long k_
   return std::move(out);
 }
 
-py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array& b, long long k_in) {
+// out: None (a new array) or a writable C-contiguous int32 array of shape (m, n).
+py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array& b, long long k_in,
+                        const py::object& out_obj) {
   const std::size_t k = check_k(k_in);
   require_words(a, "a", k, 2);
   require_words(b, "b", k, 2);
   const std::size_t m = static_cast<std::size_t>(a.shape(0)), n = static_cast<std::size_t>(b.shape(0));
-  py::array_t<std::int32_t> out({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
-  const fastq::BinaryOut o{out.mutable_data(), nullptr, nullptr, nullptr, nullptr, n};
+  py::array out;
+  if (out_obj.is_none()) {
+    out = py::array_t<std::int32_t>({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  } else {
+    if (!py::isinstance<py::array>(out_obj))
+      type_error("out: expected a NumPy int32 array, got " + py::str(py::type::of(out_obj).attr("__name__")).cast<std::string>());
+    out = py::reinterpret_borrow<py::array>(out_obj);
+    const py::dtype dt = out.dtype();
+    if (!(dt.kind() == 'i' && dt.itemsize() == 4 && dt.byteorder() != '>'))
+      value_error("out: expected dtype int32, got " + dtype_str(out));
+    if (out.ndim() != 2 || static_cast<std::size_t>(out.shape(0)) != m || static_cast<std::size_t>(out.shape(1)) != n)
+      value_error("out: expected shape (" + std::to_string(m) + ", " + std::to_string(n) + "), got " + shape_str(out));
+    require_contiguous(out, "out");
+    require_writeable(out, "out");
+  }
+  const fastq::BinaryOut o{static_cast<std::int32_t*>(out.mutable_data()), nullptr, nullptr, nullptr, nullptr, n};
   const auto* ap = static_cast<const std::uint64_t*>(a.data());
   const auto* bp = static_cast<const std::uint64_t*>(b.data());
   py::gil_scoped_release nogil;
   fastq::binary_gemm(*kern.table, ap, m, bp, false, n, k, o);
-  return std::move(out);
+  return out;
 }
 
-// A dense layer's fixed operands, validated once: W in the blocked layout (n rows of k bits),
-// scale and bias (float32, one per row of W), and the output kind. Calling it takes only x.
 struct DensePlan {
   const fastq::KernelTable* table;
   py::array blocked, scale, bias;  // keep the buffers alive
@@ -234,6 +248,7 @@ void bind_binary(py::module_& m) {
   cls.def("pack_blocked", &pack_blocked, py::arg("words").noconvert(), py::arg("k"),
           "n x ceil(k / 64) packed rows -> the GEMM kernels' blocked layout, shape (ceil(n / 8), ceil(k / 64), 8).");
   cls.def("binary_matmul", &binary_matmul, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("k"),
+          py::arg("out") = py::none(),
           "int32 (m, n) = sign(A) @ sign(B).T from packed rows a (m, ceil(k / 64)) and b (n, ceil(k / 64)).");
   cls.def("dense_plan", &make_dense_plan, py::arg("blocked").noconvert(), py::arg("k"), py::arg("n"),
           py::arg("scale").noconvert(), py::arg("bias").noconvert(), py::arg("packed_output"),

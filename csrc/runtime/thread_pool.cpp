@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -16,15 +16,35 @@
 namespace fastq {
 namespace {
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// How long an idle worker (or a caller waiting for workers) polls before it sleeps on a
+// condition variable: waking a sleeping thread costs tens of microseconds on a VM, more than
+// a whole pass over 1e6 floats, so back-to-back calls must find their helpers awake.
+constexpr int kSpinIterations = 20000;
+
+// Protocol (all atomics sequentially consistent):
+//  - run() publishes job_/ntasks_/next_, then slots_ (how many helpers may join), then bumps
+//    generation_; it works on the tasks itself, then closes slots_ and waits for working_ == 0.
+//  - a worker that sees a new generation increments working_ *before* it tries to take a slot,
+//    and decrements it when done (or when no slot was left). So once run() has closed slots_
+//    and seen working_ == 0, no worker can still touch the job.
 class Pool {
  public:
   Pool() { pthread_atfork(nullptr, nullptr, &Pool::after_fork_in_child); }
 
   int size() const { return num_threads_.load(); }
 
+  // Only changes how many threads join a region: workers are started on first need and kept
+  // (parked) when the count shrinks, so switching thread counts costs nothing.
   void resize(int n) {
     std::lock_guard<std::mutex> busy(busy_);  // never while a region runs
-    stop_workers();
     num_threads_ = n;
   }
 
@@ -36,21 +56,25 @@ class Pool {
       return;
     }
     start_workers(num_threads_ - 1);
-    {
+    job_ = &fn;
+    ntasks_ = ntasks;
+    next_ = 0;
+    slots_ = want - 1;
+    generation_.fetch_add(1);
+    if (sleepers_.load() > 0) {
       std::lock_guard<std::mutex> lk(m_);
-      job_ = &fn;
-      ntasks_ = ntasks;
-      next_ = 0;
-      helpers_wanted_ = want - 1;
-      ++generation_;
+      cv_.notify_all();
     }
-    cv_.notify_all();
     work();
-    // Every task has been taken. Helpers that have not woken up yet must not join any more;
-    // wait only for those still running a task.
-    std::unique_lock<std::mutex> lk(m_);
-    helpers_wanted_ = 0;
-    done_cv_.wait(lk, [&] { return working_ == 0; });
+    slots_ = 0;  // every task is taken: late helpers must not join
+    for (int spin = 0; working_.load() != 0; ++spin) {
+      if (spin < kSpinIterations) {
+        cpu_relax();
+        continue;
+      }
+      std::unique_lock<std::mutex> lk(m_);
+      done_cv_.wait(lk, [&] { return working_.load() == 0; });
+    }
     job_ = nullptr;
   }
 
@@ -64,35 +88,35 @@ class Pool {
   }
 
   void worker_main() {
-    std::uint64_t seen = 0;
-    std::unique_lock<std::mutex> lk(m_);
+    std::uint64_t seen = generation_.load();
     for (;;) {
-      cv_.wait(lk, [&] { return stop_ || (generation_ != seen && helpers_wanted_ > 0); });
-      if (stop_) return;
-      seen = generation_;
-      --helpers_wanted_;
-      ++working_;
-      lk.unlock();
-      work();
-      lk.lock();
-      if (--working_ == 0) done_cv_.notify_one();
+      // Wait for a new region: poll a while, then sleep.
+      for (int spin = 0; generation_.load() == seen;) {
+        if (spin++ < kSpinIterations) {
+          cpu_relax();
+          continue;
+        }
+        std::unique_lock<std::mutex> lk(m_);
+        sleepers_.fetch_add(1);
+        cv_.wait(lk, [&] { return generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
+        spin = 0;
+      }
+      seen = generation_.load();
+      working_.fetch_add(1);
+      int s = slots_.load();
+      while (s > 0 && !slots_.compare_exchange_weak(s, s - 1)) {
+      }
+      if (s > 0) work();
+      if (working_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_cv_.notify_all();
+      }
     }
   }
 
   void start_workers(int n) {
     while (static_cast<int>(workers_->size()) < n) workers_->emplace_back([this] { worker_main(); });
-  }
-
-  void stop_workers() {
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : *workers_) t.join();
-    workers_->clear();
-    std::lock_guard<std::mutex> lk(m_);
-    stop_ = false;
   }
 
   // In a forked child only the forking thread exists: forget the workers (never join them) and
@@ -106,9 +130,8 @@ class Pool {
   const std::function<void(std::size_t)>* job_ = nullptr;
   std::size_t ntasks_ = 0;
   std::atomic<std::size_t> next_{0};
-  int working_ = 0, helpers_wanted_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> slots_{0}, working_{0}, sleepers_{0};
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 int default_threads() {
@@ -134,8 +157,9 @@ void Pool::after_fork_in_child() {
   new (&p.cv_) std::condition_variable();
   new (&p.done_cv_) std::condition_variable();
   p.job_ = nullptr;
-  p.working_ = p.helpers_wanted_ = 0;
-  p.stop_ = false;
+  p.slots_ = 0;
+  p.working_ = 0;
+  p.sleepers_ = 0;
 }
 
 }  // namespace

@@ -205,19 +205,21 @@ def _operand(x, name: str, ndim: int = 0) -> PackedBits:
     return p
 
 
-def binary_matmul(a, b) -> np.ndarray:
+def binary_matmul(a, b, out=None) -> np.ndarray:
     """``int32 (M, N) = sign(A) @ sign(B).T``, exactly, from packed bits (XNOR-popcount).
 
     ``a``: (M, K) and ``b``: (N, K), each a :class:`PackedBits` or a float array (packed first,
     with :func:`pack_bits`). K may be any length, not only a multiple of 64. Each entry is
-    ``K - 2 * popcount(a_i XOR b_j)``. Runs on fastq's thread pool (``fastq.set_num_threads``)
-    with the GIL released; the result does not depend on the thread count.
+    ``K - 2 * popcount(a_i XOR b_j)``. ``out``: an optional C-contiguous int32 (M, N) array to
+    write into (saves allocating, and on some systems page-faulting, a new one per call). Runs
+    on fastq's thread pool (``fastq.set_num_threads``) with the GIL released; the result does
+    not depend on the thread count.
     """
     a = _operand(a, "a", 2)
     b = _operand(b, "b", 2)
     if a._k != b._k:
         raise ValueError(f"binary_matmul: K mismatch: a has K={a._k} bits per row (shape {a.shape}), b has K={b._k} (shape {b.shape})")
-    return _core.active.binary_matmul(a._words, b._words, a._k)
+    return _core.active.binary_matmul(a._words, b._words, a._k, out)
 
 
 def _per_unit(value, units: int, default: float, name: str) -> np.ndarray:
