@@ -15,6 +15,11 @@ NumPy reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when it is imported, and this
 sets both for old OpenBLAS bugs (they slow current NumPy), so the script re-executes itself
 without them before importing NumPy; the table footer records the BLAS that ran (threadpoolctl).
 NumPy's BLAS runs with the same thread count as fastq.
+
+fastq's binary_matmul and NumPy's matmul write into preallocated outputs (``out=``): a fresh
+1-50 MB result costs page faults that can be as long as the product itself on this VM, and that
+is the allocator's cost, not the kernel's. BinaryDense and NumKong allocate their results, as
+their APIs do.
 """
 
 from __future__ import annotations
@@ -108,13 +113,17 @@ def build_cases(threads_list, peak):
         sa, sb = np.where(a < 0, -1, 1).astype(np.float32), np.where(b < 0, -1, 1).astype(np.float32)
         macs = m * n * k
         for t in threads_list:
-            ref = Case("NumPy float32 matmul (+-1)", name, t, lambda sa=sa, sb=sb: sa @ sb.T, macs)
+            ref_out = np.empty((m, n), np.float32)
+            ref = Case("NumPy float32 matmul (+-1)", name, t,
+                       lambda sa=sa, sb=sb, o=ref_out: np.matmul(sa, sb.T, out=o), macs)
             nk = None
             if numkong is not None and t == 1:
                 abytes = np.ascontiguousarray(pa.words.view(np.uint8)[:, : (k + 7) // 8])
                 bpk = numkong.hammings_pack(np.ascontiguousarray(pb.words.view(np.uint8)[:, : (k + 7) // 8]))
                 nk = Case("NumKong hammings_packed", name, 1, lambda x=abytes, y=bpk: numkong.hammings_packed(x, y), macs)
-            cases.append(Case("fastq binary_matmul", name, t, lambda x=pa, y=pb: binary_matmul(x, y), macs, active_peak, ref, nk))
+            out = np.empty((m, n), np.int32)
+            cases.append(Case("fastq binary_matmul", name, t, lambda x=pa, y=pb, o=out: binary_matmul(x, y, out=o), macs,
+                              active_peak, ref, nk))
             cases.append(Case("fastq BinaryDense, packed x", name, t, lambda x=pa, f=layer: f(x), macs, active_peak, ref, nk))
             if name in ("S1", "S2"):
                 cases.append(Case("fastq BinaryDense, float32 x", name, t, lambda x=a, f=layer: f(x), macs, None, ref, nk))
@@ -124,7 +133,8 @@ def build_cases(threads_list, peak):
         if name != "S1" and "avx2" in _core.available_isas():
             kern = _core.kernels_for("avx2")
             cases.append(Case("fastq forced AVX2 table", name, 1,
-                              lambda x=pa.words, y=pb.words, k=k, f=kern: f.binary_matmul(x, y, k), macs, peak.get("avx2")))
+                              lambda x=pa.words, y=pb.words, k=k, f=kern, o=np.empty((m, n), np.int32):
+                              f.binary_matmul(x, y, k, o), macs, peak.get("avx2")))
     for rows, cols in [(3136, 2304), (4096, 4096)]:
         x = rng.standard_normal((rows, cols), dtype=np.float32)
         y = np.empty_like(x)

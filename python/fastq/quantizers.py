@@ -199,12 +199,11 @@ class NoOp(Quantizer):
         return {"precision": self.precision}
 
 
-class SteSign(Quantizer):
-    """sign(x) in {-1, +1} (sign(0) = +1); clipped straight-through gradient, ``dy`` where
-    ``|x| <= clip_value`` (``None``: everywhere)."""
+class _ClipValueQuantizer(Quantizer):
+    """A quantizer whose only parameter is ``clip_value``, the bound of its clipped
+    straight-through gradient mask ``|x| <= clip_value`` (``None``: no mask)."""
 
     precision = 1
-    _kernel = "SteSign"
 
     def __init__(self, clip_value=1.0, metrics=None):
         self.clip_value = _check_clip(clip_value)
@@ -215,6 +214,13 @@ class SteSign(Quantizer):
 
     def get_config(self):
         return {"clip_value": self.clip_value}
+
+
+class SteSign(_ClipValueQuantizer):
+    """sign(x) in {-1, +1} (sign(0) = +1); clipped straight-through gradient, ``dy`` where
+    ``|x| <= clip_value`` (``None``: everywhere)."""
+
+    _kernel = "SteSign"
 
 
 class ApproxSign(Quantizer):
@@ -224,21 +230,10 @@ class ApproxSign(Quantizer):
     _kernel = "ApproxSign"
 
 
-class SteHeaviside(Quantizer):
+class SteHeaviside(_ClipValueQuantizer):
     """heaviside(x) in {0, 1} (0 at x <= 0); clipped straight-through gradient."""
 
-    precision = 1
     _kernel = "SteHeaviside"
-
-    def __init__(self, clip_value=1.0, metrics=None):
-        self.clip_value = _check_clip(clip_value)
-        super().__init__(metrics=metrics)
-
-    def _static_params(self, rd):
-        return _clip_params(self.clip_value, rd)
-
-    def get_config(self):
-        return {"clip_value": self.clip_value}
 
 
 class SwishSign(Quantizer):
@@ -260,23 +255,12 @@ class SwishSign(Quantizer):
         return {"beta": self.beta}
 
 
-class MagnitudeAwareSign(Quantizer):
+class MagnitudeAwareSign(_ClipValueQuantizer):
     """``s * sign(x)`` with ``s`` the mean ``|x|`` over all axes but the last (one scale per
-    last-axis channel; for 1-D input ``s = |x|``); gradient ``s*dy`` where ``|x| <= clip``."""
+    last-axis channel; for 1-D input ``s = |x|``); gradient ``s*dy`` where ``|x| <= clip``.
+    The per-channel scale is computed natively in the same call (kernels/reductions.hpp)."""
 
-    precision = 1
     _kernel = "MagnitudeAwareSign"
-
-    def __init__(self, clip_value=1.0, metrics=None):
-        self.clip_value = _check_clip(clip_value)
-        super().__init__(metrics=metrics)
-
-    # The per-channel scale is computed natively in the same call (kernels/reductions.hpp).
-    def _static_params(self, rd):
-        return _clip_params(self.clip_value, rd)
-
-    def get_config(self):
-        return {"clip_value": self.clip_value}
 
 
 class SteTern(Quantizer):
