@@ -402,3 +402,22 @@ def test_binary_matmul_out_argument():
     with pytest.raises(ValueError, match="read-only"):
         fastq.binary_matmul(a, b, out=ro)
     assert not ro.any()
+
+
+def test_binary_dense_out_argument():
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((11, 100), dtype=np.float32)
+    x = rng.standard_normal((2, 3, 100), dtype=np.float32)
+    layer = fastq.BinaryDense(w, scale=np.linspace(0.5, 2, 11), bias=np.arange(11.0))
+    expected = layer(x)
+    out = np.full((2, 3, 11), np.nan, np.float32)
+    assert layer(x, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    assert layer(fastq.pack_bits(x), out=out) is out
+    for bad, err, msg in [(np.empty((2, 3, 11), np.float64), ValueError, "out: expected dtype float32, got float64"),
+                          (np.empty((6, 11), np.float32), ValueError, r"out: expected shape \(2, 3, 11\), got \(6, 11\)"),
+                          ("y", TypeError, "out: expected a NumPy float32 array, got str")]:
+        with pytest.raises(err, match=msg):
+            layer(x, out=bad)
+    with pytest.raises(ValueError, match="only for float output"):
+        fastq.BinaryDense(w, packed_output=True)(x, out=out)

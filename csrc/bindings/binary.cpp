@@ -177,8 +177,9 @@ DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long lo
   return DensePlan{kern.table, blocked, scale, bias, k, n, packed_output};
 }
 
-// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)).
-py::array run_dense(const DensePlan& d, const py::array& x) {
+// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)); out: None or,
+// for float output, a writable C-contiguous float32 array of y's shape.
+py::array run_dense(const DensePlan& d, const py::array& x, const py::object& out_obj) {
   const std::size_t k = d.k, n = d.n, kw = fastq::packed_words(k);
   const Kind kd = kind_of(x);
   if (kd == Kind::u64) {
@@ -194,6 +195,7 @@ py::array run_dense(const DensePlan& d, const py::array& x) {
   fastq::BinaryOut o{nullptr, nullptr, nullptr, static_cast<const float*>(d.scale.data()),
                      static_cast<const float*>(d.bias.data()), 0};
   if (d.packed_output) {
+    if (!out_obj.is_none()) value_error("out: only for float output (this layer has packed_output=True)");
     o.ld = fastq::packed_words(n);
     shape.push_back(static_cast<py::ssize_t>(o.ld));
     py::array_t<std::uint64_t> bits(shape);
@@ -202,9 +204,20 @@ py::array run_dense(const DensePlan& d, const py::array& x) {
   } else {
     o.ld = n;
     shape.push_back(static_cast<py::ssize_t>(n));
-    py::array_t<float> y(shape);
-    o.y = y.mutable_data();
-    out = std::move(y);
+    if (out_obj.is_none()) {
+      out = py::array_t<float>(shape);
+    } else {
+      if (!py::isinstance<py::array>(out_obj))
+        type_error("out: expected a NumPy float32 array, got " +
+                   py::str(py::type::of(out_obj).attr("__name__")).cast<std::string>());
+      out = py::reinterpret_borrow<py::array>(out_obj);
+      if (kind_of(out) != Kind::f32) value_error("out: expected dtype float32, got " + dtype_str(out));
+      if (std::vector<py::ssize_t>(out.shape(), out.shape() + out.ndim()) != shape)
+        value_error("out: expected shape " + shape_str(shape) + ", got " + shape_str(out));
+      require_contiguous(out, "out");
+      require_writeable(out, "out");
+    }
+    o.y = static_cast<float*>(out.mutable_data());
   }
   const void* xp = x.data();
   const auto* bp = static_cast<const std::uint64_t*>(d.blocked.data());
@@ -291,7 +304,7 @@ void bind_binary(py::module_& m) {
       "{isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs "
       "(see Kernels.popcount_peak; about `seconds` each).");
   py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
-      .def("__call__", &run_dense, py::arg("x").noconvert(),
+      .def("__call__", &run_dense, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = (sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
            "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).")
       .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });

@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 namespace fastq {
 namespace bindings {
@@ -16,10 +17,15 @@ namespace py = pybind11;
 
 inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-inline std::string shape_str(const py::array& a) {
+inline std::string shape_str(const std::vector<py::ssize_t>& shape) {
+  const std::size_t n = shape.size();
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : i + 1 < a.ndim() ? ", " : "");
+  for (std::size_t i = 0; i < n; ++i) s += std::to_string(shape[i]) + (n == 1 ? "," : i + 1 < n ? ", " : "");
   return s + ")";
+}
+
+inline std::string shape_str(const py::array& a) {
+  return shape_str(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
 }
 
 // C-contiguous, and aligned to its item size (the kernels read items through typed pointers;

@@ -255,7 +255,8 @@ class BinaryDense:
     ``layer(x)``: ``x`` of shape ``(..., in_features)``, float (sign-binarized and packed in
     one pass; float32/float64 C-contiguous input is read in place, anything else copied first)
     or a :class:`PackedBits`. Returns float32 ``(..., units)`` or, with ``packed_output``, a
-    PackedBits of that shape. ``y`` is computed in float32 as ``float32(dot) * scale + bias``
+    PackedBits of that shape; ``layer(x, out=y)`` writes float output into ``y``. ``y`` is
+    computed in float32 as ``float32(dot) * scale + bias``
     (two roundings, no fused multiply-add), so it equals that NumPy expression exactly.
     """
 
@@ -269,11 +270,13 @@ class BinaryDense:
         blocked = _core.active.pack_blocked(w._words, w._k)
         self._plan = _core.active.dense_plan(blocked, w._k, self.units, self.scale, self.bias, self.packed_output)
 
-    def __call__(self, x):
+    def __call__(self, x, out=None):
+        """``out``: an optional C-contiguous float32 array of the result's shape to write into
+        (float output only)."""
         if type(x) is PackedBits:
             if x._k != self.in_features:
                 raise ValueError(f"x: expected {self.in_features} bits per row (in_features), got shape {x.shape}")
-            y = self._plan(x._words)
+            y = self._plan(x._words, out)
         else:
             if not isinstance(x, np.ndarray):
                 x = np.asarray(x)
@@ -281,7 +284,7 @@ class BinaryDense:
                 raise TypeError(f"x: expected a PackedBits or a float array, got an array of dtype {x.dtype}")
             if x.ndim == 0 or x.shape[-1] != self.in_features:
                 raise ValueError(f"x: expected shape (..., {self.in_features}) (in_features last), got {x.shape}")
-            y = self._plan(as_input(x, "x")[0])
+            y = self._plan(as_input(x, "x")[0], out)
         return _wrap(y, self.units) if self.packed_output else y
 
     def __repr__(self) -> str:
