@@ -197,5 +197,15 @@ PYBIND11_MODULE(_core, m) {
 #undef FASTQ_ID_ENTRY
   m.attr("quantizer_ids") = ids;
   m.attr("num_params") = fastq::kNumParams;
+#if defined(__clang__)
+  m.attr("compiler") = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  m.attr("compiler") = std::string("GCC ") + __VERSION__;
+#endif
+#if defined(NDEBUG)
+  m.attr("build_type") = "release (NDEBUG)";
+#else
+  m.attr("build_type") = "debug (assertions on)";
+#endif
   bind_binary(m);
 }

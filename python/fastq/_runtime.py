@@ -62,6 +62,8 @@ def config() -> dict:
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "machine": platform.machine(),
+        "build": f"{getattr(_core, 'compiler', 'unknown compiler')}, {getattr(_core, 'build_type', '')}, "
+                 "baseline flags + per-ISA target regions (no -march=native)",
         "cpu": _cpu_name(),
         "isa_compiled": compiled_isas(),
         "isa_available": available_isas(),
@@ -75,6 +77,7 @@ def show_config() -> None:
     """Print the build, the ISAs compiled / available / active and the thread count."""
     c = config()
     print(f"fastq {c['fastq']} (python {c['python']}, numpy {c['numpy']}, {c['machine']})")
+    print(f"  build:          {c['build']}")
     print(f"  cpu:            {c['cpu']}")
     print(f"  isa compiled:   {', '.join(c['isa_compiled'])}")
     print(f"  isa available:  {', '.join(c['isa_available'])}")
