@@ -58,14 +58,6 @@ def data():
     return out
 
 
-@pytest.fixture(params=[1, 2], ids=lambda t: f"threads={t}")
-def threads(request):
-    before = fastq.get_num_threads()
-    fastq.set_num_threads(request.param)
-    yield request.param
-    fastq.set_num_threads(before)
-
-
 def record(benchmark, shape, peak_rate):
     m, n, k = SHAPES[shape]
     rate = m * n * k / benchmark.stats.stats.median

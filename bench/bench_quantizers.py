@@ -34,14 +34,6 @@ def data():
     return {n: (rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)) for n in SIZES}
 
 
-@pytest.fixture(params=[1, 2], ids=lambda t: f"threads={t}")
-def threads(request):
-    before = fastq.get_num_threads()
-    fastq.set_num_threads(request.param)
-    yield request.param
-    fastq.set_num_threads(before)
-
-
 def copy_through_binding(x):
     y = np.empty_like(x)
     _core.active.forward(NOOP, x, y)

@@ -28,6 +28,15 @@ def pytest_configure(config):
         )
 
 
+@pytest.fixture(params=[1, 2], ids=lambda t: f"threads={t}")
+def threads(request):
+    """fastq's thread count for one benchmark (restored afterwards)."""
+    before = fastq.get_num_threads()
+    fastq.set_num_threads(request.param)
+    yield request.param
+    fastq.set_num_threads(before)
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["fastq"] = fastq._runtime.config()
     machine_info["numpy"] = np.__version__
