@@ -7,13 +7,15 @@ FASTQ_INLINE V vconst(double c) {
   return V::splat(static_cast<typename V::Scalar>(c));
 }
 
-// exp(x) for x <= 0 (or NaN). Exact 0 below the subnormal range; subnormal results are
-// rounded once (2^n is applied in two exact halves).
-template <class V>
+// exp(x) for x <= 0 (or NaN). kFullRange: exact 0 below the subnormal range and subnormal
+// results rounded once (2^n applied in two exact halves); otherwise x is clamped where exp(x)
+// is still normal (-80 / -700) and 2^n applied once, for callers that only need exp(x) to
+// about 1e-35 (tanh: 1 - e rounds to 1 long before that).
+template <class V, bool kFullRange = true>
 FASTQ_INLINE V exp_nonpos(V x) {
   using T = typename V::Scalar;
   constexpr bool f32 = std::is_same<T, float>::value;
-  const V lowest = vconst<V>(f32 ? -104.0 : -746.0);
+  const V lowest = vconst<V>(kFullRange ? (f32 ? -104.0 : -746.0) : (f32 ? -80.0 : -700.0));
   x = select(lt(x, lowest), lowest, x);
   const V n = round_even(x * vconst<V>(1.4426950408889634));
   V p;
@@ -35,6 +37,7 @@ FASTQ_INLINE V exp_nonpos(V x) {
                   vconst<V>(2.27265548208155028766E-1)) * rr + vconst<V>(2.00000000000000000009E0);
     p = vconst<V>(1.0) + vconst<V>(2.0) * (px / (qx - px));
   }
+  if constexpr (!kFullRange) return p * pow2i(n);
   const V n1 = round_even(n * vconst<V>(0.5));
   const V n2 = n - n1;
   return (p * pow2i(n1)) * pow2i(n2);
@@ -61,7 +64,7 @@ FASTQ_INLINE V vtanh(V x) {
                  vconst<V>(4.84406305325125486048E3);
     small = x + x * (z * (pz / qz));
   }
-  const V e = exp_nonpos(neg(a + a));
+  const V e = exp_nonpos<V, false>(neg(a + a));
   const V one = vconst<V>(1.0);
   const V t = (one - e) / (one + e);
   const V large = select(lt(x, vconst<V>(0.0)), neg(t), t);
