@@ -19,15 +19,6 @@ JOBS=$(nproc)
 say() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS
 
-# A plain (non-scikit-build) configure of CMakeLists.txt writes _core into python/fastq;
-# FASTQ_MODULE_DIR sends it to our build folder instead. Refuse to run without it rather than
-# drop a module into (or over one in) the source tree.
-if grep -q LIBRARY_OUTPUT_DIRECTORY CMakeLists.txt && ! grep -q FASTQ_MODULE_DIR CMakeLists.txt; then
-  echo "FAIL: CMakeLists.txt has no FASTQ_MODULE_DIR cache variable; a build here would write" \
-       "_core into python/fastq (see the report that came with this script)" >&2
-  exit 1
-fi
-
 # arm64 packages unpacked into $ROOT. Debian 12 names. The interpreter and its shared libraries,
 # the headers for building, NumPy (+ OpenBLAS), and the pure-Python test tools (arch "all").
 ARM64_DEBS=(
