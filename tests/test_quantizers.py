@@ -1,5 +1,6 @@
 """The quantizers against the NumPy reference (SEMANTICS.md), and larq's object protocol."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -179,6 +180,30 @@ def test_out_argument(q):
     out16 = np.empty_like(h)
     assert_same_values(q(h, out=out16), q(h), "float16 out=")
 
+
+
+@pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
+def test_arguments_the_native_fast_path_hands_back(q):
+    """Calls the one-call native path declines (it returns None) give the general path's result:
+    out overlapping dy, big-endian input, an ndarray subclass, a copied quantizer."""
+    x = mixed_input((65,), np.float32, seed=21)
+    dy = mixed_input((65,), np.float32, seed=22)
+    expected_y, expected_g = q(x), q.grad(x, dy)
+    buf = np.concatenate([dy, [0]]).astype(np.float32)
+    dys, outs = buf[:-1], buf[1:]  # out one element ahead of dy: a plain loop would read its own output
+    dys[:] = dy
+    assert q.grad(x, dys, out=outs) is outs
+    assert_same_values(outs, expected_g, "grad out= overlapping dy")
+    assert_same_values(q(x.astype(">f4")), expected_y, "big-endian x")
+
+    class Sub(np.ndarray):
+        pass
+
+    assert_same_values(q(x.view(Sub)), expected_y, "ndarray subclass")
+    assert_same_values(q.grad(x, dy.view(Sub)), expected_g, "ndarray subclass dy")
+    clone = copy.deepcopy(q)
+    assert clone == q
+    assert_same_values(clone(x), expected_y, "deepcopy")
 
 def test_zero_dim_and_empty():
     for q in QUANTIZER_CASES:

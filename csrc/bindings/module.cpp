@@ -6,7 +6,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "bindings/checks.hpp"
 #include "runtime/dispatch.hpp"
@@ -81,6 +83,83 @@ void run(const Kernels& k, int id, bool backward, const py::array& x, const py::
   else
     quantize<double>(k, id, backward, x, dy, out, p0, p1, p2, p3);
 }
+
+// The common case of q(x, out) and q.grad(x, dy, out) in one native call: x (and dy) an
+// ndarray (not a subclass) of float32 or float64, C-contiguous and aligned; out None (a new
+// array) or a writable, C-contiguous, aligned ndarray of x's dtype and shape that is x (or dy)
+// itself or overlaps neither. Anything else returns None and the Python layer takes over
+// (conversions, copies, error messages), so this path never raises for bad arguments.
+class BoundQuantizer {
+ public:
+  BoundQuantizer(const Kernels& k, int id, const std::vector<double>& p32, const std::vector<double>& p64)
+      : table_(k.table), id_(check_id(id)) {
+    if (p32.size() > fastq::kNumParams || p64.size() > fastq::kNumParams)
+      value_error("params: expected at most " + std::to_string(fastq::kNumParams) + " values");
+    std::copy(p32.begin(), p32.end(), p32_);
+    std::copy(p64.begin(), p64.end(), p64_);
+  }
+
+  py::object forward(py::handle x, py::handle out) const { return apply(x, py::handle(), out); }
+  py::object backward(py::handle x, py::handle dy, py::handle out) const { return apply(x, dy, out); }
+
+ private:
+  static constexpr int kDirect = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+
+  // The type number of a plain, C-contiguous, aligned, native-order float32/float64 ndarray; -1 otherwise.
+  static int direct_type(py::handle a) {
+    if (Py_TYPE(a.ptr()) != py::detail::npy_api::get().PyArray_Type_) return -1;
+    const auto* p = py::detail::array_proxy(a.ptr());
+    if ((p->flags & kDirect) != kDirect) return -1;
+    const auto* d = py::detail::array_descriptor_proxy(p->descr);
+    if (d->byteorder == '>') return -1;
+    return d->type_num == py::detail::npy_api::NPY_FLOAT_ || d->type_num == py::detail::npy_api::NPY_DOUBLE_ ? d->type_num
+                                                                                                              : -1;
+  }
+
+  static bool same_shape(const py::array& a, const py::array& b) {
+    return a.ndim() == b.ndim() && std::equal(a.shape(), a.shape() + a.ndim(), b.shape());
+  }
+
+  static bool overlap(const py::array& a, const py::array& b) {
+    const char* a0 = static_cast<const char*>(a.data());
+    const char* b0 = static_cast<const char*>(b.data());
+    return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+  }
+
+  py::object apply(py::handle xh, py::handle dyh, py::handle outh) const {
+    const int type = direct_type(xh);
+    if (type < 0) return py::none();
+    const auto x = py::reinterpret_borrow<py::array>(xh);
+    py::array dy;
+    if (dyh) {
+      if (direct_type(dyh) != type) return py::none();
+      dy = py::reinterpret_borrow<py::array>(dyh);
+      if (!same_shape(x, dy)) return py::none();
+    }
+    py::array out;
+    if (outh.is_none()) {
+      out = py::array(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+    } else {
+      if (direct_type(outh) != type) return py::none();
+      out = py::reinterpret_borrow<py::array>(outh);
+      if (!out.writeable() || !same_shape(x, out)) return py::none();
+      if (!outh.is(xh) && overlap(x, out)) return py::none();
+      if (dyh && !outh.is(dyh) && overlap(dy, out)) return py::none();
+    }
+    const py::array* dyp = dyh ? &dy : nullptr;
+    const Kernels k{table_};
+    if (type == py::detail::npy_api::NPY_FLOAT_)
+      quantize<float>(k, id_, bool(dyh), x, dyp, out, p32_[0], p32_[1], p32_[2], p32_[3]);
+    else
+      quantize<double>(k, id_, bool(dyh), x, dyp, out, p64_[0], p64_[1], p64_[2], p64_[3]);
+    return std::move(out);
+  }
+
+  const KernelTable* table_;
+  int id_;
+  double p32_[fastq::kNumParams] = {};
+  double p64_[fastq::kNumParams] = {};
+};
 
 py::array checked_input(const py::array& x) {
   float_dtype(x, "x");
@@ -177,6 +256,16 @@ PYBIND11_MODULE(_core, m) {
               fastq::tanh<double>(*k.table, static_cast<const double*>(x.data()), static_cast<double*>(out.mutable_data()), n);
           },
           py::arg("x").noconvert(), py::arg("out").noconvert(), "out = fastq's tanh (the one DoReFa uses).");
+
+  py::class_<BoundQuantizer>(m, "BoundQuantizer",
+                             "One quantizer's kernel and parameters (float32 and float64 values) on one table: "
+                             "the fast path of q(x, out) and q.grad(x, dy, out).")
+      .def(py::init<const Kernels&, int, const std::vector<double>&, const std::vector<double>&>(), py::arg("kernels"),
+           py::arg("id"), py::arg("params_f32"), py::arg("params_f64"))
+      .def("forward", &BoundQuantizer::forward, py::arg("x"), py::arg("out"),
+           "The forward pass into out (None: a new array), or None when the arguments need the Python layer.")
+      .def("backward", &BoundQuantizer::backward, py::arg("x"), py::arg("dy"), py::arg("out"),
+           "The backward pass into out (None: a new array), or None when the arguments need the Python layer.");
 
   // Chosen on first call (fastq/__init__.py calls it first, so a bad FASTQ_FORCE_ISA makes
   // `import fastq` raise ValueError / RuntimeError).

@@ -63,22 +63,6 @@ def _check_clip(clip_value):
     return clip_value
 
 
-def _fast_target(x, out, dy=None):
-    """The array a pass can write directly when x is a float32/float64 ndarray and out is None
-    (a new array) or an ndarray of x's dtype and shape that is x (or dy) itself or overlaps
-    neither; None otherwise (the general path then checks and converts)."""
-    if type(x) is not np.ndarray or not (x.dtype is F32 or x.dtype is F64):
-        return None
-    if out is None:
-        return np.empty_like(x)
-    if type(out) is not np.ndarray or out.dtype is not x.dtype or out.shape != x.shape:
-        return None
-    for a in (x, dy):
-        if a is not None and a is not out and not (a.base is None and out.base is None) and np.may_share_memory(a, out):
-            return None
-    return out
-
-
 class Quantizer:
     """Base class: identity forward and backward, ``precision`` None.
 
@@ -98,45 +82,46 @@ class Quantizer:
                 raise ValueError(f"metrics: unknown metric {m!r}; expected a subset of {sorted(_context.SUPPORTED_METRICS)}")
         self._id = _IDS[self._kernel]
         self._param_cache = {}
+        self._bind()
         if "flip_ratio" in self._custom_metrics:
             from .metrics import FlipRatio
 
             self.flip_ratio = FlipRatio(name=f"flip_ratio/{type(self).__name__}")
 
+    def _bind(self):
+        # The native fast path: this quantizer's kernel and its parameters for float32 and
+        # float64 input on the active table (parameters never change after __init__).
+        self._bound = _core.BoundQuantizer(_ACTIVE, self._id, self._static_params(F32), self._static_params(F64))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_bound"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._bind()
+
     # -- the passes ------------------------------------------------------------------------
     def __call__(self, x, out=None):
         """Forward pass: the quantized ``x`` (dtype kept; float16 in gives float16 out)."""
-        y = _fast_target(x, out)
-        if y is not None:
-            # Fast path: float32/float64 arrays go straight to the kernel; its own checks
-            # (non-contiguous, read-only: ValueError) send anything else the general way.
-            try:
-                self._forward(_ACTIVE, x, y, x.dtype)
-            except (TypeError, ValueError):
-                pass
-            else:
-                if self._custom_metrics:
-                    self.flip_ratio.update_state(y)
-                return y
-        work, rd = as_input(x)
-        target, out = output_for(out, work, rd, work)
-        self._forward(_ACTIVE, work, target, rd)
-        y = finish(target, out)
+        # One native call for float32/float64 arrays that need no conversion; None sends the
+        # call through the general path below (conversions, copies, error messages).
+        y = self._bound.forward(x, out)
+        if y is None:
+            work, rd = as_input(x)
+            target, out = output_for(out, work, rd, work)
+            self._forward(_ACTIVE, work, target, rd)
+            y = finish(target, out)
         if self._custom_metrics:
             self.flip_ratio.update_state(y)
         return y
 
     def grad(self, x, dy, out=None):
         """Input gradient: the pseudo-gradient of the forward pass applied to ``dy``."""
-        if type(x) is np.ndarray and type(dy) is np.ndarray and dy.dtype is x.dtype and dy.shape == x.shape:
-            dx = _fast_target(x, out, dy)
-            if dx is not None:
-                try:
-                    self._backward(_ACTIVE, x, dy, dx, x.dtype)
-                except (TypeError, ValueError):
-                    pass
-                else:
-                    return dx
+        dx = self._bound.backward(x, dy, out)
+        if dx is not None:
+            return dx
         work, rd = as_input(x)
         dyw = as_like(dy, work, rd, "dy")
         target, out = output_for(out, work, rd, work, dyw)
