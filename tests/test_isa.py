@@ -54,6 +54,34 @@ def test_quantizer_passes_match_scalar(isa, dtype, q):
 
 
 @pytest.mark.parametrize("isa", SIMD_ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streaming_store_passes_match_scalar(isa, dtype, restore_threads):
+    """Passes touching more than _core.stream_bytes write with non-temporal stores after a
+    head that reaches a vector-aligned output address: every head length, 1 and 2 threads,
+    one row and many rows (MagnitudeAwareSign's per-row loop)."""
+    simd = _core.kernels_for(isa)
+    itemsize = np.dtype(dtype).itemsize
+    n = _core.stream_bytes // (2 * itemsize) + 1001  # forward passes stream too
+    x = mixed_input((n,), dtype, seed=5)
+    dy = mixed_input((n,), dtype, seed=6)
+    buf = np.empty(n + 64, dtype)
+    for threads, offset in [(1, 0), (1, 3), (2, 5), (2, 64 // itemsize - 1)]:
+        fastq.set_num_threads(threads)
+        base = (-buf.ctypes.data % 64) // itemsize + offset
+        out = buf[base:base + n]
+        for q in QUANTIZER_CASES:
+            for args in ((x,), (x, dy)):
+                expected = run_pass(q, SCALAR, *args)
+                (q._forward if len(args) == 1 else q._backward)(simd, *args, out, x.dtype)
+                assert_same_values(out, expected, f"{isa} {q} streamed, {threads} threads, offset {offset}")
+    rows = x[: (n // 1001) * 1001].reshape(-1, 1001)
+    q = fastq.MagnitudeAwareSign()
+    assert_same_values(run_pass(q, simd, rows), run_pass(q, SCALAR, rows), f"{isa} {q} streamed rows")
+    assert_same_values(run_pass(q, simd, rows, dy[: rows.size].reshape(rows.shape)),
+                       run_pass(q, SCALAR, rows, dy[: rows.size].reshape(rows.shape)), f"{isa} {q} streamed rows")
+
+
+@pytest.mark.parametrize("isa", SIMD_ISAS)
 @pytest.mark.parametrize("shape", [(37, 19), (3, 3, 8, 16), (5, 1), (1, 33), (700, 131), (2, 0)])
 def test_channel_passes_match_scalar(isa, shape):
     simd = _core.kernels_for(isa)

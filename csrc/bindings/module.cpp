@@ -286,6 +286,7 @@ PYBIND11_MODULE(_core, m) {
 #undef FASTQ_ID_ENTRY
   m.attr("quantizer_ids") = ids;
   m.attr("num_params") = fastq::kNumParams;
+  m.attr("stream_bytes") = fastq::kStreamBytes;
 #if defined(__clang__)
   m.attr("compiler") = std::string("clang ") + __clang_version__;
 #elif defined(__GNUC__)

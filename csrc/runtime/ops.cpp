@@ -36,8 +36,9 @@ void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, co
   const ElementwiseFn<T> fn = backward ? k.backward[id] : k.forward[id];
   const std::size_t n = rows * cols;
   const std::size_t pieces = num_pieces(n);
+  const bool stream = n * sizeof(T) * (backward ? 3 : 2) > kStreamBytes;
   if (pieces <= 1) {
-    if (n) fn(x, dy, out, rows, cols, scale, params);
+    if (n) fn(x, dy, out, rows, cols, scale, params, stream);
     return;
   }
   if (rows == 1) {  // split the columns
@@ -45,14 +46,14 @@ void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, co
     parallel_for(pieces, [&](std::size_t i) {
       const std::size_t c0 = std::min(cols, i * step), c1 = std::min(cols, c0 + step);
       if (c0 < c1)
-        fn(x + c0, dy ? dy + c0 : nullptr, out + c0, 1, c1 - c0, scale ? scale + c0 : nullptr, params);
+        fn(x + c0, dy ? dy + c0 : nullptr, out + c0, 1, c1 - c0, scale ? scale + c0 : nullptr, params, stream);
     });
   } else {  // split the rows
     const std::size_t step = (rows + pieces - 1) / pieces;
     parallel_for(pieces, [&](std::size_t i) {
       const std::size_t r0 = std::min(rows, i * step), r1 = std::min(rows, r0 + step);
       if (r0 < r1)
-        fn(x + r0 * cols, dy ? dy + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols, scale, params);
+        fn(x + r0 * cols, dy ? dy + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols, scale, params, stream);
     });
   }
 }

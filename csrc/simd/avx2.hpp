@@ -10,6 +10,8 @@ template <> struct Vec<float> {
   __m256 v;
   static FASTQ_INLINE Vec load(const float* p) { return {_mm256_loadu_ps(p)}; }
   static FASTQ_INLINE void store(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }
+  // Non-temporal store (p aligned to sizeof(Vec)): bypasses the caches; stream_fence() after.
+  static FASTQ_INLINE void stream(float* p, Vec a) { _mm256_stream_ps(p, a.v); }
   static FASTQ_INLINE Vec splat(float a) { return {_mm256_set1_ps(a)}; }
 };
 template <> struct Vec<double> {
@@ -18,10 +20,16 @@ template <> struct Vec<double> {
   __m256d v;
   static FASTQ_INLINE Vec load(const double* p) { return {_mm256_loadu_pd(p)}; }
   static FASTQ_INLINE void store(double* p, Vec a) { _mm256_storeu_pd(p, a.v); }
+  static FASTQ_INLINE void stream(double* p, Vec a) { _mm256_stream_pd(p, a.v); }
   static FASTQ_INLINE Vec splat(double a) { return {_mm256_set1_pd(a)}; }
 };
 template <> struct Mask<float> { __m256 m; };
 template <> struct Mask<double> { __m256d m; };
+
+template <class V> FASTQ_INLINE void full_load(V&) {}  // no masked loads here (avx512.hpp)
+
+// Orders earlier non-temporal stores before later stores (other threads then see them).
+FASTQ_INLINE void stream_fence() { _mm_sfence(); }
 
 using F = Vec<float>;
 using D = Vec<double>;

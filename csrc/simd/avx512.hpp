@@ -10,6 +10,8 @@ template <> struct Vec<float> {
   __m512 v;
   static FASTQ_INLINE Vec load(const float* p) { return {_mm512_loadu_ps(p)}; }
   static FASTQ_INLINE void store(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
+  // Non-temporal store (p aligned to sizeof(Vec)): bypasses the caches; stream_fence() after.
+  static FASTQ_INLINE void stream(float* p, Vec a) { _mm512_stream_ps(p, a.v); }
   static FASTQ_INLINE Vec splat(float a) { return {_mm512_set1_ps(a)}; }
 };
 template <> struct Vec<double> {
@@ -18,15 +20,24 @@ template <> struct Vec<double> {
   __m512d v;
   static FASTQ_INLINE Vec load(const double* p) { return {_mm512_loadu_pd(p)}; }
   static FASTQ_INLINE void store(double* p, Vec a) { _mm512_storeu_pd(p, a.v); }
+  static FASTQ_INLINE void stream(double* p, Vec a) { _mm512_stream_pd(p, a.v); }
   static FASTQ_INLINE Vec splat(double a) { return {_mm512_set1_pd(a)}; }
 };
 template <> struct Mask<float> { __mmask16 m; };
 template <> struct Mask<double> { __mmask8 m; };
 
+// Orders earlier non-temporal stores before later stores (other threads then see them).
+FASTQ_INLINE void stream_fence() { _mm_sfence(); }
+
 using F = Vec<float>;
 using D = Vec<double>;
 using MF = Mask<float>;
 using MD = Mask<double>;
+
+// A loaded vector stays a full-width load: GCC would fold select(m, load(p), 0) into a masked
+// load, which streams from memory ~1.5x slower on Zen 4 (1.6e7 floats: 4.3 ms -> 2.9 ms).
+FASTQ_INLINE void full_load(F& a) { __asm__("" : "+v"(a.v)); }
+FASTQ_INLINE void full_load(D& a) { __asm__("" : "+v"(a.v)); }
 
 FASTQ_INLINE F operator+(F a, F b) { return {_mm512_add_ps(a.v, b.v)}; }
 FASTQ_INLINE F operator-(F a, F b) { return {_mm512_sub_ps(a.v, b.v)}; }

@@ -10,6 +10,8 @@ template <> struct Vec<float> {
   float32x4_t v;
   static FASTQ_INLINE Vec load(const float* p) { return {vld1q_f32(p)}; }
   static FASTQ_INLINE void store(float* p, Vec a) { vst1q_f32(p, a.v); }
+  // No non-temporal store intrinsic here: a plain store.
+  static FASTQ_INLINE void stream(float* p, Vec a) { vst1q_f32(p, a.v); }
   static FASTQ_INLINE Vec splat(float a) { return {vdupq_n_f32(a)}; }
 };
 template <> struct Vec<double> {
@@ -18,10 +20,14 @@ template <> struct Vec<double> {
   float64x2_t v;
   static FASTQ_INLINE Vec load(const double* p) { return {vld1q_f64(p)}; }
   static FASTQ_INLINE void store(double* p, Vec a) { vst1q_f64(p, a.v); }
+  static FASTQ_INLINE void stream(double* p, Vec a) { vst1q_f64(p, a.v); }
   static FASTQ_INLINE Vec splat(double a) { return {vdupq_n_f64(a)}; }
 };
 template <> struct Mask<float> { uint32x4_t m; };
 template <> struct Mask<double> { uint64x2_t m; };
+
+template <class V> FASTQ_INLINE void full_load(V&) {}  // no masked loads here (avx512.hpp)
+FASTQ_INLINE void stream_fence() {}
 
 using F = Vec<float>;
 using D = Vec<double>;

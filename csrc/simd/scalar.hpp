@@ -9,8 +9,12 @@ struct Vec {
   T v;
   static FASTQ_INLINE Vec load(const T* p) { return {*p}; }
   static FASTQ_INLINE void store(T* p, Vec a) { *p = a.v; }
+  static FASTQ_INLINE void stream(T* p, Vec a) { *p = a.v; }  // the reference: a plain store
   static FASTQ_INLINE Vec splat(T a) { return {a}; }
 };
+
+template <class V> FASTQ_INLINE void full_load(V&) {}  // no masked loads here (avx512.hpp)
+FASTQ_INLINE void stream_fence() {}
 
 template <class T>
 struct Mask {

@@ -20,10 +20,11 @@ constexpr int kNumParams = 4;
 // out[r, c] = f(x[r, c], dy[r, c], scale[c]) for r < rows, c < cols, all rows contiguous
 // (row stride = cols). dy may be null for forward passes; scale may be null (then the
 // per-element scale is |x|, larq's 1-D MagnitudeAwareSign rule) and is read only by kernels
-// that use a scale.
+// that use a scale. stream: write out with non-temporal stores (for outputs far larger than
+// the caches; the values are the same either way).
 template <class T>
 using ElementwiseFn = void (*)(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols,
-                               const T* scale, const T* params);
+                               const T* scale, const T* params, bool stream);
 
 template <class T>
 struct TypedKernels {

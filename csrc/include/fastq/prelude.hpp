@@ -1,6 +1,7 @@
 // Everything a target TU needs from outside, included *before* its target region opens, so no
 // standard-library inline function is ever compiled with SIMD flags.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
