@@ -149,6 +149,30 @@ def test_views_and_layouts(q):
     assert_same_values(q(lst), q(np.asarray(lst)), "list input")
 
 
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("threshold", [0.0, -0.0, 0.05, -0.5, 1e-45, 3e38, np.inf, -np.inf, np.nan])
+def test_ste_tern_thresholds_at_the_edges(dtype, threshold):
+    """SteTern's kernel evaluates larq's sign(sign(x + Δ) + sign(x - Δ)) in fewer operations:
+    the reference's literal formula at x = ±Δ and its neighbours, zeros, infinities, NaN,
+    subnormal and overflowing Δ; and TWN thresholds that come out infinite or NaN."""
+    info = np.finfo(dtype)
+    with np.errstate(all="ignore"):
+        t = dtype(threshold)
+        near = [t, -t, np.nextafter(t, dtype(np.inf)), np.nextafter(t, dtype(-np.inf)), -np.nextafter(t, dtype(np.inf))]
+        x = np.array(near + [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, info.max, -info.max,
+                             info.tiny, -info.tiny, info.smallest_subnormal, 0.04, -0.06, 2.0], dtype)
+    x = np.concatenate([x, mixed_input((200,), dtype, seed=7)])
+    q = fastq.SteTern(threshold_value=float(t))
+    with np.errstate(all="ignore"):
+        assert_same_values(q(x), reference.forward("SteTern", x, threshold_value=float(t)), f"Δ={t}")
+    twn = fastq.SteTern(ternary_weight_networks=True)
+    for special in (np.inf, np.nan, info.max):
+        xs = x.copy()
+        xs[3] = special
+        with np.errstate(all="ignore"):
+            assert_same_values(twn(xs), reference.forward("SteTern", xs, ternary_weight_networks=True), f"TWN with {special}")
+
 @pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
 def test_out_argument(q):
     x = mixed_input((33, 17), np.float32, seed=11)

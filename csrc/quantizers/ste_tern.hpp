@@ -3,21 +3,24 @@
 // p[0] = clip_value, p[1] = 1 when clip_value is None, p[2] = Δ (threshold_value, or the TWN
 // threshold computed by the abs_sum reduction).
 //
-// Evaluated with fewer operations, exactly equal to the literal formula:
-//  - the formula is the same for Δ and -Δ (the two terms swap: x + (-Δ) == x - Δ exactly), so
-//    take D = |Δ| >= 0 (or NaN);
-//  - then s = x + D >= d = x - D after rounding (rounding is monotone), so of the nine sign
-//    pairs only these remain: sum > 0 iff s > 0 and d >= 0; sum < 0 iff s <= 0 and d < 0;
-//    NaN iff s or d is NaN (x NaN, D NaN, or inf - inf); 0 otherwise.
+// Evaluated with fewer operations, exactly equal to the literal formula (checked against it
+// over special values and 10^5 random inputs per threshold):
+//  - the formula is the same for Δ and -Δ (the two terms swap), so take D = |Δ|;
+//  - for finite D, rounding is monotone and x ± D rounds to 0 only when it is exactly 0, so
+//    sign(x - D) >= 0 iff x >= D and sign(x + D) <= 0 iff x <= -D; the sum is then
+//    [x >= D] - [x <= -D] (both hold only for x = D = 0: sum 0, as sign(0) + sign(0));
+//  - NaN comes out for NaN x, NaN D, and infinite x with infinite D (inf - inf): exactly where
+//    x * z is NaN, z = 1 for finite D, 0 for infinite D, NaN for NaN D (loop-invariant). For
+//    infinite D and finite x the comparisons give 0, as sign(inf) + sign(-inf) does.
 struct SteTern {
   static constexpr bool uses_scale = false;
   template <class V> static FASTQ_INLINE V forward(V x, V, const V* p) {
     const V delta = abs(p[2]);
-    const V s = x + delta, d = x - delta;
-    const V zero = vconst<V>(0.0);
-    const auto pos = gt(s, zero) & ge(d, zero);
-    const auto neg = le(s, zero) & lt(d, zero);
-    return select(pos, vconst<V>(1.0), select(neg, vconst<V>(-1.0), select(isnan(s) | isnan(d), s + d, zero)));
+    const V zero = vconst<V>(0.0), one = vconst<V>(1.0);
+    const V z = select(lt(delta, vconst<V>(INFINITY)), one, select(isnan(delta), delta, zero));
+    const V r = select(ge(x, delta), one, zero) + select(le(x, neg(delta)), vconst<V>(-1.0), zero);
+    const V m = x * z;
+    return select(isnan(m), m, r);
   }
   template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) { return ste_grad(x, dy, p[0], p[1]); }
 };
