@@ -1,26 +1,30 @@
 // Reductions (generic code). Their summation order is fixed and independent of the ISA, so
-// every table returns bit-identical results: abs_sum keeps 16 float64 running sums (element i
-// goes to sum i % 16, whatever the vector width) and combines them by a fixed tree.
+// every table returns bit-identical results: abs_sum keeps kSums float64 running sums (element
+// i goes to sum i % kSums, whatever the vector width) and combines them by a fixed tree.
+
+// 32 sums: four independent add chains of 8 doubles on AVX-512 (16 sums were two chains, and
+// the adds' latency, not the loads, set the speed).
+constexpr std::size_t kSums = 32;
 
 template <class T>
 double abs_sum(const T* x, std::size_t n) {
   using D = Vec<double>;
   constexpr std::size_t L = D::lanes;
-  constexpr std::size_t G = 16 / L;
-  static_assert(16 % L == 0, "16 running sums must split evenly into vectors");
+  constexpr std::size_t G = kSums / L;
+  static_assert(kSums % L == 0, "the running sums must split evenly into vectors");
   D acc[G];
   for (std::size_t g = 0; g < G; ++g) acc[g] = D::splat(0.0);
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16)
+  for (; i + kSums <= n; i += kSums)
     for (std::size_t g = 0; g < G; ++g) acc[g] = acc[g] + abs(load_f64(x + i + g * L));
   if (i < n) {
-    T buf[16] = {};
+    T buf[kSums] = {};
     std::memcpy(buf, x + i, (n - i) * sizeof(T));
     for (std::size_t g = 0; g < G; ++g) acc[g] = acc[g] + abs(load_f64(buf + g * L));
   }
-  double s[16];
+  double s[kSums];
   for (std::size_t g = 0; g < G; ++g) D::store(s + g * L, acc[g]);
-  for (std::size_t w = 8; w >= 1; w /= 2)
+  for (std::size_t w = kSums / 2; w >= 1; w /= 2)
     for (std::size_t j = 0; j < w; ++j) s[j] = s[j] + s[j + w];
   return s[0];
 }
@@ -31,8 +35,17 @@ T max_abs(const T* x, std::size_t n) {
   using V = Vec<T>;
   constexpr std::size_t L = V::lanes;
   auto take = [](V m, V a) __attribute__((always_inline)) { return select(gt(a, m) | isnan(a), a, m); };
-  V m = V::splat(T(0));
+  // Four running maxima: one chain's compare + select latency, not the loads, set the speed
+  // (1e5 float32, AVX-512: 14.8 us with one, 3.5 us with four).
+  V m0 = V::splat(T(0)), m1 = m0, m2 = m0, m3 = m0;
   std::size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    m0 = take(m0, abs(V::load(x + i)));
+    m1 = take(m1, abs(V::load(x + i + L)));
+    m2 = take(m2, abs(V::load(x + i + 2 * L)));
+    m3 = take(m3, abs(V::load(x + i + 3 * L)));
+  }
+  V m = take(take(m0, m1), take(m2, m3));
   for (; i + L <= n; i += L) m = take(m, abs(V::load(x + i)));
   if (i < n) {
     T buf[L] = {};

@@ -31,7 +31,7 @@ struct TypedKernels {
   ElementwiseFn<T> forward[kNumQuantizers];
   ElementwiseFn<T> backward[kNumQuantizers];
   // Sum of |x| in float64, in the canonical order of kernels/reductions.hpp (identical on every
-  // ISA): 16 running sums over i mod 16, combined by a fixed tree.
+  // ISA): 32 running sums over i mod 32, combined by a fixed tree.
   double (*abs_sum)(const T* x, std::size_t n);
   // max |x|, NaN if any element is NaN (order-independent).
   T (*max_abs)(const T* x, std::size_t n);
