@@ -59,6 +59,8 @@ def data():
 
 
 def record(benchmark, shape, peak_rate):
+    if benchmark.stats is None:  # --benchmark-disable: a smoke run, nothing timed
+        return
     m, n, k = SHAPES[shape]
     rate = m * n * k / benchmark.stats.stats.median
     benchmark.extra_info["gmacs_per_s"] = round(rate / 1e9, 1)
@@ -142,4 +144,5 @@ def test_pack_bits_vs_copy(benchmark, shape, what, threads):
         benchmark(np.copyto, y, x)
     else:
         benchmark(pack_bits, x)
-    benchmark.extra_info["gb_per_s_read"] = round(x.nbytes / benchmark.stats.stats.median / 1e9, 2)
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        benchmark.extra_info["gb_per_s_read"] = round(x.nbytes / benchmark.stats.stats.median / 1e9, 2)
