@@ -42,6 +42,11 @@ FASTQ_INLINE F operator*(F a, F b) { return {_mm256_mul_ps(a.v, b.v)}; }
 FASTQ_INLINE F operator/(F a, F b) { return {_mm256_div_ps(a.v, b.v)}; }
 FASTQ_INLINE F neg(F a) { return {_mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f))}; }
 FASTQ_INLINE F abs(F a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
+// |a| with the sign bit of b.
+FASTQ_INLINE F copysign(F a, F b) {
+  const __m256 s = _mm256_set1_ps(-0.0f);
+  return {_mm256_or_ps(_mm256_andnot_ps(s, a.v), _mm256_and_ps(s, b.v))};
+}
 FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MF le(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
@@ -65,6 +70,10 @@ FASTQ_INLINE D operator*(D a, D b) { return {_mm256_mul_pd(a.v, b.v)}; }
 FASTQ_INLINE D operator/(D a, D b) { return {_mm256_div_pd(a.v, b.v)}; }
 FASTQ_INLINE D neg(D a) { return {_mm256_xor_pd(a.v, _mm256_set1_pd(-0.0))}; }
 FASTQ_INLINE D abs(D a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) {
+  const __m256d s = _mm256_set1_pd(-0.0);
+  return {_mm256_or_pd(_mm256_andnot_pd(s, a.v), _mm256_and_pd(s, b.v))};
+}
 FASTQ_INLINE MD lt(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MD le(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }

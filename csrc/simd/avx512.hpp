@@ -47,6 +47,11 @@ FASTQ_INLINE F neg(F a) {
   return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN)))};
 }
 FASTQ_INLINE F abs(F a) { return {_mm512_abs_ps(a.v)}; }
+// |a| with the sign bit of b.
+FASTQ_INLINE F copysign(F a, F b) {
+  const __m512 s = _mm512_set1_ps(-0.0f);
+  return {_mm512_or_ps(_mm512_andnot_ps(s, a.v), _mm512_and_ps(s, b.v))};
+}
 FASTQ_INLINE MF lt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MF le(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
@@ -72,6 +77,10 @@ FASTQ_INLINE D neg(D a) {
   return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN)))};
 }
 FASTQ_INLINE D abs(D a) { return {_mm512_abs_pd(a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) {
+  const __m512d s = _mm512_set1_pd(-0.0);
+  return {_mm512_or_pd(_mm512_andnot_pd(s, a.v), _mm512_and_pd(s, b.v))};
+}
 FASTQ_INLINE MD lt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MD le(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }

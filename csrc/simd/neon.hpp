@@ -40,6 +40,8 @@ FASTQ_INLINE F operator*(F a, F b) { return {vmulq_f32(a.v, b.v)}; }
 FASTQ_INLINE F operator/(F a, F b) { return {vdivq_f32(a.v, b.v)}; }
 FASTQ_INLINE F neg(F a) { return {vnegq_f32(a.v)}; }
 FASTQ_INLINE F abs(F a) { return {vabsq_f32(a.v)}; }
+// |a| with the sign bit of b (bit select: sign bit from b, the rest from a).
+FASTQ_INLINE F copysign(F a, F b) { return {vbslq_f32(vdupq_n_u32(0x80000000u), b.v, a.v)}; }
 FASTQ_INLINE MF lt(F a, F b) { return {vcltq_f32(a.v, b.v)}; }
 FASTQ_INLINE MF le(F a, F b) { return {vcleq_f32(a.v, b.v)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {vcgtq_f32(a.v, b.v)}; }
@@ -63,6 +65,7 @@ FASTQ_INLINE D operator*(D a, D b) { return {vmulq_f64(a.v, b.v)}; }
 FASTQ_INLINE D operator/(D a, D b) { return {vdivq_f64(a.v, b.v)}; }
 FASTQ_INLINE D neg(D a) { return {vnegq_f64(a.v)}; }
 FASTQ_INLINE D abs(D a) { return {vabsq_f64(a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) { return {vbslq_f64(vdupq_n_u64(0x8000000000000000ull), b.v, a.v)}; }
 FASTQ_INLINE MD lt(D a, D b) { return {vcltq_f64(a.v, b.v)}; }
 FASTQ_INLINE MD le(D a, D b) { return {vcleq_f64(a.v, b.v)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {vcgtq_f64(a.v, b.v)}; }

@@ -28,6 +28,9 @@ template <class T> FASTQ_INLINE Vec<T> operator/(Vec<T> a, Vec<T> b) { return {a
 template <class T> FASTQ_INLINE Vec<T> neg(Vec<T> a) { return {-a.v}; }
 FASTQ_INLINE Vec<float> abs(Vec<float> a) { return {__builtin_fabsf(a.v)}; }
 FASTQ_INLINE Vec<double> abs(Vec<double> a) { return {__builtin_fabs(a.v)}; }
+// copysign(a, b): |a| with the sign bit of b (bit operations only, NaN included).
+FASTQ_INLINE Vec<float> copysign(Vec<float> a, Vec<float> b) { return {__builtin_copysignf(a.v, b.v)}; }
+FASTQ_INLINE Vec<double> copysign(Vec<double> a, Vec<double> b) { return {__builtin_copysign(a.v, b.v)}; }
 
 template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }
 template <class T> FASTQ_INLINE Mask<T> le(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }
