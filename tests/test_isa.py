@@ -183,3 +183,20 @@ def test_show_config_names_the_isas(capsys):
     assert f"isa active:     {fastq.active_isa()}" in text
     assert ", ".join(_core.available_isas()) in text
     assert f"threads:        {fastq.get_num_threads()}" in text
+
+
+@pytest.mark.parametrize("isa", ["scalar"] + SIMD_ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_abs_against_numpy(isa, dtype):
+    """max_abs keeps several running maxima: the largest |x| or a NaN anywhere must still win."""
+    k = _core.kernels_for(isa)
+    rng = np.random.default_rng(3)
+    for n in list(range(1, 140)) + [1000, 4099]:
+        x = rng.standard_normal(n).astype(dtype)
+        for i in {0, n // 3, n - 1}:
+            y = x.copy()
+            y[i] = -1e6
+            assert k.max_abs(y) == np.max(np.abs(y)) == 1e6
+            y[i] = np.nan
+            assert np.isnan(k.max_abs(y))
+        assert k.max_abs(x) == np.max(np.abs(x))

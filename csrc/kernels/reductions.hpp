@@ -31,8 +31,17 @@ T max_abs(const T* x, std::size_t n) {
   using V = Vec<T>;
   constexpr std::size_t L = V::lanes;
   auto take = [](V m, V a) __attribute__((always_inline)) { return select(gt(a, m) | isnan(a), a, m); };
-  V m = V::splat(T(0));
+  // Four running maxima: one chain of compare + blend per vector was latency-bound (~3.6x a
+  // copy at n = 1e5 float32); the order does not change the result.
+  V m = V::splat(T(0)), m1 = m, m2 = m, m3 = m;
   std::size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    m = take(m, abs(V::load(x + i)));
+    m1 = take(m1, abs(V::load(x + i + L)));
+    m2 = take(m2, abs(V::load(x + i + 2 * L)));
+    m3 = take(m3, abs(V::load(x + i + 3 * L)));
+  }
+  m = take(take(m, m1), take(m2, m3));
   for (; i + L <= n; i += L) m = take(m, abs(V::load(x + i)));
   if (i < n) {
     T buf[L] = {};
