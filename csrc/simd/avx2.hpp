@@ -57,6 +57,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {_mm256_and_ps(a.m, b.m)}; }
 FASTQ_INLINE MF operator|(MF a, MF b) { return {_mm256_or_ps(a.m, b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {_mm256_xor_ps(a.m, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+// a < lo ? lo : a (scalar.hpp). MAXPS(x, y) = x > y ? x : y, so y = a when a is NaN.
+FASTQ_INLINE F at_least(F a, F lo) { return {_mm256_max_ps(lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {_mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE F pow2i(F n) {
   __m256i bits = _mm256_castps_si256(_mm256_add_ps(n.v, _mm256_set1_ps(12582912.0f)));
@@ -84,6 +86,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {_mm256_and_pd(a.m, b.m)}; }
 FASTQ_INLINE MD operator|(MD a, MD b) { return {_mm256_or_pd(a.m, b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {_mm256_xor_pd(a.m, _mm256_castsi256_pd(_mm256_set1_epi32(-1)))}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {_mm256_blendv_pd(b.v, a.v, m.m)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {_mm256_max_pd(lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE D pow2i(D n) {
   __m256i bits = _mm256_castpd_si256(_mm256_add_pd(n.v, _mm256_set1_pd(6755399441055744.0)));

@@ -62,6 +62,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {static_cast<__mmask16>(a.m & b.m
 FASTQ_INLINE MF operator|(MF a, MF b) { return {static_cast<__mmask16>(a.m | b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {static_cast<__mmask16>(~a.m)}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }
+// a < lo ? lo : a (scalar.hpp). MAXPS(x, y) = x > y ? x : y, so y = a when a is NaN.
+FASTQ_INLINE F at_least(F a, F lo) { return {_mm512_max_ps(lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE F pow2i(F n) {
   __m512i bits = _mm512_castps_si512(_mm512_add_ps(n.v, _mm512_set1_ps(12582912.0f)));
@@ -91,6 +93,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {static_cast<__mmask8>(a.m & b.m)
 FASTQ_INLINE MD operator|(MD a, MD b) { return {static_cast<__mmask8>(a.m | b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {static_cast<__mmask8>(~a.m)}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {_mm512_mask_blend_pd(m.m, b.v, a.v)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {_mm512_max_pd(lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE D pow2i(D n) {
   __m512i bits = _mm512_castpd_si512(_mm512_add_pd(n.v, _mm512_set1_pd(6755399441055744.0)));

@@ -52,6 +52,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {vandq_u32(a.m, b.m)}; }
 FASTQ_INLINE MF operator|(MF a, MF b) { return {vorrq_u32(a.m, b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {vmvnq_u32(a.m)}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+// a < lo ? lo : a (scalar.hpp), as a compare and select (FMAX would differ for NaN and -0).
+FASTQ_INLINE F at_least(F a, F lo) { return {vbslq_f32(vcltq_f32(a.v, lo.v), lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {vrndnq_f32(a.v)}; }
 FASTQ_INLINE F pow2i(F n) {
   int32x4_t bits = vreinterpretq_s32_f32(vaddq_f32(n.v, vdupq_n_f32(12582912.0f)));
@@ -78,6 +80,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {vandq_u64(a.m, b.m)}; }
 FASTQ_INLINE MD operator|(MD a, MD b) { return {vorrq_u64(a.m, b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {vreinterpretq_u64_u32(vmvnq_u32(vreinterpretq_u32_u64(a.m)))}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {vbslq_f64(m.m, a.v, b.v)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {vbslq_f64(vcltq_f64(a.v, lo.v), lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {vrndnq_f64(a.v)}; }
 FASTQ_INLINE D pow2i(D n) {
   int64x2_t bits = vreinterpretq_s64_f64(vaddq_f64(n.v, vdupq_n_f64(6755399441055744.0)));

@@ -43,6 +43,9 @@ template <class T> FASTQ_INLINE Mask<T> operator|(Mask<T> a, Mask<T> b) { return
 template <class T> FASTQ_INLINE Mask<T> operator~(Mask<T> a) { return {!a.m}; }
 // m ? a : b, lane by lane.
 template <class T> FASTQ_INLINE Vec<T> select(Mask<T> m, Vec<T> a, Vec<T> b) { return m.m ? a : b; }
+// at_least(a, lo) = a < lo ? lo : a, i.e. select(lt(a, lo), lo, a) in one instruction where
+// the ISA has one (x86 max with lo first: a NaN a stays a). lo must not be NaN.
+template <class T> FASTQ_INLINE Vec<T> at_least(Vec<T> a, Vec<T> lo) { return a.v < lo.v ? lo : a; }
 
 // Round to nearest, ties to even (the default rounding mode; never std::round).
 FASTQ_INLINE Vec<float> round_even(Vec<float> a) { return {__builtin_rintf(a.v)}; }
