@@ -8,15 +8,15 @@ FASTQ_INLINE V vconst(double c) {
 }
 
 // exp(x) for x <= 0 (or NaN). kFullRange: exact 0 below the subnormal range and subnormal
-// results rounded once (2^n applied in two exact halves); otherwise x is clamped where exp(x)
-// is still normal (-80 / -700) and 2^n applied once, for callers that only need exp(x) to
-// about 1e-35 (tanh: 1 - e rounds to 1 long before that).
+// results rounded once (p*2^n as (p*2^(n+64))*2^-64: the first product is exact and normal,
+// the second rounds once); otherwise x is clamped where exp(x) is still normal (-80 / -700)
+// and 2^n applied once, for callers that only need exp(x) to about 1e-35.
 template <class V, bool kFullRange = true>
 FASTQ_INLINE V exp_nonpos(V x) {
   using T = typename V::Scalar;
   constexpr bool f32 = std::is_same<T, float>::value;
   const V lowest = vconst<V>(kFullRange ? (f32 ? -104.0 : -746.0) : (f32 ? -80.0 : -700.0));
-  x = select(lt(x, lowest), lowest, x);
+  x = at_least(x, lowest);
   const V n = round_even(x * vconst<V>(1.4426950408889634));
   V p;
   if constexpr (f32) {
@@ -38,9 +38,7 @@ FASTQ_INLINE V exp_nonpos(V x) {
     p = vconst<V>(1.0) + vconst<V>(2.0) * (px / (qx - px));
   }
   if constexpr (!kFullRange) return p * pow2i(n);
-  const V n1 = round_even(n * vconst<V>(0.5));
-  const V n2 = n - n1;
-  return (p * pow2i(n1)) * pow2i(n2);
+  return (p * pow2i(n + vconst<V>(64.0))) * vconst<V>(0x1p-64);
 }
 
 // tanh(x), float32: one formula for every |x| (no second branch), about 2/3 of the operations
