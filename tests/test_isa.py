@@ -126,6 +126,22 @@ def test_tanh_accuracy():
         ulp = np.spacing(np.abs(exact.astype(dtype)))
         err = np.abs(t.astype(np.longdouble) - exact) / ulp.astype(np.longdouble)
         assert float(err.max()) <= 2.0, (dtype, float(err.max()))
+    # float32: every 61st float32 in [2^-24, 10] (2.6e6 values, all binades; the full
+    # exhaustive check is scripts/check_tanh.py). Errors near 2 ulp exist only in float32.
+    lo, hi = np.array([2.0**-24, 10.0], np.float32).view(np.uint32)
+    x = np.arange(lo, hi, 61, dtype=np.uint32).view(np.float32)
+    t = np.empty_like(x)
+    _core.active.tanh(x, t)
+    exact = np.tanh(x.astype(np.float64))
+    err = np.abs(t.astype(np.float64) - exact) / np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    assert float(err.max()) <= 2.0, float(err.max())
+    # Signed zeros, infinities, NaN.
+    for dtype in (np.float32, np.float64):
+        x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan], dtype)
+        t = np.empty_like(x)
+        _core.active.tanh(x, t)
+        assert np.array_equal(np.signbit(t[:2]), [False, True])
+        assert np.array_equal(t[2:4], [1.0, -1.0]) and np.isnan(t[4])
 
 
 def run_python(code, **env):
@@ -167,3 +183,20 @@ def test_show_config_names_the_isas(capsys):
     assert f"isa active:     {fastq.active_isa()}" in text
     assert ", ".join(_core.available_isas()) in text
     assert f"threads:        {fastq.get_num_threads()}" in text
+
+
+@pytest.mark.parametrize("isa", ["scalar"] + SIMD_ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_abs_against_numpy(isa, dtype):
+    """max_abs keeps several running maxima: the largest |x| or a NaN anywhere must still win."""
+    k = _core.kernels_for(isa)
+    rng = np.random.default_rng(3)
+    for n in list(range(1, 140)) + [1000, 4099]:
+        x = rng.standard_normal(n).astype(dtype)
+        for i in {0, n // 3, n - 1}:
+            y = x.copy()
+            y[i] = -1e6
+            assert k.max_abs(y) == np.max(np.abs(y)) == 1e6
+            y[i] = np.nan
+            assert np.isnan(k.max_abs(y))
+        assert k.max_abs(x) == np.max(np.abs(x))

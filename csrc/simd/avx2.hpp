@@ -42,6 +42,11 @@ FASTQ_INLINE F operator*(F a, F b) { return {_mm256_mul_ps(a.v, b.v)}; }
 FASTQ_INLINE F operator/(F a, F b) { return {_mm256_div_ps(a.v, b.v)}; }
 FASTQ_INLINE F neg(F a) { return {_mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f))}; }
 FASTQ_INLINE F abs(F a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
+// |a| with the sign bit of b.
+FASTQ_INLINE F copysign(F a, F b) {
+  const __m256 s = _mm256_set1_ps(-0.0f);
+  return {_mm256_or_ps(_mm256_andnot_ps(s, a.v), _mm256_and_ps(s, b.v))};
+}
 FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MF le(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
@@ -52,6 +57,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {_mm256_and_ps(a.m, b.m)}; }
 FASTQ_INLINE MF operator|(MF a, MF b) { return {_mm256_or_ps(a.m, b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {_mm256_xor_ps(a.m, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+// a < lo ? lo : a (scalar.hpp). MAXPS(x, y) = x > y ? x : y, so y = a when a is NaN.
+FASTQ_INLINE F at_least(F a, F lo) { return {_mm256_max_ps(lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {_mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE F pow2i(F n) {
   __m256i bits = _mm256_castps_si256(_mm256_add_ps(n.v, _mm256_set1_ps(12582912.0f)));
@@ -65,6 +72,10 @@ FASTQ_INLINE D operator*(D a, D b) { return {_mm256_mul_pd(a.v, b.v)}; }
 FASTQ_INLINE D operator/(D a, D b) { return {_mm256_div_pd(a.v, b.v)}; }
 FASTQ_INLINE D neg(D a) { return {_mm256_xor_pd(a.v, _mm256_set1_pd(-0.0))}; }
 FASTQ_INLINE D abs(D a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) {
+  const __m256d s = _mm256_set1_pd(-0.0);
+  return {_mm256_or_pd(_mm256_andnot_pd(s, a.v), _mm256_and_pd(s, b.v))};
+}
 FASTQ_INLINE MD lt(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MD le(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
@@ -75,6 +86,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {_mm256_and_pd(a.m, b.m)}; }
 FASTQ_INLINE MD operator|(MD a, MD b) { return {_mm256_or_pd(a.m, b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {_mm256_xor_pd(a.m, _mm256_castsi256_pd(_mm256_set1_epi32(-1)))}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {_mm256_blendv_pd(b.v, a.v, m.m)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {_mm256_max_pd(lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE D pow2i(D n) {
   __m256i bits = _mm256_castpd_si256(_mm256_add_pd(n.v, _mm256_set1_pd(6755399441055744.0)));

@@ -47,6 +47,11 @@ FASTQ_INLINE F neg(F a) {
   return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN)))};
 }
 FASTQ_INLINE F abs(F a) { return {_mm512_abs_ps(a.v)}; }
+// |a| with the sign bit of b.
+FASTQ_INLINE F copysign(F a, F b) {
+  const __m512 s = _mm512_set1_ps(-0.0f);
+  return {_mm512_or_ps(_mm512_andnot_ps(s, a.v), _mm512_and_ps(s, b.v))};
+}
 FASTQ_INLINE MF lt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MF le(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
@@ -57,6 +62,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {static_cast<__mmask16>(a.m & b.m
 FASTQ_INLINE MF operator|(MF a, MF b) { return {static_cast<__mmask16>(a.m | b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {static_cast<__mmask16>(~a.m)}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }
+// a < lo ? lo : a (scalar.hpp). MAXPS(x, y) = x > y ? x : y, so y = a when a is NaN.
+FASTQ_INLINE F at_least(F a, F lo) { return {_mm512_max_ps(lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE F pow2i(F n) {
   __m512i bits = _mm512_castps_si512(_mm512_add_ps(n.v, _mm512_set1_ps(12582912.0f)));
@@ -72,6 +79,10 @@ FASTQ_INLINE D neg(D a) {
   return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN)))};
 }
 FASTQ_INLINE D abs(D a) { return {_mm512_abs_pd(a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) {
+  const __m512d s = _mm512_set1_pd(-0.0);
+  return {_mm512_or_pd(_mm512_andnot_pd(s, a.v), _mm512_and_pd(s, b.v))};
+}
 FASTQ_INLINE MD lt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
 FASTQ_INLINE MD le(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
@@ -82,6 +93,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {static_cast<__mmask8>(a.m & b.m)
 FASTQ_INLINE MD operator|(MD a, MD b) { return {static_cast<__mmask8>(a.m | b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {static_cast<__mmask8>(~a.m)}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {_mm512_mask_blend_pd(m.m, b.v, a.v)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {_mm512_max_pd(lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE D pow2i(D n) {
   __m512i bits = _mm512_castpd_si512(_mm512_add_pd(n.v, _mm512_set1_pd(6755399441055744.0)));

@@ -40,6 +40,8 @@ FASTQ_INLINE F operator*(F a, F b) { return {vmulq_f32(a.v, b.v)}; }
 FASTQ_INLINE F operator/(F a, F b) { return {vdivq_f32(a.v, b.v)}; }
 FASTQ_INLINE F neg(F a) { return {vnegq_f32(a.v)}; }
 FASTQ_INLINE F abs(F a) { return {vabsq_f32(a.v)}; }
+// |a| with the sign bit of b (bit select: sign bit from b, the rest from a).
+FASTQ_INLINE F copysign(F a, F b) { return {vbslq_f32(vdupq_n_u32(0x80000000u), b.v, a.v)}; }
 FASTQ_INLINE MF lt(F a, F b) { return {vcltq_f32(a.v, b.v)}; }
 FASTQ_INLINE MF le(F a, F b) { return {vcleq_f32(a.v, b.v)}; }
 FASTQ_INLINE MF gt(F a, F b) { return {vcgtq_f32(a.v, b.v)}; }
@@ -50,6 +52,8 @@ FASTQ_INLINE MF operator&(MF a, MF b) { return {vandq_u32(a.m, b.m)}; }
 FASTQ_INLINE MF operator|(MF a, MF b) { return {vorrq_u32(a.m, b.m)}; }
 FASTQ_INLINE MF operator~(MF a) { return {vmvnq_u32(a.m)}; }
 FASTQ_INLINE F select(MF m, F a, F b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+// a < lo ? lo : a (scalar.hpp), as a compare and select (FMAX would differ for NaN and -0).
+FASTQ_INLINE F at_least(F a, F lo) { return {vbslq_f32(vcltq_f32(a.v, lo.v), lo.v, a.v)}; }
 FASTQ_INLINE F round_even(F a) { return {vrndnq_f32(a.v)}; }
 FASTQ_INLINE F pow2i(F n) {
   int32x4_t bits = vreinterpretq_s32_f32(vaddq_f32(n.v, vdupq_n_f32(12582912.0f)));
@@ -63,6 +67,7 @@ FASTQ_INLINE D operator*(D a, D b) { return {vmulq_f64(a.v, b.v)}; }
 FASTQ_INLINE D operator/(D a, D b) { return {vdivq_f64(a.v, b.v)}; }
 FASTQ_INLINE D neg(D a) { return {vnegq_f64(a.v)}; }
 FASTQ_INLINE D abs(D a) { return {vabsq_f64(a.v)}; }
+FASTQ_INLINE D copysign(D a, D b) { return {vbslq_f64(vdupq_n_u64(0x8000000000000000ull), b.v, a.v)}; }
 FASTQ_INLINE MD lt(D a, D b) { return {vcltq_f64(a.v, b.v)}; }
 FASTQ_INLINE MD le(D a, D b) { return {vcleq_f64(a.v, b.v)}; }
 FASTQ_INLINE MD gt(D a, D b) { return {vcgtq_f64(a.v, b.v)}; }
@@ -75,6 +80,7 @@ FASTQ_INLINE MD operator&(MD a, MD b) { return {vandq_u64(a.m, b.m)}; }
 FASTQ_INLINE MD operator|(MD a, MD b) { return {vorrq_u64(a.m, b.m)}; }
 FASTQ_INLINE MD operator~(MD a) { return {vreinterpretq_u64_u32(vmvnq_u32(vreinterpretq_u32_u64(a.m)))}; }
 FASTQ_INLINE D select(MD m, D a, D b) { return {vbslq_f64(m.m, a.v, b.v)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {vbslq_f64(vcltq_f64(a.v, lo.v), lo.v, a.v)}; }
 FASTQ_INLINE D round_even(D a) { return {vrndnq_f64(a.v)}; }
 FASTQ_INLINE D pow2i(D n) {
   int64x2_t bits = vreinterpretq_s64_f64(vaddq_f64(n.v, vdupq_n_f64(6755399441055744.0)));

@@ -28,6 +28,9 @@ template <class T> FASTQ_INLINE Vec<T> operator/(Vec<T> a, Vec<T> b) { return {a
 template <class T> FASTQ_INLINE Vec<T> neg(Vec<T> a) { return {-a.v}; }
 FASTQ_INLINE Vec<float> abs(Vec<float> a) { return {__builtin_fabsf(a.v)}; }
 FASTQ_INLINE Vec<double> abs(Vec<double> a) { return {__builtin_fabs(a.v)}; }
+// copysign(a, b): |a| with the sign bit of b (bit operations only, NaN included).
+FASTQ_INLINE Vec<float> copysign(Vec<float> a, Vec<float> b) { return {__builtin_copysignf(a.v, b.v)}; }
+FASTQ_INLINE Vec<double> copysign(Vec<double> a, Vec<double> b) { return {__builtin_copysign(a.v, b.v)}; }
 
 template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }
 template <class T> FASTQ_INLINE Mask<T> le(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }
@@ -40,6 +43,9 @@ template <class T> FASTQ_INLINE Mask<T> operator|(Mask<T> a, Mask<T> b) { return
 template <class T> FASTQ_INLINE Mask<T> operator~(Mask<T> a) { return {!a.m}; }
 // m ? a : b, lane by lane.
 template <class T> FASTQ_INLINE Vec<T> select(Mask<T> m, Vec<T> a, Vec<T> b) { return m.m ? a : b; }
+// at_least(a, lo) = a < lo ? lo : a, i.e. select(lt(a, lo), lo, a) in one instruction where
+// the ISA has one (x86 max with lo first: a NaN a stays a). lo must not be NaN.
+template <class T> FASTQ_INLINE Vec<T> at_least(Vec<T> a, Vec<T> lo) { return a.v < lo.v ? lo : a; }
 
 // Round to nearest, ties to even (the default rounding mode; never std::round).
 FASTQ_INLINE Vec<float> round_even(Vec<float> a) { return {__builtin_rintf(a.v)}; }
