@@ -12,7 +12,7 @@ SEMANTICS.md documents an error:
 * SwishSign's backward (its transcendentals): |fastq - ref| <= 8·eps·|dy·β|·(2 + |βx|·tanh(|βx|/2))
   / (1 + cosh(βx)) + tiny, in float64 with the result dtype's eps and tiny; plus, where the
   reference's working-dtype cosh(βx) overflows (SEMANTICS: "dx is ∓0"), fastq's tiny true value.
-* DoReFa weights (fastq's own tanh, "within a few ulp", and a multiplication by 1/d): fastq's
+* DoReFa weights (fastq's own tanh, "within a few ulp", then divisions by 2d and d): fastq's
   tanh is within 4 ulp of np.tanh; a level may differ only where p·n is within tol = 16·eps·(n+1)
   of a rounding tie (and then by at most ceil(tol) + 1 levels); the gradient is within
   16·eps·|dy|·(1 + t²)/d + tiny, and may be NaN where dy is ±inf (check_dorefa_weights).
@@ -407,8 +407,8 @@ def prepared_dy(dy, shape, rd, wd):
 
 
 def check_dorefa_weights(x, dy, got, k_bit):
-    """DoReFa weights use fastq's own tanh ("within a few ulp", SEMANTICS.md) and multiply by a
-    precomputed 1/d, so: fastq's tanh is within 4 ulp of np.tanh; a level may differ from the
+    """DoReFa weights use fastq's own tanh ("within a few ulp", SEMANTICS.md), then divide by 2d
+    (forward) or d (backward) exactly as the reference does, so: fastq's tanh is within 4 ulp of np.tanh; a level may differ from the
     reference only where p·n lies within tol = 16·eps·(n+1) of a rounding tie, and then by at
     most ceil(tol) + 1 levels (one level unless k_bit is close to the dtype's precision); the
     gradient is within 16·eps·|dy|·(1 + t²)/d (eps of the result dtype) + tiny, or NaN where
@@ -426,7 +426,7 @@ def check_dorefa_weights(x, dy, got, k_bit):
         if dy is None:
             n = 2.0**k_bit - 1
             pn = (t / (2 * d) + 0.5) * n if d else np.full_like(t, 0.5 * n)
-            # p is off by a few ulp (tanh, 1/d): p·n by up to `tol` level steps.
+            # p is off by a few ulp (tanh): p·n by up to `tol` level steps.
             tol = 16 * float(np.finfo(wd).eps) * (n + 1)
             near_tie = np.abs(pn - np.floor(pn) - 0.5) <= tol
             steps = np.abs(got.astype(np.float64) - exp.astype(np.float64)) * n / 2
