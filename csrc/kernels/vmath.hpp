@@ -7,6 +7,27 @@ FASTQ_INLINE V vconst(double c) {
   return V::splat(static_cast<typename V::Scalar>(c));
 }
 
+// c0*r^k + c1*r^(k-1) + ... + ck by Horner's rule: q = c0, then q = q*r + c for each next c.
+template <class V>
+FASTQ_INLINE V horner_step(V q, V) { return q; }
+template <class V, class... C>
+FASTQ_INLINE V horner_step(V q, V r, double c, C... rest) {
+  return horner_step(q * r + vconst<V>(c), r, rest...);
+}
+template <class V, class... C>
+FASTQ_INLINE V horner(V r, double c0, C... rest) {
+  return horner_step(vconst<V>(c0), r, rest...);
+}
+
+// float32 Cody-Waite range reduction: x = n*ln2 + r with n = round(x/ln2), |r| <= ln2/2 (ln2 in
+// two parts so n*ln2_hi is exact). Returns n; r through the reference.
+template <class V>
+FASTQ_INLINE V reduce_ln2_f32(V x, V& r) {
+  const V n = round_even(x * vconst<V>(1.4426950408889634));
+  r = (x - n * vconst<V>(0.693359375)) - n * vconst<V>(-2.12194440e-4);
+  return n;
+}
+
 // exp(x) for x <= 0 (or NaN). kFullRange: exact 0 below the subnormal range and subnormal
 // results rounded once (p*2^n as (p*2^(n+64))*2^-64: the first product is exact and normal,
 // the second rounds once); otherwise x is clamped where exp(x) is still normal (-80 / -700)
@@ -17,19 +38,16 @@ FASTQ_INLINE V exp_nonpos(V x) {
   constexpr bool f32 = std::is_same<T, float>::value;
   const V lowest = vconst<V>(kFullRange ? (f32 ? -104.0 : -746.0) : (f32 ? -80.0 : -700.0));
   x = at_least(x, lowest);
-  const V n = round_even(x * vconst<V>(1.4426950408889634));
-  V p;
+  V n, p;
   if constexpr (f32) {
-    const V r = (x - n * vconst<V>(0.693359375)) - n * vconst<V>(-2.12194440e-4);
+    V r;
+    n = reduce_ln2_f32(x, r);
     // exp(r) = 1 + r + r^2*q(r) on |r| <= ln2/2: minimax, relative error 3.1e-9 (0.05 ulp;
     // Cephes' one degree more was ~1e-10, which SwishSign's bound does not need).
-    V q = vconst<V>(1.381453825e-3);
-    q = q * r + vconst<V>(8.368745446e-3);
-    q = q * r + vconst<V>(4.166838899e-2);
-    q = q * r + vconst<V>(1.666652113e-1);
-    q = q * r + vconst<V>(4.999999404e-1);
+    const V q = horner(r, 1.381453825e-3, 8.368745446e-3, 4.166838899e-2, 1.666652113e-1, 4.999999404e-1);
     p = (q * (r * r) + r) + vconst<V>(1.0);
   } else {
+    n = round_even(x * vconst<V>(1.4426950408889634));
     const V r = (x - n * vconst<V>(6.93145751953125E-1)) - n * vconst<V>(1.42860682030941723212E-6);
     const V rr = r * r;
     const V px = r * ((vconst<V>(1.26177193074810590878E-4) * rr + vconst<V>(3.02994407707441961300E-2)) * rr +
@@ -56,15 +74,11 @@ FASTQ_INLINE V vtanh_f32(V x) {
   const V a = abs(x);
   V y = a * vconst<V>(-2.0);
   y = at_least(y, vconst<V>(-18.5));
-  const V n = round_even(y * vconst<V>(1.4426950408889634));
-  const V r = (y - n * vconst<V>(0.693359375)) - n * vconst<V>(-2.12194440e-4);
+  V r;
+  const V n = reduce_ln2_f32(y, r);
   // expm1(r) = r + r^2*q(r) on |r| <= ln2/2: minimax, relative error 1.3e-8 (0.22 ulp); one
   // more term (2.4e-10) costs ~10% more time and only moves the worst case from 1.96 to 1.94 ulp.
-  V q = vconst<V>(1.388251432e-3);
-  q = q * r + vconst<V>(8.366547525e-3);
-  q = q * r + vconst<V>(4.166720062e-2);
-  q = q * r + vconst<V>(1.666654348e-1);
-  q = q * r + vconst<V>(4.999999702e-1);
+  const V q = horner(r, 1.388251432e-3, 8.366547525e-3, 4.166720062e-2, 1.666654348e-1, 4.999999702e-1);
   const V em = (r * r) * q + r;
   const V s = pow2i(n);
   const V se = s * em;
