@@ -127,25 +127,22 @@ class BoundQuantizer {
   }
 
   py::object apply(py::handle xh, py::handle dyh, py::handle outh) const {
+    // Every py::array here borrows or is the new output: a default-constructed py::array would
+    // allocate a NumPy array of its own.
     const int type = direct_type(xh);
     if (type < 0) return py::none();
     const auto x = py::reinterpret_borrow<py::array>(xh);
-    py::array dy;
-    if (dyh) {
-      if (direct_type(dyh) != type) return py::none();
-      dy = py::reinterpret_borrow<py::array>(dyh);
-      if (!same_shape(x, dy)) return py::none();
-    }
-    py::array out;
-    if (outh.is_none()) {
-      out = py::array(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-    } else {
+    const auto dy = py::reinterpret_borrow<py::array>(dyh ? dyh : xh);  // x when there is no dy
+    if (dyh && (direct_type(dyh) != type || !same_shape(x, dy))) return py::none();
+    if (!outh.is_none()) {
       if (direct_type(outh) != type) return py::none();
-      out = py::reinterpret_borrow<py::array>(outh);
-      if (!out.writeable() || !same_shape(x, out)) return py::none();
-      if (!outh.is(xh) && overlap(x, out)) return py::none();
-      if (dyh && !outh.is(dyh) && overlap(dy, out)) return py::none();
+      const auto o = py::reinterpret_borrow<py::array>(outh);
+      if (!o.writeable() || !same_shape(x, o)) return py::none();
+      if (!outh.is(xh) && overlap(x, o)) return py::none();
+      if (dyh && !outh.is(dyh) && overlap(dy, o)) return py::none();
     }
+    auto out = outh.is_none() ? py::array(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()))
+                              : py::reinterpret_borrow<py::array>(outh);
     const py::array* dyp = dyh ? &dy : nullptr;
     const Kernels k{table_};
     if (type == py::detail::npy_api::NPY_FLOAT_)
