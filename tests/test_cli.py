@@ -121,7 +121,7 @@ def test_bench_plot_without_matplotlib(tmp_path):
                   "--keep-openblas-env", "--plot", str(png), "--json", "-",
                   code=BLOCK.format(mods=("matplotlib",)))
     assert r.returncode == 0, r.stderr
-    assert "matplotlib" in r.stderr and 'pip install "fastq[demo]"' in r.stderr
+    assert "matplotlib" in r.stderr and 'pip install "fastq-bnn[demo]"' in r.stderr
     assert not png.exists()
     report = json.loads(r.stdout)  # --json -: JSON alone on stdout, the table on stderr
     assert report["results"] and "Quantizers" in r.stderr
@@ -191,7 +191,7 @@ def test_compare_checks():
 def test_demo_without_scikit_learn():
     r = run_fastq("demo", code=BLOCK.format(mods=("sklearn",)))  # checked before any re-exec
     assert r.returncode == 2
-    assert 'pip install "fastq[demo]"' in r.stderr and "scikit-learn" in r.stderr
+    assert 'pip install "fastq-bnn[demo]"' in r.stderr and "scikit-learn" in r.stderr
 
 
 def test_demo_full_run():

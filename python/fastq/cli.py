@@ -14,7 +14,7 @@ import time
 
 __all__ = ["build_parser", "main"]
 
-PLOT_HINT = 'pip install "fastq[demo]"'
+PLOT_HINT = 'pip install "fastq-bnn[demo]"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _add_demo(sub) -> None:
         description="Train a binarized MLP on scikit-learn's bundled digits with fastq's quantizers "
         "(forward) and their grad (backward), deploy it with BinaryDense on packed bits, and report "
         "test accuracy, agreement with the float simulation and the inference speedup. "
-        'Needs scikit-learn: pip install "fastq[demo]".',
+        'Needs scikit-learn: pip install "fastq-bnn[demo]".',
     )
     demo.build_parser(p)
     p.add_argument("--keep-openblas-env", action="store_true",

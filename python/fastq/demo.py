@@ -40,7 +40,7 @@ __all__ = ["THRESHOLDS", "DemoConfig", "main", "run"]
 
 # Thermometer thresholds for the 0..16 pixel intensities: 64 pixels x 4 bits = 256 input bits.
 THRESHOLDS = (1.0, 5.0, 9.0, 13.0)
-INSTALL_HINT = 'pip install "fastq[demo]"'
+INSTALL_HINT = 'pip install "fastq-bnn[demo]"'
 
 
 @dataclass
