@@ -1,0 +1,262 @@
+"""fastq.torch against PyTorch, one thread (torch.set_num_threads(1), fastq.set_num_threads(1)).
+
+    python bench/report_torch.py [--budget SECONDS] [--json FILE]
+
+Every comparison is timed in one run, interleaved (fastq.benchmark.measure: rotating order,
+medians of many repeats); every candidate's values are checked against fastq's NumPy result
+before timing. What it measures (issue 11's goals, docs/torch.md):
+
+1. A training step's quantizer work on 1e6 float32: forward + ``backward(dy)`` through
+   fastq.torch's operator, against the idiomatic PyTorch ``autograd.Function`` written the same
+   way (SteSign: ``torch.where(x >= 0, 1.0, -1.0)``, backward ``g * (x.abs() <= 1.0)``; SwishSign
+   and DoReFa: their formulas), and against fastq's own NumPy calls ``q(x)`` + ``q.grad(x, dy)``.
+2. Call overhead at 1e3: SteSign forward (+ backward) against an empty custom_op with autograd
+   (forward and backward ops that only allocate their output), and PyTorch's own dispatch cost.
+3. torch.compile (inductor) of the same step against eager.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+import fastq
+import fastq.torch as ft
+from fastq.benchmark import machine_info, measure
+
+N = 1_000_000
+SMALL = 1_000
+
+
+# -- the PyTorch formulas, written the idiomatic way ---------------------------------------------
+class TorchSteSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x.abs() <= 1.0)
+
+
+class TorchSwishSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, beta=5.0):
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return torch.where(x >= 0, 1.0, -1.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        b = ctx.beta * x
+        return g * ctx.beta * (2 - b * torch.tanh(b / 2)) / (1 + torch.cosh(b)), None
+
+
+class TorchDoReFaActivations(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k_bit=2):
+        ctx.save_for_backward(x)
+        n = 2**k_bit - 1
+        return torch.round(torch.clamp(x, 0.0, 1.0) * n) / n  # torch.round: half to even
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ((x >= 0) & (x <= 1)), None
+
+
+class TorchDoReFaWeights(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k_bit=2):
+        n = 2**k_bit - 1
+        t = torch.tanh(x)
+        d = t.abs().max()
+        ctx.save_for_backward(t, d)
+        return 2 * (torch.round((t / (2 * d) + 0.5) * n) / n) - 1
+
+    @staticmethod
+    def backward(ctx, g):
+        t, d = ctx.saved_tensors
+        return g * (1 - t * t) / d, None
+
+
+# -- the empty custom op: what any Python custom op with autograd costs -------------------------
+@torch.library.custom_op("fastq_bench::empty", mutates_args=())
+def empty(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("fastq_bench::empty_backward", mutates_args=())
+def empty_backward(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+empty.register_fake(lambda x: torch.empty_like(x))
+empty_backward.register_fake(lambda x, dy: torch.empty_like(x))
+
+
+def _setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+
+
+empty.register_autograd(lambda ctx, g: empty_backward(ctx.saved_tensors[0], g), setup_context=_setup)
+
+
+def step(fn, x, dy):
+    """One training step's quantizer work: forward, then backward with a given gradient."""
+    def run():
+        x.grad = None
+        fn(x).backward(dy)
+        return x.grad
+    return run
+
+
+def forward_only(fn, x):
+    def run():
+        with torch.no_grad():
+            return fn(x)
+    return run
+
+
+def check(name, got, want):
+    got = got.detach().numpy() if isinstance(got, torch.Tensor) else got
+    if not np.array_equal(got, want, equal_nan=True):
+        bad = np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))
+        worst = np.max(np.abs(got.ravel()[bad] - want.ravel()[bad]) / np.maximum(np.abs(want.ravel()[bad]), 1e-30))
+        if name.startswith("torch") and worst < 1e-5:
+            print(f"  note: {name} differs from fastq in {bad.size} elements, within rel. {worst:.1e} (PyTorch's tanh/cosh)")
+            return
+        raise SystemExit(f"{name}: {bad.size} values differ from fastq's NumPy result")
+
+
+def group(title, cands, budget, checks=None):
+    for name, (fn, want) in (checks or {}).items():
+        check(name, fn(), want)
+    stats = measure(cands, budget)
+    print(f"\n{title}")
+    for name, s in stats.items():
+        print(f"  {name:<58} {s.median_ns / 1e3:10.2f} us  (q1 {s.q1_ns / 1e3:.2f}, q3 {s.q3_ns / 1e3:.2f}, n={s.repeats})")
+    return {k: s.median_ns for k, s in stats.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--budget", type=float, default=6.0, help="seconds of sampling per group")
+    ap.add_argument("--json", help="write the medians (ns) and ratios here")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile group")
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    fastq.set_num_threads(1)
+    info = machine_info()
+    load0 = os.getloadavg()
+    print(f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
+          f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}")
+    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
+
+    rng = np.random.default_rng(0)
+    xn = (rng.standard_normal(N) * 1.5).astype(np.float32)
+    dyn = rng.standard_normal(N).astype(np.float32)
+    x = torch.from_numpy(xn.copy()).requires_grad_()
+    dy = torch.from_numpy(dyn.copy())
+    res = {"load_average_start": load0}
+    ratios = {}
+
+    # 1. SteSign forward + backward at 1e6.
+    q = fastq.SteSign()
+    want = q.grad(xn, dyn)
+    c = {
+        "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, x, dy),
+        "torch autograd.Function (where / abs<=1) fwd+bwd": step(TorchSteSign.apply, x, dy),
+        "fastq NumPy q(x) + q.grad(x, dy)": lambda: (q(xn), q.grad(xn, dyn)),
+    }
+    m = group(f"SteSign forward + backward, {N:.0e} float32", c, args.budget,
+              {"fastq.torch": (c["fastq.torch ops.ste_sign fwd+bwd"], want),
+               "torch SteSign": (c["torch autograd.Function (where / abs<=1) fwd+bwd"], want)})
+    ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[list(c)[1]] / m[list(c)[0]]
+    ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[list(c)[0]] / m[list(c)[2]]
+    res["stesign"] = m
+
+    # SwishSign and DoReFa, the same way.
+    for label, fop, tfn, npq in [
+        ("SwishSign(beta=5)", lambda t: ft.ops.swish_sign(t, 5.0), TorchSwishSign.apply, fastq.SwishSign()),
+        ("DoReFa(k_bit=2, activations)", lambda t: ft.ops.dorefa(t, 2, "activations"),
+         TorchDoReFaActivations.apply, fastq.DoReFa()),
+        ("DoReFa(k_bit=2, weights)", lambda t: ft.ops.dorefa(t, 2, "weights"),
+         TorchDoReFaWeights.apply, fastq.DoReFa(mode="weights")),
+    ]:
+        want = npq.grad(xn, dyn)
+        c = {f"fastq.torch {label} fwd+bwd": step(fop, x, dy),
+             f"torch autograd.Function {label} fwd+bwd": step(tfn, x, dy),
+             f"fastq NumPy {label} q(x) + q.grad": lambda npq=npq: (npq(xn), npq.grad(xn, dyn))}
+        with torch.no_grad():
+            check(f"torch {label} forward", tfn(x), npq(xn))
+        m = group(f"{label} forward + backward, {N:.0e} float32", c, args.budget,
+                  {"fastq.torch": (c[list(c)[0]], want), f"torch {label}": (c[list(c)[1]], want)})
+        ratios[f"{label}: torch formula / fastq.torch (goal >= 3)"] = m[list(c)[1]] / m[list(c)[0]]
+        ratios[f"{label}: fastq.torch / fastq NumPy"] = m[list(c)[0]] / m[list(c)[2]]
+        res[label] = m
+
+    # 2. Call overhead at 1e3.
+    xs = torch.from_numpy(xn[:SMALL].copy()).requires_grad_()
+    dys = torch.from_numpy(dyn[:SMALL].copy())
+    qs = fastq.SteSign()
+    c = {
+        "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, xs, dys),
+        "empty custom_op (+ empty backward op) fwd+bwd": step(empty, xs, dys),
+        "fastq.torch ops.ste_sign forward, no_grad": forward_only(ft.ops.ste_sign, xs),
+        "empty custom_op forward, no_grad": forward_only(empty, xs),
+        "torch.empty_like(x) (no dispatch through a custom op)": lambda: torch.empty_like(xs),
+        "fastq NumPy q(x) + q.grad(x, dy)": lambda: (qs(xn[:SMALL]), qs.grad(xn[:SMALL], dyn[:SMALL])),
+        "fastq NumPy q(x)": lambda: qs(xn[:SMALL]),
+        "torch autograd.Function SteSign fwd+bwd": step(TorchSteSign.apply, xs, dys),
+    }
+    m = group(f"call overhead, {SMALL:.0e} float32", c, args.budget)
+    names = list(c)
+    ratios["1e3 fwd+bwd: fastq.torch - empty custom_op, us (goal <= 10)"] = (m[names[0]] - m[names[1]]) / 1e3
+    ratios["1e3 forward: fastq.torch - empty custom_op, us"] = (m[names[2]] - m[names[3]]) / 1e3
+    ratios["1e3: PyTorch's own cost of an empty custom_op with autograd fwd+bwd, us"] = m[names[1]] / 1e3
+    res["overhead"] = m
+
+    # 3. torch.compile against eager, the same step.
+    if not args.no_compile:
+        def block(t):
+            return ft.ops.ste_sign(t, 1.0)
+
+        compiled = torch.compile(block, fullgraph=True)
+        for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
+            step(compiled, x, dy)()
+            step(compiled, xs, dys)()
+        c = {"eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
+             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy)}
+        m = group("torch.compile vs eager, 1e6", c, args.budget,
+                  {"compiled": (c[list(c)[1]], fastq.SteSign().grad(xn, dyn))})
+        ratios["compiled / eager at 1e6 (goal <= 1)"] = m[list(c)[1]] / m[list(c)[0]]
+        c = {"eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
+             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys)}
+        m2 = group("torch.compile vs eager, 1e3", c, args.budget)
+        ratios["compiled / eager at 1e3"] = m2[list(c)[1]] / m2[list(c)[0]]
+        res["compile"] = {**m, **m2}
+
+    load1 = os.getloadavg()
+    res["load_average_end"] = load1
+    res["ratios"] = ratios
+    print("\nsummary")
+    for k, v in ratios.items():
+        print(f"  {k:<70} {v:8.2f}")
+    print(f"load average at end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
