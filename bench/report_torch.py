@@ -1,6 +1,6 @@
 """fastq.torch against PyTorch, one thread (torch.set_num_threads(1), fastq.set_num_threads(1)).
 
-    python bench/report_torch.py [--budget SECONDS] [--json FILE]
+    python bench/report_torch.py [--budget SECONDS] [--json FILE] [--no-compile] [--quick]
 
 Every comparison is timed in one run, interleaved (fastq.benchmark.measure: rotating order,
 medians of many repeats); every candidate's values are checked against fastq's NumPy result
@@ -127,14 +127,16 @@ def forward_only(fn, x):
 
 
 def check(name, got, want):
+    """fastq.torch must give fastq's NumPy values exactly; PyTorch's formulas (its own tanh and
+    cosh) within a float32 tolerance."""
     got = got.detach().numpy() if isinstance(got, torch.Tensor) else got
-    if not np.array_equal(got, want, equal_nan=True):
-        bad = np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))
-        worst = np.max(np.abs(got.ravel()[bad] - want.ravel()[bad]) / np.maximum(np.abs(want.ravel()[bad]), 1e-30))
-        if name.startswith("torch") and worst < 1e-5:
-            print(f"  note: {name} differs from fastq in {bad.size} elements, within rel. {worst:.1e} (PyTorch's tanh/cosh)")
-            return
-        raise SystemExit(f"{name}: {bad.size} values differ from fastq's NumPy result")
+    if np.array_equal(got, want, equal_nan=True):
+        return
+    if name.startswith("torch") and np.allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True):
+        n = np.count_nonzero(got != want)
+        print(f"  note: {name}: {n} values differ from fastq's by float32 rounding (PyTorch's tanh/cosh)")
+        return
+    raise SystemExit(f"{name}: {np.count_nonzero(got != want)} values differ from fastq's NumPy result")
 
 
 def group(title, cands, budget, checks=None):
@@ -152,7 +154,10 @@ def main():
     ap.add_argument("--budget", type=float, default=6.0, help="seconds of sampling per group")
     ap.add_argument("--json", help="write the medians (ns) and ratios here")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile group")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (CI): 0.2 s per group, no torch.compile")
     args = ap.parse_args()
+    if args.quick:
+        args.budget, args.no_compile = 0.2, True
 
     torch.set_num_threads(1)
     fastq.set_num_threads(1)

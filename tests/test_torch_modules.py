@@ -235,3 +235,16 @@ def test_compiled_model_has_no_graph_breaks():
     ref.backward(torch.ones_like(ref))
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     torch.testing.assert_close(x.grad, x2.grad, rtol=0, atol=0)
+
+
+def test_docs_example_runs():
+    """docs/torch.md's README snippet, as it stands there."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "torch.md").read_text()
+    block = re.search(r"## Example \(README snippet\)\n\n```python\n(.*?)```", text, re.S).group(1)
+    assert len(block.strip().splitlines()) <= 12
+    ns = {}
+    exec(compile(block, "docs/torch.md", "exec"), ns)
+    assert ns["model"][0].weight.abs().max() <= 1.0
