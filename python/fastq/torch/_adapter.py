@@ -59,19 +59,17 @@ def forward(q, x: torch.Tensor) -> torch.Tensor:
     """``q(x)`` on a float32/float64/float16 CPU tensor: one copy if x is not contiguous, none
     otherwise; the result is a new contiguous tensor of x's dtype whose memory NumPy allocated
     (so it is not resizable in place)."""
-    x = x.detach()
     if not x.is_contiguous():
         x = x.contiguous()  # the one documented copy
+    # numpy(force=True) detaches (x may require grad); on a contiguous CPU tensor it is a view.
     # The result is allocated by NumPy (fastq's own path) and shared with the tensor: no copy.
-    return torch.from_numpy(_forward(q, x.numpy()))
+    return torch.from_numpy(_forward(q, x.numpy(force=True)))
 
 
 def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """``q.grad(x, dy)``; dy already has x's shape and dtype."""
-    x = x.detach()
-    dy = dy.detach()
     if not x.is_contiguous():
         x = x.contiguous()
     if not dy.is_contiguous():
         dy = dy.contiguous()
-    return torch.from_numpy(_backward(q, x.numpy(), dy.numpy()))
+    return torch.from_numpy(_backward(q, x.numpy(force=True), dy.numpy(force=True)))
