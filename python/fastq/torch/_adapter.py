@@ -47,23 +47,23 @@ def quantizer(class_name: str, params: tuple):
     return getattr(fastq, class_name)(**dict(params), metrics=())
 
 
-def _forward(q, x):
-    return q(x)
+def _forward(q, x, out):
+    q(x, out=out)
 
 
-def _backward(q, x, dy):
-    return q.grad(x, dy)
+def _backward(q, x, dy, out):
+    q.grad(x, dy, out=out)
 
 
 def forward(q, x: torch.Tensor) -> torch.Tensor:
     """``q(x)`` on a float32/float64/float16 CPU tensor: one copy if x is not contiguous, none
-    otherwise; the result is a new contiguous tensor of x's dtype whose memory NumPy allocated
-    (so it is not resizable in place)."""
+    otherwise; the result is a new contiguous tensor of x's dtype, which fastq writes in place."""
     if not x.is_contiguous():
         x = x.contiguous()  # the one documented copy
+    out = torch.empty(x.shape, dtype=x.dtype)
     # numpy(force=True) detaches (x may require grad); on a contiguous CPU tensor it is a view.
-    # The result is allocated by NumPy (fastq's own path) and shared with the tensor: no copy.
-    return torch.from_numpy(_forward(q, x.numpy(force=True)))
+    _forward(q, x.numpy(force=True), out.numpy())
+    return out
 
 
 def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
@@ -72,4 +72,6 @@ def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
         x = x.contiguous()
     if not dy.is_contiguous():
         dy = dy.contiguous()
-    return torch.from_numpy(_backward(q, x.numpy(force=True), dy.numpy(force=True)))
+    out = torch.empty(x.shape, dtype=x.dtype)
+    _backward(q, x.numpy(force=True), dy.numpy(force=True), out.numpy())
+    return out
