@@ -47,23 +47,27 @@ def quantizer(class_name: str, params: tuple):
     return getattr(fastq, class_name)(**dict(params), metrics=())
 
 
-def _forward(q, x, out):
-    q(x, out=out)
+def _forward(q, x):
+    return q(x)
 
 
-def _backward(q, x, dy, out):
-    q.grad(x, dy, out=out)
+def _backward(q, x, dy):
+    return q.grad(x, dy)
+
+
+def _view(t: torch.Tensor):
+    """A NumPy view of a contiguous CPU tensor's memory (no copy), detached if it needs grad."""
+    return t.numpy(force=True) if t.requires_grad else t.numpy()
 
 
 def forward(q, x: torch.Tensor) -> torch.Tensor:
     """``q(x)`` on a float32/float64/float16 CPU tensor: one copy if x is not contiguous, none
-    otherwise; the result is a new contiguous tensor of x's dtype, which fastq writes in place."""
+    otherwise. fastq allocates the result as it does for NumPy, and the returned tensor shares
+    that memory (``torch.from_numpy``: no copy, and a microsecond less per call than filling a
+    ``torch.empty`` through ``out=``)."""
     if not x.is_contiguous():
         x = x.contiguous()  # the one documented copy
-    out = torch.empty(x.shape, dtype=x.dtype)
-    # numpy(force=True) detaches (x may require grad); on a contiguous CPU tensor it is a view.
-    _forward(q, x.numpy(force=True), out.numpy())
-    return out
+    return torch.from_numpy(_forward(q, _view(x)))
 
 
 def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
@@ -72,6 +76,4 @@ def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
         x = x.contiguous()
     if not dy.is_contiguous():
         dy = dy.contiguous()
-    out = torch.empty(x.shape, dtype=x.dtype)
-    _backward(q, x.numpy(force=True), dy.numpy(force=True), out.numpy())
-    return out
+    return torch.from_numpy(_backward(q, _view(x), _view(dy)))

@@ -141,8 +141,9 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-OPS = {}
-BACKWARD_OPS = {}
+OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
+BACKWARD_OPS = {}  # name -> the backward operator
+OVERLOADS = {}  # name -> torch.ops.fastq.<name>.default, the same operator one Python call shorter
 
 
 def _define(spec):
@@ -156,17 +157,20 @@ def _define(spec):
     fwd.register_fake(lambda x, *p: _fake(spec, x, None, p))
     bwd.register_fake(lambda x, dy, *p: _fake(spec, x, dy, p))
 
+    nones = (None,) * len(spec.names)
+    bwd_overload = getattr(torch.ops.fastq, f"{spec.name}_backward").default  # one Python frame less
+
+    # PyTorch gives setup_context every argument, defaults filled in.
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
-        ctx.params = (*inputs[1:], *spec.defaults[len(inputs) - 1:])
+        ctx.params = inputs[1:]
 
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return (bwd(x, grad, *ctx.params), *([None] * len(ctx.params)))
+        return (bwd_overload(ctx.saved_tensors[0], grad, *ctx.params), *nones)
 
     def setup_context_b(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
-        ctx.params = (*inputs[2:], *spec.defaults[len(inputs) - 2:])
+        ctx.params = inputs[2:]
 
     def backward_b(ctx, grad):
         (x,) = ctx.saved_tensors
@@ -176,11 +180,12 @@ def _define(spec):
                 f"(a second derivative) is not implemented for this quantizer")
         ddx = torch.zeros_like(x) if ctx.needs_input_grad[0] else None  # piecewise constant in x
         ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
-        return (ddx, ddy, *([None] * len(ctx.params)))
+        return (ddx, ddy, *nones)
 
     fwd.register_autograd(backward, setup_context=setup_context)
     bwd.register_autograd(backward_b, setup_context=setup_context_b)
     OPS[spec.name] = fwd
+    OVERLOADS[spec.name] = getattr(torch.ops.fastq, spec.name).default
     BACKWARD_OPS[spec.name] = bwd
     return fwd
 

@@ -60,7 +60,7 @@ class Quantizer(torch.nn.Module):
         return ()
 
     def forward(self, x):
-        y = _ops.OPS[self._op](x, *self._op_args())
+        y = _ops.OVERLOADS[self._op](x, *self._op_args())
         if self.flip_ratio is not None:
             _update_metric(self.flip_ratio, y)
         return y
