@@ -13,6 +13,15 @@ before timing. What it measures (issue 11's goals, docs/torch.md):
 2. Call overhead at 1e3: SteSign forward (+ backward) against an empty custom_op with autograd
    (forward and backward ops that only allocate their output), and PyTorch's own dispatch cost.
 3. torch.compile (inductor) of the same step against eager.
+
+Page faults: with glibc's default malloc, a loop that frees and allocates 4 MB tensors in
+autograd's order can shrink the heap on every step (its trim threshold adapts to twice the
+largest freed block), so every step page-faults its outputs in again (~2000 faults at 1e6,
+which on a busy VM costs more than the kernels). The report prints the faults per call; run it
+also with the heap kept, to see the kernels' own cost:
+
+    GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=67108864 \
+        python bench/report_torch.py
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -176,10 +186,16 @@ def group(title, cands, budget, checks=None):
         while time.perf_counter() - t < min(0.3, budget / 10):
             fn()
     stats = measure(cands, budget)
+    faults = {}
+    for name, fn in cands.items():  # minor page faults per call, after the timing (steady state)
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(10):
+            fn()
+        faults[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10
     print(f"\n{title}")
     for name, s in stats.items():
         print(f"  {name:<58} {s.median_ns / 1e3:10.2f} us  (min {s.min_ns / 1e3:.2f}, q1 {s.q1_ns / 1e3:.2f}, "
-              f"q3 {s.q3_ns / 1e3:.2f}, n={s.repeats})")
+              f"q3 {s.q3_ns / 1e3:.2f}, n={s.repeats}; {faults[name]:.0f} page faults/call)")
     MINS.update({k: s.min_ns for k, s in stats.items()})
     return {k: s.median_ns for k, s in stats.items()}
 
@@ -201,13 +217,14 @@ def main():
     print(f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
           f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}")
     print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
+    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
 
     rng = np.random.default_rng(0)
     xn = (rng.standard_normal(N) * 1.5).astype(np.float32)
     dyn = rng.standard_normal(N).astype(np.float32)
     x = torch.from_numpy(xn.copy()).requires_grad_()
     dy = torch.from_numpy(dyn.copy())
-    res = {"load_average_start": load0}
+    res = {"load_average_start": load0, "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
     ratios = {}
 
     # 1. SteSign forward + backward at 1e6.

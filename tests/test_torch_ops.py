@@ -166,7 +166,8 @@ def test_dy_of_another_dtype_is_converted_to_x_dtype():
 
 
 def test_errors():
-    with pytest.raises(TypeError, match=r"fastq::ste_sign: x: expected float32, float64, float16 or bfloat16, got torch.int32"):
+    with pytest.raises(TypeError,
+                       match=r"fastq::ste_sign: x: expected float32, float64, float16 or bfloat16, got torch.int32"):
         ops.ste_sign(torch.arange(3, dtype=torch.int32))
     with pytest.raises(ValueError, match=r"dy: expected shape \(3,\) \(the shape of x\), got \(4,\)"):
         ops.ste_sign_backward(torch.zeros(3), torch.zeros(4))

@@ -57,7 +57,8 @@ class QuantLinear(torch.nn.Linear):
         return F.linear(x, self.quantized_weight(), self.bias)
 
     def extra_repr(self):
-        return super().extra_repr() + (f", kernel_constraint={self.kernel_constraint!r}" if self.kernel_constraint else "")
+        s = super().extra_repr()
+        return s + (f", kernel_constraint={self.kernel_constraint!r}" if self.kernel_constraint is not None else "")
 
 
 def _pair(v, name):
@@ -82,7 +83,8 @@ class QuantConv2d(torch.nn.Conv2d):
         if isinstance(pad_values, bool) or not isinstance(pad_values, (int, float)) or not math.isfinite(pad_values):
             raise ValueError(f"pad_values: expected a finite number, got {pad_values!r}")
         if padding_mode != "zeros" and (same or pad_values != 0):
-            raise ValueError(f"padding_mode: 'same' padding and pad_values need padding_mode='zeros', got {padding_mode!r}")
+            raise ValueError(
+                f"padding_mode: 'same' padding and pad_values need padding_mode='zeros', got {padding_mode!r}")
         # nn.Conv2d refuses "same" with a stride; this layer pads itself (TensorFlow's rule).
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0 if same else padding,
                          dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, device=device,

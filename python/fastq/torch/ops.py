@@ -73,9 +73,12 @@ _SPECS = [
     # channel_dim: the axis with one scale per channel (fastq's and larq's last axis by default);
     # it is not a fastq parameter: the tensor is presented to fastq with that axis last.
     _Spec("magnitude_aware_sign", "MagnitudeAwareSign", ", float? clip_value=1.0, int channel_dim=-1",
-          ("clip_value", "channel_dim"), (1.0, -1), kwargs=lambda c, d: {"clip_value": c}, rounded=("clip_value",)),
-    _Spec("ste_tern", "SteTern", ", float threshold_value=0.05, bool ternary_weight_networks=False, float? clip_value=1.0",
-          ("threshold_value", "ternary_weight_networks", "clip_value"), (0.05, False, 1.0), rounded=("threshold_value", "clip_value")),
+          ("clip_value", "channel_dim"), (1.0, -1), kwargs=lambda c, d: {"clip_value": c},
+          rounded=("clip_value",)),
+    _Spec("ste_tern", "SteTern",
+          ", float threshold_value=0.05, bool ternary_weight_networks=False, float? clip_value=1.0",
+          ("threshold_value", "ternary_weight_networks", "clip_value"), (0.05, False, 1.0),
+          rounded=("threshold_value", "clip_value")),
     _Spec("dorefa", "DoReFa", ", int k_bit=2, str mode='activations'", ("k_bit", "mode"), (2, "activations"),
           smooth=lambda k, mode: mode == "weights"),
 ]
