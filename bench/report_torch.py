@@ -230,10 +230,13 @@ def main():
     # 1. SteSign forward + backward at 1e6.
     q = fastq.SteSign()
     want = q.grad(xn, dyn)
+    xd = x.detach()
     c = {
         "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, x, dy),
         "torch autograd.Function (where / abs<=1) fwd+bwd": step(TorchSteSign.apply, x, dy),
         "fastq NumPy q(x) + q.grad(x, dy)": lambda: (q(xn), q.grad(xn, dyn)),
+        "fastq.torch both operators, no autograd (the adapter alone)":
+            lambda: (ft.ops.ste_sign(xd), ft.ops.ste_sign_backward(xd, dy)),
     }
     m = group(f"SteSign forward + backward, {N:.0e} float32", c, args.budget,
               {"fastq.torch": (c["fastq.torch ops.ste_sign fwd+bwd"], want),
@@ -241,6 +244,7 @@ def main():
     ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[list(c)[1]] / m[list(c)[0]]
     ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[list(c)[0]] / m[list(c)[2]]
     ratios["SteSign: fastq.torch / fastq NumPy, minimums"] = MINS[list(c)[0]] / MINS[list(c)[2]]
+    ratios["SteSign: the operators without autograd / fastq NumPy"] = m[list(c)[3]] / m[list(c)[2]]
     res["stesign"] = m
 
     # SwishSign and DoReFa, the same way.

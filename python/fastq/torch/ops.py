@@ -25,7 +25,7 @@ from . import _adapter
 __all__ = [
     "noop", "ste_sign", "approx_sign", "ste_heaviside", "swish_sign", "magnitude_aware_sign", "ste_tern", "dorefa",
     "noop_backward", "ste_sign_backward", "approx_sign_backward", "ste_heaviside_backward", "swish_sign_backward",
-    "magnitude_aware_sign_backward", "ste_tern_backward", "dorefa_backward", "OPS", "BACKWARD_OPS", "SPECS",
+    "magnitude_aware_sign_backward", "ste_tern_backward", "dorefa_backward", "OPS", "BACKWARD_OPS", "OVERLOADS", "SPECS",
 ]
 
 
