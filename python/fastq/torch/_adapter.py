@@ -20,7 +20,7 @@ _NATIVE = (torch.float32, torch.float64)
 
 def check_tensor(t, name: str, op: str) -> None:
     """TypeError / RuntimeError naming the op, the argument, the expected and the received value."""
-    if t.dtype in _NATIVE and not t.is_cuda and t.device.type == "cpu":
+    if t.dtype in _NATIVE and t.is_cpu:
         return
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{op}: {name}: expected a torch.Tensor, got {type(t).__name__}")

@@ -102,12 +102,12 @@ def _run(spec, x, dy, params):
         params = (*params, *spec.defaults[len(params):])
     # The common case first (float32/float64 CPU tensors, parameters seen before): no more
     # Python than needed, for the per-call overhead.
-    if x.dtype in _adapter._NATIVE and x.device.type == "cpu" and not spec.moves:
+    if x.dtype in _adapter._NATIVE and x.is_cpu and not spec.moves:
         q = spec._cache.get((False, params))
         if q is not None:
             if dy is None:
                 return _adapter.forward(q, x)
-            if dy.dtype is x.dtype and dy.device.type == "cpu" and dy.shape == x.shape:
+            if dy.dtype is x.dtype and dy.is_cpu and dy.shape == x.shape:
                 return _adapter.backward(q, x, dy)
     op = spec.op if dy is None else spec.bop
     _adapter.check_tensor(x, "x", op)
