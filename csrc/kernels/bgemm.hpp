@@ -70,58 +70,97 @@ TileFn edge_tile_for(std::size_t rows, std::size_t blocks) {
   return &edge_tile<MR, Blocks>;
 }
 
-// The output transform of one tile: mr x nc dot products from tile (row stride kTileCols) into
-// out. Rows and NC, when not 0, fix mr and nc at compile time, so the loops compile to a few
-// vector instructions per row.
-template <std::size_t Rows, std::size_t NC>
-FASTQ_INLINE void tile_out(const std::int32_t* __restrict tile, std::size_t mr, std::size_t nc, const BinaryOut& o,
+// ---- Output transforms (fastq/kernel_table.hpp, BinaryOut): one type per kind ----
+// row(d, nc, r, col0): nc dot products d of output row r, columns col0 .. col0 + nc - 1.
+struct DotsOut {
+  std::int32_t* c;
+  std::size_t ld;
+  static constexpr bool direct = true;  // tile_dots may write straight into c
+  FASTQ_INLINE void row(const std::int32_t* __restrict d, std::size_t nc, std::size_t r, std::size_t col0) const {
+    std::int32_t* __restrict dst = c + r * ld + col0;
+    for (std::size_t j = 0; j < nc; ++j) dst[j] = d[j];
+  }
+};
+template <bool Relu>
+struct AffineOut {
+  float* y;
+  std::size_t ld;
+  const float* scale;
+  const float* bias;
+  static constexpr bool direct = false;
+  FASTQ_INLINE void row(const std::int32_t* __restrict d, std::size_t nc, std::size_t r, std::size_t col0) const {
+    float* __restrict dst = y + r * ld + col0;
+    const float* __restrict s = scale + col0;
+    const float* __restrict b = bias + col0;
+    for (std::size_t j = 0; j < nc; ++j) {
+      const std::int32_t v = Relu ? (d[j] > 0 ? d[j] : 0) : d[j];
+      const float p = static_cast<float>(v) * s[j];  // rounded here (no FMA: -ffp-contract=off)
+      dst[j] = p + b[j];
+    }
+  }
+};
+struct SignsOut {
+  std::uint64_t* bits;
+  std::size_t ld;
+  const std::int32_t* lo;
+  const std::uint32_t* span;
+  static constexpr bool direct = false;
+  // nc <= 64 columns; col0 may sit anywhere in a word (grouped convolutions), so the bits may
+  // straddle two words.
+  FASTQ_INLINE void row(const std::int32_t* __restrict d, std::size_t nc, std::size_t r, std::size_t col0) const {
+    const std::int32_t* __restrict l = lo + col0;
+    const std::uint32_t* __restrict s = span + col0;
+    std::uint64_t w = 0;
+    for (std::size_t j = 0; j < nc; ++j)
+      w |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(l[j]) <= s[j]) << j;
+    std::uint64_t* dst = bits + r * ld + col0 / 64;
+    const std::size_t shift = col0 % 64;
+    dst[0] |= w << shift;
+    if (shift && shift + nc > 64) dst[1] |= w >> (64 - shift);
+  }
+};
+// A correction of the dot products before the output transform (conv's pad_values = 0).
+struct NoFix {
+  static constexpr bool none = true;
+  FASTQ_INLINE void apply(std::int32_t*, std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
+
+// The output transform of one tile: mr x nc dot products from tile (row stride kTileCols).
+// Rows and NC, when not 0, fix mr and nc at compile time, so the loops compile to a few vector
+// instructions per row.
+template <std::size_t Rows, std::size_t NC, class Out, class Fix>
+FASTQ_INLINE void tile_out(std::int32_t* tile, std::size_t mr, std::size_t nc, const Out& out, const Fix& fix,
                            std::size_t row0, std::size_t col0) {
   if constexpr (Rows != 0) mr = Rows;
   if constexpr (NC != 0) nc = NC;
-  for (std::size_t i = 0; i < mr; ++i) {
-    const std::int32_t* __restrict d = tile + i * kTileCols;
-    if (o.dots) {
-      std::int32_t* __restrict c = o.dots + (row0 + i) * o.ld + col0;
-      for (std::size_t j = 0; j < nc; ++j) c[j] = d[j];
-      continue;
-    }
-    float buf[kTileCols];
-    float* __restrict y = o.y ? o.y + (row0 + i) * o.ld + col0 : buf;
-    const float* __restrict scale = o.scale + col0;
-    const float* __restrict bias = o.bias + col0;
-    for (std::size_t j = 0; j < nc; ++j) y[j] = static_cast<float>(d[j]) * scale[j] + bias[j];
-    if (o.bits) {
-      std::uint64_t w;
-      pack_row(buf, nc, &w);
-      std::uint64_t* dst = o.bits + (row0 + i) * o.ld + col0 / 64;
-      const std::size_t shift = col0 % 64;
-      *dst = shift == 0 ? w : (*dst | (w << shift));
-    }
-  }
+  fix.apply(tile, mr, nc, row0, col0);
+  for (std::size_t i = 0; i < mr; ++i) out.row(tile + i * kTileCols, nc, row0 + i, col0);
 }
 
 // A tile of all kTileCols columns and mr <= R rows: compiled for each row count, so the
 // one-row case (a matrix-vector product) runs as tight a loop as a full tile. Dot products go
 // straight into an int32 output, else through the tile buffer and the output transform.
-template <std::size_t R>
+template <std::size_t R, class Out, class Fix>
 FASTQ_INLINE void full_width_tile(std::size_t mr, const std::uint64_t* a, std::size_t kw, const std::uint64_t* panel,
-                                  std::int32_t* tile, std::size_t k, const BinaryOut& out, std::size_t row0,
+                                  std::int32_t* tile, std::size_t k, const Out& out, const Fix& fix, std::size_t row0,
                                   std::size_t col0) {
   if constexpr (R > 1) {
-    if (mr < R) return full_width_tile<R - 1>(mr, a, kw, panel, tile, k, out, row0, col0);
+    if (mr < R) return full_width_tile<R - 1>(mr, a, kw, panel, tile, k, out, fix, row0, col0);
   }
-  if (out.dots) {
-    tile_dots<R, kBgemmVecs>(a, kw, panel, k, out.dots + row0 * out.ld + col0, out.ld);
+  if constexpr (Out::direct && Fix::none) {
+    tile_dots<R, kBgemmVecs>(a, kw, panel, k, out.c + row0 * out.ld + col0, out.ld);
   } else {
     tile_dots<R, kBgemmVecs>(a, kw, panel, k, tile, kTileCols);
-    tile_out<R, kTileCols>(tile, R, kTileCols, out, row0, col0);
+    tile_out<R, kTileCols>(tile, R, kTileCols, out, fix, row0, col0);
   }
 }
 
-inline void bgemm(const std::uint64_t* a, std::size_t m, const std::uint64_t* b_blocked, std::size_t n, std::size_t kw,
-                  std::size_t k, const BinaryOut& out, std::size_t row0, std::size_t col0) {
+template <class Out, class Fix>
+void bgemm_typed(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const Out& out, const Fix& fix,
+                 std::size_t row0, std::size_t col0) {
   constexpr std::size_t MR = kBgemmRows, Blocks = kTileCols / kBinaryBlock;
   alignas(64) std::int32_t tile[MR * kTileCols];
+  const std::size_t m = a.rows, kw = a.kw, k = a.k;
   for (std::size_t c0 = 0; c0 < n; c0 += kTileCols) {
     const std::size_t nc = n - c0 < kTileCols ? n - c0 : kTileCols;
     const std::size_t blocks = (nc + kBinaryBlock - 1) / kBinaryBlock;
@@ -129,25 +168,30 @@ inline void bgemm(const std::uint64_t* a, std::size_t m, const std::uint64_t* b_
     for (std::size_t r0 = 0; r0 < m; r0 += MR) {
       const std::size_t mr = m - r0 < MR ? m - r0 : MR;
       if (nc == kTileCols) {
-        full_width_tile<MR>(mr, a + r0 * kw, kw, panel, tile, k, out, row0 + r0, col0 + c0);
+        full_width_tile<MR>(mr, a.row(r0), kw, panel, tile, k, out, fix, row0 + r0, col0 + c0);
       } else {
-        edge_tile_for<MR, Blocks>(mr, blocks)(a + r0 * kw, kw, panel, k, tile, kTileCols);
-        tile_out<0, 0>(tile, mr, nc, out, row0 + r0, col0 + c0);
+        edge_tile_for<MR, Blocks>(mr, blocks)(a.row(r0), kw, panel, k, tile, kTileCols);
+        tile_out<0, 0>(tile, mr, nc, out, fix, row0 + r0, col0 + c0);
       }
     }
   }
 }
 
-inline BinaryKernels make_binary_kernels() {
-  BinaryKernels b{};
-  b.tile_rows = kBgemmRows;
-  b.tile_cols = kTileCols;
-  b.pack_f32 = &pack_rows<float>;
-  b.pack_f64 = &pack_rows<double>;
-  b.unpack_f32 = &unpack_rows_f32;
-  b.pack_blocked = &pack_blocked;
-  b.gemm = &bgemm;
-  b.popcount_probe = &popcount_probe;
-  b.probe_macs_per_iter = kProbeMacsPerIter;
-  return b;
+// Calls f(typed output transform): the one place a BinaryOut's kind is tested.
+template <class F>
+FASTQ_INLINE void with_out(const BinaryOut& o, F&& f) {
+  switch (o.kind) {
+    case BinaryOutKind::dots:
+      return f(DotsOut{static_cast<std::int32_t*>(o.data), o.ld});
+    case BinaryOutKind::affine:
+      if (o.relu) return f(AffineOut<true>{static_cast<float*>(o.data), o.ld, o.scale, o.bias});
+      return f(AffineOut<false>{static_cast<float*>(o.data), o.ld, o.scale, o.bias});
+    case BinaryOutKind::signs:
+      return f(SignsOut{static_cast<std::uint64_t*>(o.data), o.ld, o.lo, o.span});
+  }
+}
+
+inline void bgemm(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const BinaryOut& out,
+                  std::size_t row0, std::size_t col0) {
+  with_out(out, [&](const auto& typed) { bgemm_typed(a, b_blocked, n, typed, NoFix{}, row0, col0); });
 }

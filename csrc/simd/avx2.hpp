@@ -111,6 +111,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm256_set1_epi64x(static_cast<long long>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm256_setzero_si256()}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm256_and_si256(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm256_xor_si256(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm256_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm256_sub_epi64(a.v, b.v)}; }

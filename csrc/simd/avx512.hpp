@@ -118,6 +118,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm512_set1_epi64(static_cast<long long>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm512_setzero_si512()}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm512_and_si512(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm512_xor_si512(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm512_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm512_sub_epi64(a.v, b.v)}; }

@@ -111,6 +111,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {vdupq_n_u64(a)}; }
   static FASTQ_INLINE Words zero() { return {vdupq_n_u64(0)}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {vandq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {veorq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {vaddq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {vsubq_u64(a.v, b.v)}; }

@@ -89,6 +89,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {a}; }
   static FASTQ_INLINE Words zero() { return {0}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {a.v & b.v}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {a.v ^ b.v}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {a.v + b.v}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {a.v - b.v}; }
