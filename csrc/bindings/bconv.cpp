@@ -156,23 +156,11 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
   o.data = out.mutable_data();
   const void* xp = x.data();
   const fastq::KernelTable& t = *p.table;
-  const std::size_t pixels = s.n * s.h * s.w;
+  const fastq::ConvInput in = kd == Kind::f32   ? fastq::ConvInput::f32
+                              : kd == Kind::f64 ? fastq::ConvInput::f64
+                                                : fastq::ConvInput::words;
   py::gil_scoped_release nogil;
-  const std::uint64_t* xg = static_cast<const std::uint64_t*>(xp);
-  std::vector<std::uint64_t> buf;  // the grouped packed input, when x is not already that
-  if (kd != Kind::u64) {  // sign + pack, one pass over x: rows of cg values are group slices
-    buf.resize(pixels * p.groups * cgw);
-    if (kd == Kind::f32)
-      fastq::pack_bits(t, static_cast<const float*>(xp), pixels * p.groups, p.cg, buf.data());
-    else
-      fastq::pack_bits(t, static_cast<const double*>(xp), pixels * p.groups, p.cg, buf.data());
-    xg = buf.data();
-  } else if (p.groups > 1 && p.cg % 64) {
-    buf.resize(pixels * p.groups * cgw);
-    fastq::regroup_bits(xg, pixels, p.groups, p.cg, buf.data());
-    xg = buf.data();
-  }
-  fastq::binary_conv2d(t, s, xg, p.blocked.data(), o);
+  fastq::binary_conv2d(t, s, xp, in, p.blocked.data(), o);
   return out;
 }
 }  // namespace

@@ -1,9 +1,12 @@
-// Binary 2-D convolution (generic code): an implicit GEMM on the bgemm register tile. For a
-// chunk of output pixels, the A operand is built in a small im2col buffer (L1/L2-sized,
-// conv_chunk_rows): pixel p's row is the concatenation over taps (ky, kx) of the cgw words of
-// the input pixel under that tap (its group's slice), zero words for taps outside the input.
-// Each tap keeps whole words, zero bits past cg on both operands, so the padding XORs to 0 and
-// the true k = kh * kw * cg corrects the count, exactly as bgemm's rows do.
+// Binary 2-D convolution (generic code): an implicit GEMM on the bgemm register tile, with no
+// im2col copy. The runtime lays the input out padded (ConvShape: hp x wp pixels per image, zero
+// words around the image), so every output pixel's receptive field lies inside the buffer: a
+// tile row is a pointer to the pixel's window origin, and the taps are fixed offsets from it
+// (Segments): one segment per tap row of kw * cgw contiguous words when taps are adjacent
+// (groups = 1, dilation 1 along x), else one per tap of cgw words. The weights hold the taps in
+// the same order, so the A row is exactly bgemm's row of kh * kw * cgw words. Each tap keeps whole
+// words, zero bits past cg on both operands, so padding XORs to 0 and the true k = kh * kw * cg
+// corrects the count, as in bgemm.
 //
 // Zero words are +1 signs: pad_values = 1 is free. pad_values = 0 (a missing tap contributes
 // 0) subtracts, for border pixels only, the sum of sign(w) over the missing taps (PadZeroFix).
@@ -45,58 +48,34 @@ struct PadZeroFix {
   }
 };
 
-// im2col rows of output pixels [p0, p0 + m), group g, into buf (m rows of kh * kw * cgw words).
-inline void conv_im2col(const ConvShape& s, const std::uint64_t* x, std::size_t g, std::size_t p0, std::size_t m,
-                        std::uint64_t* buf) {
-  using ll = long long;
-  const std::size_t cgw = s.cgw, row = s.kh * s.kw * cgw, pix = s.groups * cgw, span = s.kw * cgw;
-  // A tap row of kw pixels is contiguous in x when nothing lies between them.
-  const bool contiguous = s.groups == 1 && s.dw == 1;
+// Output pixels [p0, p1) (p = (n * oh + y) * ow + x) against every group's weights. seg: 2 * kh * kw
+// entries of scratch (the tap offsets, and those of the current group).
+inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
+                  std::size_t p1, const BinaryOut& out, std::size_t* seg) {
+  constexpr std::size_t kChunk = 256;  // window pointers per pass over the weights
+  const std::size_t pix = s.groups * s.cgw, og = s.o / s.groups;
+  const bool joined = s.groups == 1 && s.dw == 1;  // a tap row's kw taps are adjacent words
+  const std::size_t nseg = joined ? s.kh : s.kh * s.kw, seg_words = joined ? s.kw * s.cgw : s.cgw;
+  for (std::size_t ky = 0, i = 0; ky < s.kh; ++ky)
+    for (std::size_t kx = 0; kx < (joined ? 1 : s.kw); ++kx) seg[i++] = (ky * s.dh * s.wp + kx * s.dw) * pix;
+  std::size_t* off = seg + nseg;
+  const std::size_t row = s.kh * s.kw * s.cgw;
+  const std::size_t group_words = (og + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * row;
+  const std::uint64_t* rows[kChunk];
   std::size_t ox = p0 % s.ow, oy = (p0 / s.ow) % s.oh, n = p0 / s.ow / s.oh;
-  for (std::size_t r = 0; r < m; ++r) {
-    std::uint64_t* dst = buf + r * row;
-    const ll by = static_cast<ll>(oy * s.sh) - static_cast<ll>(s.pad_top);
-    const ll bx = static_cast<ll>(ox * s.sw) - static_cast<ll>(s.pad_left);
-    const bool inside_x = bx >= 0 && bx + static_cast<ll>((s.kw - 1) * s.dw) < static_cast<ll>(s.w);
-    for (std::size_t ky = 0; ky < s.kh; ++ky, dst += span) {
-      const ll iy = by + static_cast<ll>(ky * s.dh);
-      if (iy < 0 || iy >= static_cast<ll>(s.h)) {
-        for (std::size_t i = 0; i < span; ++i) dst[i] = 0;
-        continue;
-      }
-      const std::uint64_t* src = x + (n * s.h + static_cast<std::size_t>(iy)) * s.w * pix + g * cgw;
-      if (contiguous && inside_x) {
-        std::memcpy(dst, src + static_cast<std::size_t>(bx) * pix, span * sizeof(std::uint64_t));
-        continue;
-      }
-      for (std::size_t kx = 0; kx < s.kw; ++kx) {
-        const ll ix = bx + static_cast<ll>(kx * s.dw);
-        std::uint64_t* d = dst + kx * cgw;
-        if (ix < 0 || ix >= static_cast<ll>(s.w)) {
-          for (std::size_t i = 0; i < cgw; ++i) d[i] = 0;
-        } else {
-          const std::uint64_t* q = src + static_cast<std::size_t>(ix) * pix;
-          for (std::size_t i = 0; i < cgw; ++i) d[i] = q[i];
+  with_out(out, [&](const auto& typed) {
+    for (std::size_t c = p0; c < p1; c += kChunk) {
+      const std::size_t m = p1 - c < kChunk ? p1 - c : kChunk;
+      for (std::size_t r = 0; r < m; ++r) {
+        rows[r] = x + ((n * s.hp + oy * s.sh) * s.wp + ox * s.sw) * pix;
+        if (++ox == s.ow) {
+          ox = 0;
+          if (++oy == s.oh) oy = 0, ++n;
         }
       }
-    }
-    if (++ox == s.ow) {
-      ox = 0;
-      if (++oy == s.oh) oy = 0, ++n;
-    }
-  }
-}
-
-inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
-                  std::size_t p1, const BinaryOut& out, std::uint64_t* scratch) {
-  const std::size_t row = s.kh * s.kw * s.cgw, og = s.o / s.groups, chunk = conv_chunk_rows(row);
-  const std::size_t group_words = (og + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * row;
-  with_out(out, [&](const auto& typed) {
-    for (std::size_t c = p0; c < p1; c += chunk) {
-      const std::size_t m = p1 - c < chunk ? p1 - c : chunk;
       for (std::size_t g = 0; g < s.groups; ++g) {
-        conv_im2col(s, x, g, c, m, scratch);
-        const PackedRows a{scratch, m, s.kh * s.kw * s.cg, row};
+        for (std::size_t i = 0; i < nseg; ++i) off[i] = seg[i] + g * s.cgw;
+        const WindowsA a{rows, m, s.kh * s.kw * s.cg, Segments{off, nseg, seg_words}};
         if (s.pad_zero)
           bgemm_typed(a, w_blocked + g * group_words, og, typed, PadZeroFix{&s}, c, g * og);
         else

@@ -12,52 +12,64 @@
 constexpr std::size_t kTileCols = kBgemmVecs * Words::lanes;
 static_assert(kTileCols % kBinaryBlock == 0 && 64 % kTileCols == 0, "tile columns: whole blocks that divide 64");
 
-// dots[i * ld + c] = k - 2 * popcount(a_i XOR b_c) (the +-1 dot product, int32) for MR rows of
-// a (kw words apart) and the first NV vectors of the panel (NV * lanes columns).
+// The A operand's layout, shared by the rows of a tile: row i's packed row is the concatenation
+// of n segments of `words` words, segment s at rows[i] + off[s]. A GEMM's rows are one segment;
+// a convolution's row is its window in the padded input, one segment per tap row (or per tap).
+struct Segments {
+  const std::size_t* off;
+  std::size_t n, words;
+};
+
+// dots[i * ld + c] = k - 2 * popcount(a_i XOR b_c) (the +-1 dot product, int32) for the MR rows
+// of A at rows[0 .. MR) and the first NV vectors of the panel (NV * lanes columns).
 template <std::size_t MR, std::size_t NV>
-FASTQ_INLINE void tile_dots(const std::uint64_t* a, std::size_t kw, const std::uint64_t* panel, std::size_t k,
-                            std::int32_t* dots, std::size_t ld) {
+FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const Segments& sg, const std::uint64_t* panel,
+                            std::size_t k, std::int32_t* dots, std::size_t ld) {
   constexpr std::size_t L = Words::lanes, per_block = kBinaryBlock / L;
+  const std::size_t kw = sg.n * sg.words;
   const std::uint64_t* bp[NV];
   for (std::size_t v = 0; v < NV; ++v) bp[v] = panel + (v / per_block) * kw * kBinaryBlock + (v % per_block) * L;
   Words sum[MR][NV];
+  PopAcc acc[MR][NV];
   for (std::size_t i = 0; i < MR; ++i)
-    for (std::size_t v = 0; v < NV; ++v) sum[i][v] = Words::zero();
-  // Words k0 .. k1 - 1, counted in narrow accumulators (at most kPopSteps steps, 0 = any).
-  auto steps = [&](std::size_t k0, std::size_t k1) __attribute__((always_inline)) {
-    PopAcc acc[MR][NV];
+    for (std::size_t v = 0; v < NV; ++v) sum[i][v] = Words::zero(), acc[i][v] = PopAcc::zero();
+  // Narrow counters (kPopSteps != 0) widen into sum every kPopSteps words, across segments.
+  auto widen = [&]() __attribute__((always_inline)) {
     for (std::size_t i = 0; i < MR; ++i)
-      for (std::size_t v = 0; v < NV; ++v) acc[i][v] = PopAcc::zero();
-    for (std::size_t w = k0; w < k1; ++w) {
+      for (std::size_t v = 0; v < NV; ++v) sum[i][v] = pop_widen(sum[i][v], acc[i][v]), acc[i][v] = PopAcc::zero();
+  };
+  std::size_t w = 0, since = 0;
+  for (std::size_t s = 0; s < sg.n; ++s) {
+    const std::uint64_t* a[MR];
+    for (std::size_t i = 0; i < MR; ++i) a[i] = rows[i] + sg.off[s];
+    for (std::size_t w2 = 0; w2 < sg.words; ++w2, ++w) {
       Words b[NV];
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) b[v] = Words::load(bp[v] + w * kBinaryBlock);
 #pragma GCC unroll 16
       for (std::size_t i = 0; i < MR; ++i) {
-        const Words ai = Words::splat(a[i * kw + w]);
+        const Words ai = Words::splat(a[i][w2]);
 #pragma GCC unroll 16
         for (std::size_t v = 0; v < NV; ++v) acc[i][v] = pop_add(acc[i][v], ai ^ b[v]);
       }
+      if constexpr (kPopSteps != 0) {
+        if (++since == kPopSteps) widen(), since = 0;
+      }
     }
-    for (std::size_t i = 0; i < MR; ++i)
-      for (std::size_t v = 0; v < NV; ++v) sum[i][v] = pop_widen(sum[i][v], acc[i][v]);
-  };
-  if constexpr (kPopSteps == 0) {
-    steps(0, kw);
-  } else {
-    for (std::size_t k0 = 0; k0 < kw; k0 += kPopSteps) steps(k0, k0 + kPopSteps < kw ? k0 + kPopSteps : kw);
   }
+  widen();
   const Words kv = Words::splat(k);
   for (std::size_t i = 0; i < MR; ++i)
     for (std::size_t v = 0; v < NV; ++v) store_i32(dots + i * ld + v * L, kv - (sum[i][v] + sum[i][v]));
 }
 
-using TileFn = void (*)(const std::uint64_t*, std::size_t, const std::uint64_t*, std::size_t, std::int32_t*, std::size_t);
+using TileFn = void (*)(const std::uint64_t* const*, const Segments&, const std::uint64_t*, std::size_t, std::int32_t*,
+                        std::size_t);
 
 template <std::size_t MR, std::size_t Blocks>
-void edge_tile(const std::uint64_t* a, std::size_t kw, const std::uint64_t* panel, std::size_t k, std::int32_t* dots,
-               std::size_t ld) {
-  tile_dots<MR, Blocks * kBinaryBlock / Words::lanes>(a, kw, panel, k, dots, ld);
+void edge_tile(const std::uint64_t* const* rows, const Segments& sg, const std::uint64_t* panel, std::size_t k,
+               std::int32_t* dots, std::size_t ld) {
+  tile_dots<MR, Blocks * kBinaryBlock / Words::lanes>(rows, sg, panel, k, dots, ld);
 }
 
 // The tile function for a partial tile of `rows` rows and `blocks` blocks of columns.
@@ -69,6 +81,21 @@ TileFn edge_tile_for(std::size_t rows, std::size_t blocks) {
     if (blocks < Blocks) return edge_tile_for<MR, Blocks - 1>(rows, blocks);
   return &edge_tile<MR, Blocks>;
 }
+
+// A operands: m rows of k bits; row(r) is where row r's segments start.
+struct RowsA {  // packed rows, one segment each (PackedRows)
+  const std::uint64_t* words;
+  std::size_t m, k, kw, zero;
+  FASTQ_INLINE const std::uint64_t* row(std::size_t r) const { return words + r * kw; }
+  FASTQ_INLINE Segments segments() const { return {&zero, 1, kw}; }
+};
+struct WindowsA {  // a convolution's windows (bconv.hpp): a pointer per row, shared segments
+  const std::uint64_t* const* rows;
+  std::size_t m, k;
+  Segments sg;
+  FASTQ_INLINE const std::uint64_t* row(std::size_t r) const { return rows[r]; }
+  FASTQ_INLINE Segments segments() const { return sg; }
+};
 
 // ---- Output transforms (fastq/kernel_table.hpp, BinaryOut): one type per kind ----
 // row(d, nc, r, col0): nc dot products d of output row r, columns col0 .. col0 + nc - 1.
@@ -111,7 +138,9 @@ struct SignsOut {
     const std::int32_t* __restrict l = lo + col0;
     const std::uint32_t* __restrict s = span + col0;
     std::uint64_t w = 0;
-    for (std::size_t j = 0; j < nc; ++j)
+    std::size_t j = 0;
+    for (; j + kSpanLanes <= nc; j += kSpanLanes) w |= in_span_bits(d + j, l + j, s + j) << j;
+    for (; j < nc; ++j)
       w |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(l[j]) <= s[j]) << j;
     std::uint64_t* dst = bits + r * ld + col0 / 64;
     const std::size_t shift = col0 % 64;
@@ -141,36 +170,41 @@ FASTQ_INLINE void tile_out(std::int32_t* tile, std::size_t mr, std::size_t nc, c
 // one-row case (a matrix-vector product) runs as tight a loop as a full tile. Dot products go
 // straight into an int32 output, else through the tile buffer and the output transform.
 template <std::size_t R, class Out, class Fix>
-FASTQ_INLINE void full_width_tile(std::size_t mr, const std::uint64_t* a, std::size_t kw, const std::uint64_t* panel,
-                                  std::int32_t* tile, std::size_t k, const Out& out, const Fix& fix, std::size_t row0,
-                                  std::size_t col0) {
+FASTQ_INLINE void full_width_tile(std::size_t mr, const std::uint64_t* const* rows, const Segments& sg,
+                                  const std::uint64_t* panel, std::int32_t* tile, std::size_t k, const Out& out,
+                                  const Fix& fix, std::size_t row0, std::size_t col0) {
   if constexpr (R > 1) {
-    if (mr < R) return full_width_tile<R - 1>(mr, a, kw, panel, tile, k, out, fix, row0, col0);
+    if (mr < R) return full_width_tile<R - 1>(mr, rows, sg, panel, tile, k, out, fix, row0, col0);
   }
   if constexpr (Out::direct && Fix::none) {
-    tile_dots<R, kBgemmVecs>(a, kw, panel, k, out.c + row0 * out.ld + col0, out.ld);
+    tile_dots<R, kBgemmVecs>(rows, sg, panel, k, out.c + row0 * out.ld + col0, out.ld);
   } else {
-    tile_dots<R, kBgemmVecs>(a, kw, panel, k, tile, kTileCols);
+    tile_dots<R, kBgemmVecs>(rows, sg, panel, k, tile, kTileCols);
     tile_out<R, kTileCols>(tile, R, kTileCols, out, fix, row0, col0);
   }
 }
 
-template <class Out, class Fix>
-void bgemm_typed(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const Out& out, const Fix& fix,
+// A (m rows) against the n columns of b_blocked into out rows row0.., columns col0..: column
+// panels outer (one panel of B stays in L1), register tiles of rows inner.
+template <class A, class Out, class Fix>
+void bgemm_typed(const A& a, const std::uint64_t* b_blocked, std::size_t n, const Out& out, const Fix& fix,
                  std::size_t row0, std::size_t col0) {
   constexpr std::size_t MR = kBgemmRows, Blocks = kTileCols / kBinaryBlock;
   alignas(64) std::int32_t tile[MR * kTileCols];
-  const std::size_t m = a.rows, kw = a.kw, k = a.k;
+  const Segments sg = a.segments();
+  const std::size_t m = a.m, k = a.k, kw = sg.n * sg.words;
   for (std::size_t c0 = 0; c0 < n; c0 += kTileCols) {
     const std::size_t nc = n - c0 < kTileCols ? n - c0 : kTileCols;
     const std::size_t blocks = (nc + kBinaryBlock - 1) / kBinaryBlock;
     const std::uint64_t* panel = b_blocked + (c0 / kBinaryBlock) * kw * kBinaryBlock;
     for (std::size_t r0 = 0; r0 < m; r0 += MR) {
       const std::size_t mr = m - r0 < MR ? m - r0 : MR;
+      const std::uint64_t* rows[MR];
+      for (std::size_t i = 0; i < mr; ++i) rows[i] = a.row(r0 + i);
       if (nc == kTileCols) {
-        full_width_tile<MR>(mr, a.row(r0), kw, panel, tile, k, out, fix, row0 + r0, col0 + c0);
+        full_width_tile<MR>(mr, rows, sg, panel, tile, k, out, fix, row0 + r0, col0 + c0);
       } else {
-        edge_tile_for<MR, Blocks>(mr, blocks)(a.row(r0), kw, panel, k, tile, kTileCols);
+        edge_tile_for<MR, Blocks>(mr, blocks)(rows, sg, panel, k, tile, kTileCols);
         tile_out<0, 0>(tile, mr, nc, out, fix, row0 + r0, col0 + c0);
       }
     }
@@ -193,5 +227,6 @@ FASTQ_INLINE void with_out(const BinaryOut& o, F&& f) {
 
 inline void bgemm(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const BinaryOut& out,
                   std::size_t row0, std::size_t col0) {
-  with_out(out, [&](const auto& typed) { bgemm_typed(a, b_blocked, n, typed, NoFix{}, row0, col0); });
+  const RowsA rows{a.words, a.rows, a.k, a.kw, 0};
+  with_out(out, [&](const auto& typed) { bgemm_typed(rows, b_blocked, n, typed, NoFix{}, row0, col0); });
 }

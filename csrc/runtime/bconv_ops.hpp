@@ -16,8 +16,15 @@ inline std::size_t conv_weight_words(std::size_t o, std::size_t groups, std::siz
 void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t o, std::size_t groups, std::size_t kh,
                   std::size_t kw, std::size_t cg, std::uint64_t* blocked, std::int32_t* prefix);
 
-// The convolution of x (grouped layout, ConvShape) with w_blocked into out (output rows are
-// pixels, n * oh * ow of them; signs output: zeroed here first). Split over output pixels.
-void binary_conv2d(const KernelTable& t, const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked,
+// What x points to: float32 / float64 NHWC values (n, h, w, groups * cg), or their public packed
+// words (n, h, w, packed_words(groups * cg)).
+enum class ConvInput { f32, f64, words };
+
+// The convolution of x with w_blocked into out (output rows are pixels, n * oh * ow of them;
+// signs output: zeroed here first). s: everything but hp, wp, set here. x is first laid out in
+// the kernels' padded, grouped layout (ConvShape) in one pass - float input is sign-binarized
+// and packed straight into it - unless it already is that layout ("valid", packed, groups
+// slices whole words). Both passes are split over the thread pool.
+void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput kind, const std::uint64_t* w_blocked,
                    const BinaryOut& out);
 }  // namespace fastq

@@ -58,27 +58,25 @@ void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, s
   });
 }
 
-void regroup_bits(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg, std::uint64_t* out) {
+void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg, std::uint64_t* out) {
   const std::size_t kw = packed_words(groups * cg), cgw = packed_words(cg);
   if (cg % 64 == 0) {  // group slices are already whole words: the layouts coincide
     std::memcpy(out, words, rows * kw * sizeof(std::uint64_t));
     return;
   }
-  for_unit_ranges(rows, kw, kMinParallelValues, 1, 1, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::uint64_t* src = words + r * kw;
-      std::uint64_t* dst = out + r * groups * cgw;
-      for (std::size_t g = 0; g < groups; ++g, dst += cgw) {
-        for (std::size_t i = 0; i < cgw; ++i) {  // bits b .. b + 63 of the row, b = g * cg + 64 i
-          const std::size_t b = g * cg + 64 * i, q = b / 64, s = b % 64;
-          std::uint64_t v = src[q] >> s;
-          if (s && q + 1 < kw) v |= src[q + 1] << (64 - s);
-          const std::size_t left = cg - 64 * i;  // real bits in this word
-          if (left < 64) v &= (std::uint64_t(1) << left) - 1;
-          dst[i] = v;
-        }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint64_t* src = words + r * kw;
+    std::uint64_t* dst = out + r * groups * cgw;
+    for (std::size_t g = 0; g < groups; ++g, dst += cgw) {
+      for (std::size_t i = 0; i < cgw; ++i) {  // bits b .. b + 63 of the row, b = g * cg + 64 i
+        const std::size_t b = g * cg + 64 * i, q = b / 64, s = b % 64;
+        std::uint64_t v = src[q] >> s;
+        if (s && q + 1 < kw) v |= src[q + 1] << (64 - s);
+        const std::size_t left = cg - 64 * i;  // real bits in this word
+        if (left < 64) v &= (std::uint64_t(1) << left) - 1;
+        dst[i] = v;
       }
     }
-  });
+  }
 }
 }  // namespace fastq

@@ -112,6 +112,15 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
 }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 
+// Bits j < 2 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output: 2 int32 per word).
+constexpr std::size_t kSpanLanes = 2;
+FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
+  std::uint64_t m = 0;
+  for (std::size_t j = 0; j < kSpanLanes; ++j)
+    m |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(lo[j]) <= span[j]) << j;
+  return m;
+}
+
 // bgemm register tile: 2 rows of A x 8 words of B (8 columns).
 constexpr std::size_t kBgemmRows = 2;
 constexpr std::size_t kBgemmVecs = 8;

@@ -74,16 +74,19 @@ struct BinaryOut {
   const std::uint32_t* span;  // signs
 };
 
-// A 2-D convolution over packed NHWC input (docs/binary.md). The input is the kernels' grouped
-// layout: pixel (n, y, x) holds groups slices of cgw = ceil(cg / 64) words (cg channels each,
-// zero padding bits), at x_words + ((n * h + y) * w + x) * groups * cgw. The weights of group g
-// are og = o / groups rows of kh * kw * cgw words (tap (ky, kx) at words (ky * kw + kx) * cgw),
-// k = kh * kw * cg bits, in the blocked layout, group g at g * blocked size of one group.
-// Output pixels are numbered p = (n * oh + y) * ow + x; output row p, column g * og + j.
+// A 2-D convolution over packed NHWC input (docs/binary.md). The input is the kernels' padded,
+// grouped layout: n images of hp x wp pixels, the image at rows pad_top .., columns pad_left ..
+// and zero words around it (hp, wp cover every output's receptive field); a pixel holds groups
+// slices of cgw = ceil(cg / 64) words (cg channels each, zero padding bits), pixel (n, y, x) at
+// ((n * hp + y) * wp + x) * groups * cgw. The weights of group g are og = o / groups rows of
+// kh * kw * cgw words (tap (ky, kx) at words (ky * kw + kx) * cgw), k = kh * kw * cg bits, in the
+// blocked layout, group g at g * (the blocked size of one group). Output pixels are numbered
+// p = (n * oh + y) * ow + x; output row p, column g * og + j.
 struct ConvShape {
   std::size_t n, h, w, groups, cg, cgw;
   std::size_t kh, kw, sh, sw, dh, dw;
   std::size_t pad_top, pad_left;  // "same": TensorFlow's split (top/left gets floor(total / 2))
+  std::size_t hp, wp;             // the padded image
   std::size_t oh, ow, o;
   // pad_values = 0: a tap outside the input contributes 0. The kernel computes it as +1 (zero
   // words) and subtracts, for border pixels, the sum of sign(w) over the missing taps, from
@@ -91,11 +94,6 @@ struct ConvShape {
   bool pad_zero;
   const std::int32_t* tap_prefix;
 };
-// Output pixels per im2col chunk for rows of row_words words: about 64 KiB of rows, a multiple
-// of 8 (a whole number of every table's register tiles).
-constexpr std::size_t conv_chunk_rows(std::size_t row_words) {
-  return row_words == 0 ? 64 : ((8192 / row_words) < 8 ? 8 : (8192 / row_words) / 8 * 8);
-}
 
 // Max pooling over packed NHWC (docs/binary.md): an output word is the AND of the window's
 // words (max of +-1 is -1 only where every tap is -1); "same" windows are clipped at the border.
@@ -124,10 +122,9 @@ struct BinaryKernels {
   // starting at a block boundary) into out rows row0.., columns col0...
   void (*gemm)(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const BinaryOut& out,
                std::size_t row0, std::size_t col0);
-  // Output pixels [p0, p1) of a convolution (ConvShape); scratch: conv_chunk_rows(kh * kw * cgw)
-  // * kh * kw * cgw words.
+  // Output pixels [p0, p1) of a convolution (ConvShape); scratch: 2 * kh * kw entries.
   void (*conv)(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
-               std::size_t p1, const BinaryOut& out, std::uint64_t* scratch);
+               std::size_t p1, const BinaryOut& out, std::size_t* scratch);
   // Output pixels [p0, p1) of a max pooling (PoolShape): out has cw words per pixel.
   void (*max_pool)(const PoolShape& s, const std::uint64_t* x, std::uint64_t* out, std::size_t p0, std::size_t p1);
   // The xor + popcount peak probe (kernels/peak.hpp): `iters` iterations of the GEMM's inner
