@@ -125,8 +125,10 @@ struct BinaryKernels {
   // Output pixels [p0, p1) of a convolution (ConvShape); scratch: 2 * kh * kw entries.
   void (*conv)(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
                std::size_t p1, const BinaryOut& out, std::size_t* scratch);
-  // Output pixels [p0, p1) of a max pooling (PoolShape): out has cw words per pixel.
-  void (*max_pool)(const PoolShape& s, const std::uint64_t* x, std::uint64_t* out, std::size_t p0, std::size_t p1);
+  // Output rows [r0, r1) (r = n * oh + y) of a max pooling (PoolShape): out has cw words per
+  // pixel; scratch: w * cw words.
+  void (*max_pool)(const PoolShape& s, const std::uint64_t* x, std::uint64_t* out, std::size_t r0, std::size_t r1,
+                   std::uint64_t* scratch);
   // The xor + popcount peak probe (kernels/peak.hpp): `iters` iterations of the GEMM's inner
   // step on registers only, probe_macs_per_iter binary MACs (bits of XOR) each; returns a
   // checksum (the total count of ones) that depends on seed. Timed by runtime/bgemm_ops.cpp.
