@@ -106,7 +106,8 @@ def main():
             p1.append(probe_rate(kern, 100000, time.perf_counter))
             p2.append(probe_two_threads(kern, 100000))
         a, b = np.median(t1), np.median(t2)
-        print(f"{hw}x{hw}x{c:<6}{a * 1e6:>8.1f}us{b * 1e6:>9.1f}us{a / b:>8.2f}x{np.median(p2) / np.median(p1):>10.2f}x")
+        probe = np.median(p2) / np.median(p1)
+        print(f"{hw}x{hw}x{c:<6}{a * 1e6:>8.1f}us{b * 1e6:>9.1f}us{a / b:>8.2f}x{probe:>10.2f}x")
 
     print("\nbinary_max_pool2d 2x2 on 32x56x56x64 packed vs np.copyto of its input (one thread, thread CPU time)")
     fastq.set_num_threads(1)

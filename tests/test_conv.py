@@ -284,7 +284,8 @@ def test_binary_conv2d_layer_parameters_are_read_only_config_pickle_repr():
     assert json.loads(json.dumps(cfg)) == cfg
     assert cfg == {"filters": 6, "kernel_size": [3, 1], "strides": [2, 1], "padding": "same", "pad_values": 0.0,
                    "dilation_rate": [1, 1], "groups": 2, "activation": "relu", "packed_output": False}
-    assert repr(layer) == ("BinaryConv2D(filters=6, kernel_size=(3, 1), in_channels=16, strides=(2, 1), padding='same', "
+    assert repr(layer) == ("BinaryConv2D(filters=6, kernel_size=(3, 1), in_channels=16, strides=(2, 1), "
+                           "padding='same', "
                            "pad_values=0.0, dilation_rate=(1, 1), groups=2, activation='relu', packed_output=False)")
     x = r.standard_normal((1, 5, 4, 16))
     again = pickle.loads(pickle.dumps(layer))
@@ -358,23 +359,29 @@ def test_conv_and_pool_hostile_inputs():
     k = r.standard_normal((3, 3, 8, 4))
     x0, k0 = x.copy(), k.copy()
     bad = [
-        (lambda: fastq.binary_conv2d(x[0], k), ValueError, r"x: expected a 4-D NHWC array \(N, H, W, C\), got shape \(6, 6, 8\)"),
-        (lambda: fastq.binary_conv2d(x, k[0]), ValueError, r"kernel: expected a 4-D HWIO array .* got shape \(3, 8, 4\)"),
+        (lambda: fastq.binary_conv2d(x[0], k), ValueError,
+         r"x: expected a 4-D NHWC array \(N, H, W, C\), got shape \(6, 6, 8\)"),
+        (lambda: fastq.binary_conv2d(x, k[0]), ValueError,
+         r"kernel: expected a 4-D HWIO array .* got shape \(3, 8, 4\)"),
         (lambda: fastq.binary_conv2d(x, k[:, :, :5]), ValueError,
-         r"kernel: expected C // groups = 8 input channels \(x has C = 8, groups = 1\), got kernel shape \(3, 3, 5, 4\)"),
-        (lambda: fastq.binary_conv2d(x, k, groups=3), ValueError, "groups: x's C = 8 channels do not split into 3 groups"),
+         r"kernel: expected C // groups = 8 input channels \(x has C = 8, groups = 1\), "
+         r"got kernel shape \(3, 3, 5, 4\)"),
+        (lambda: fastq.binary_conv2d(x, k, groups=3), ValueError,
+         "groups: x's C = 8 channels do not split into 3 groups"),
         (lambda: fastq.binary_conv2d(x, k[:, :, :4, :3], groups=2), ValueError,
          "groups: the kernel's O = 3 output channels do not split into 2 groups"),
         (lambda: fastq.binary_conv2d(x, k, strides=0), ValueError, r"strides: expected integers >= 1, got 0"),
         (lambda: fastq.binary_conv2d(x, k, strides=(1, 2, 3)), TypeError, "strides: expected an int or a pair of ints"),
         (lambda: fastq.binary_conv2d(x, k, dilation_rate=(1, 0)), ValueError, "dilation_rate: expected integers >= 1"),
-        (lambda: fastq.binary_conv2d(x, k, padding="full"), ValueError, "padding: expected 'valid' or 'same', got 'full'"),
+        (lambda: fastq.binary_conv2d(x, k, padding="full"), ValueError,
+         "padding: expected 'valid' or 'same', got 'full'"),
         (lambda: fastq.binary_conv2d(x, k, pad_values=0.5), ValueError, "pad_values: expected 0.0 or 1.0"),
         (lambda: fastq.binary_conv2d(x, k, pad_values=-1.0), ValueError, "pad_values: expected 0.0 or 1.0"),
         (lambda: fastq.binary_conv2d(x, k, groups=0), ValueError, "groups: expected an int >= 1, got 0"),
         (lambda: fastq.binary_conv2d(x, np.ones((7, 7, 8, 4))), ValueError,
          r"x: the input's H x W = 6 x 6 is smaller than the \(dilated\) kernel's 7 x 7 with padding='valid'"),
-        (lambda: fastq.binary_conv2d(x, k, dilation_rate=3), ValueError, "smaller than the \\(dilated\\) kernel's 7 x 7"),
+        (lambda: fastq.binary_conv2d(x, k, dilation_rate=3), ValueError,
+         "smaller than the \\(dilated\\) kernel's 7 x 7"),
         (lambda: fastq.binary_conv2d(fastq.pack_bits(x[..., :7]), k), ValueError,
          "kernel: expected C // groups = 7 input channels"),
         (lambda: fastq.binary_conv2d(fastq.pack_bits(x).words, k), TypeError,
@@ -389,7 +396,8 @@ def test_conv_and_pool_hostile_inputs():
         (lambda: fastq.BinaryConv2D(k, scale=np.ones(3)), ValueError, r"scale: expected a scalar or shape \(4,\)"),
         (lambda: fastq.BinaryConv2D(k)(fastq.pack_bits(x[..., :7])), ValueError,
          r"x: expected C = 8 channels, got a PackedBits of shape \(1, 6, 6, 7\) \(k = 7\)"),
-        (lambda: fastq.BinaryConv2D(k)(x[..., :7]), ValueError, r"x: expected C = 8 channels .*got shape \(1, 6, 6, 7\)"),
+        (lambda: fastq.BinaryConv2D(k)(x[..., :7]), ValueError,
+         r"x: expected C = 8 channels .*got shape \(1, 6, 6, 7\)"),
         (lambda: fastq.BinaryConv2D(k)(fastq.pack_bits(x[0])), ValueError, "x: expected a 4-D NHWC operand"),
         (lambda: fastq.BinaryConv2D(k, packed_output=True)(x, out=np.empty((1, 4, 4, 4), np.float32)), ValueError,
          "out: expected dtype uint64, got float32"),
@@ -398,8 +406,10 @@ def test_conv_and_pool_hostile_inputs():
         (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x[0]), 2), ValueError, "x: expected a 4-D NHWC operand"),
         (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 7), ValueError,
          r"pool_size: \(7, 7\) is larger than the input's 6 x 6 with padding='valid'"),
-        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 0), ValueError, "pool_size: expected integers >= 1, got 0"),
-        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, strides=(0, 1)), ValueError, "strides: expected integers >= 1"),
+        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 0), ValueError,
+         "pool_size: expected integers >= 1, got 0"),
+        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, strides=(0, 1)), ValueError,
+         "strides: expected integers >= 1"),
         (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, padding="causal"), ValueError, "padding: expected"),
     ]
     for fn, err, msg in bad:
@@ -414,7 +424,8 @@ def test_native_conv_entry_points_validate():
     words = kernel_words(np.ones((3, 3, 8, 4)))
     with pytest.raises(TypeError, match="words: expected a uint64 array"):
         kern.conv_plan(words.astype(np.int64), 8, 1, (1, 1), (1, 1), "valid", False, "dots")
-    with pytest.raises(ValueError, match=r"words: expected shape \(O, KH, KW, 1\) for 8 channels per group, got \(4, 3, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"words: expected shape \(O, KH, KW, 1\) for 8 channels per group, got \(4, 3, 3\)"):
         kern.conv_plan(words[..., 0], 8, 1, (1, 1), (1, 1), "valid", False, "dots")
     with pytest.raises(ValueError, match="output: expected 'dots', 'affine' or 'signs', got 'int8'"):
         kern.conv_plan(words, 8, 1, (1, 1), (1, 1), "valid", False, "int8")

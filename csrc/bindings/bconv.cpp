@@ -59,17 +59,19 @@ ConvPlan make_conv_plan(const Kernels& kern, const py::array& words, long long c
   p.o = static_cast<std::size_t>(words.shape(0));
   p.kh = static_cast<std::size_t>(words.shape(1));
   p.kw = static_cast<std::size_t>(words.shape(2));
-  if (p.kh == 0 || p.kw == 0) value_error("words: expected a kernel of at least 1 x 1 taps, got shape " + shape_str(words));
+  if (p.kh == 0 || p.kw == 0)
+    value_error("words: expected a kernel of at least 1 x 1 taps, got shape " + shape_str(words));
   p.groups = positive(groups_in, "groups");
   if (p.o % p.groups)
-    value_error("groups: the " + std::to_string(p.o) + " output channels do not split into " + std::to_string(p.groups) +
-                " groups");
+    value_error("groups: the " + std::to_string(p.o) + " output channels do not split into " +
+                std::to_string(p.groups) + " groups");
   p.cg = cg;
   p.sh = positive(strides.first, "strides");
   p.sw = positive(strides.second, "strides");
   p.dh = positive(dilation.first, "dilation_rate");
   p.dw = positive(dilation.second, "dilation_rate");
-  if (padding != "valid" && padding != "same") value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
+  if (padding != "valid" && padding != "same")
+    value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
   p.same = padding == "same";
   p.pad_zero = pad_zero;
   p.relu = relu;

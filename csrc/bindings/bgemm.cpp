@@ -21,7 +21,8 @@ py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array
   require_words(a, "a", k, 2);
   require_words(b, "b", k, 2);
   const std::size_t m = static_cast<std::size_t>(a.shape(0)), n = static_cast<std::size_t>(b.shape(0));
-  py::array out = output_array<std::int32_t>(out_obj, {static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)}, "int32");
+  const std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)};
+  py::array out = output_array<std::int32_t>(out_obj, shape, "int32");
   fastq::BinaryOut o{};
   o.kind = fastq::BinaryOutKind::dots;
   o.data = out.mutable_data();
@@ -58,8 +59,8 @@ DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long lo
   if (packed_output) {
     d.lo.resize(n);
     d.span.resize(n);
-    fastq::binary_thresholds(static_cast<const float*>(scale.data()), static_cast<const float*>(bias.data()), relu, n, k,
-                             d.lo.data(), d.span.data());
+    fastq::binary_thresholds(static_cast<const float*>(scale.data()), static_cast<const float*>(bias.data()), relu,
+                             n, k, d.lo.data(), d.span.data());
   }
   return d;
 }

@@ -30,8 +30,9 @@ py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long lon
   s.sw = positive(strides.second, "strides");
   if (padding == "valid") {
     if (s.ph > s.h || s.pw > s.w)
-      value_error("pool_size: (" + std::to_string(s.ph) + ", " + std::to_string(s.pw) + ") is larger than the input's " +
-                  std::to_string(s.h) + " x " + std::to_string(s.w) + " with padding='valid'");
+      value_error("pool_size: (" + std::to_string(s.ph) + ", " + std::to_string(s.pw) +
+                  ") is larger than the input's " + std::to_string(s.h) + " x " + std::to_string(s.w) +
+                  " with padding='valid'");
     s.oh = (s.h - s.ph) / s.sh + 1;
     s.ow = (s.w - s.pw) / s.sw + 1;
   } else if (padding == "same") {

@@ -31,7 +31,8 @@ FASTQ_INLINE TapRange valid_taps(std::size_t out, std::size_t stride, std::size_
 struct PadZeroFix {
   const ConvShape* s;
   static constexpr bool none = false;
-  FASTQ_INLINE void apply(std::int32_t* tile, std::size_t mr, std::size_t nc, std::size_t row0, std::size_t col0) const {
+  FASTQ_INLINE void apply(std::int32_t* tile, std::size_t mr, std::size_t nc, std::size_t row0,
+                          std::size_t col0) const {
     const ConvShape& c = *s;
     const std::size_t w1 = c.kw + 1;
     for (std::size_t i = 0; i < mr; ++i) {

@@ -40,7 +40,8 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
   if (pixels == 0 || s.o == 0) return;
   if (out.kind == BinaryOutKind::signs) std::memset(out.data, 0, pixels * out.ld * sizeof(std::uint64_t));
   // The padded image: rows and columns the outputs read, and room for the whole input.
-  const std::size_t need_h = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1, need_w = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  const std::size_t need_h = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
+  const std::size_t need_w = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
   s.hp = std::max(need_h, s.pad_top + s.h);
   s.wp = std::max(need_w, s.pad_left + s.w);
   const std::size_t pix = s.groups * s.cgw, c = s.groups * s.cg, cw = packed_words(c);

@@ -58,7 +58,8 @@ void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, s
   });
 }
 
-void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg, std::uint64_t* out) {
+void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg,
+                  std::uint64_t* out) {
   const std::size_t kw = packed_words(groups * cg), cgw = packed_words(cg);
   if (cg % 64 == 0) {  // group slices are already whole words: the layouts coincide
     std::memcpy(out, words, rows * kw * sizeof(std::uint64_t));

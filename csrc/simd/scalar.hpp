@@ -116,8 +116,10 @@ FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 constexpr std::size_t kSpanLanes = 2;
 FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
   std::uint64_t m = 0;
-  for (std::size_t j = 0; j < kSpanLanes; ++j)
-    m |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(lo[j]) <= span[j]) << j;
+  for (std::size_t j = 0; j < kSpanLanes; ++j) {
+    const std::uint32_t a = static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(lo[j]);
+    m |= static_cast<std::uint64_t>(a <= span[j]) << j;
+  }
   return m;
 }
 
