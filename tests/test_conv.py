@@ -442,3 +442,32 @@ def test_native_conv_entry_points_validate():
         plan(np.zeros((1, 4, 8, 8), np.float32)[:, :, ::2])
     with pytest.raises(TypeError, match="x: expected a uint64 array of packed words"):
         kern.max_pool2d(np.zeros((1, 2, 2, 1), np.int64), (1, 1), (1, 1), "valid")
+
+
+def test_reference_pinned_to_hand_computed_values():
+    """The oracle itself, on cases small enough to work out by hand."""
+    x = np.array([1.0, -2.0, 0.0, -0.0, 3.0, -1.0, 2.0, 2.0, -5.0]).reshape(1, 3, 3, 1)  # signs + - + / + + - / + + -
+    k = np.array([1.0, -1.0, -1.0, 1.0]).reshape(2, 2, 1, 1)
+    # valid 2x2: windows [[+,-],[+,+]] -> 1+1-1+1 = 2; [[-,+],[+,-]] -> -1-1-1-1 = -4;
+    # [[+,+],[+,+]] -> 0; [[+,-],[+,-]] -> 1+1-1-1 = 0
+    np.testing.assert_array_equal(ref.binary_conv2d(x, k)[0, :, :, 0], [[2, -4], [0, 0]])
+    one = np.array([-1.0]).reshape(1, 1, 1, 1)
+    k3 = np.array([1, 1, -1, 1, 1, 1, -1, 1, 1], float).reshape(3, 3, 1, 1)  # sum of signs 5, center +1
+    assert ref.binary_conv2d(one, k3, 1, "same", 1.0)[0, 0, 0, 0] == 5 - 2  # padded taps +1, center -1
+    assert ref.binary_conv2d(one, k3, 1, "same", 0.0)[0, 0, 0, 0] == -1  # only the center counts
+    assert fastq.binary_conv2d(one, k3, padding="same")[0, 0, 0, 0] == 3
+    assert fastq.binary_conv2d(one, k3, padding="same", pad_values=0.0)[0, 0, 0, 0] == -1
+    # groups: channel 0 -> output 0, channel 1 -> output 1
+    x2 = np.array([-1.0, 1.0]).reshape(1, 1, 1, 2)
+    np.testing.assert_array_equal(ref.binary_conv2d(x2, np.ones((1, 1, 1, 2)), groups=2), [[[[-1, 1]]]])
+    # SAME split: 4 wide, 3 taps, stride 2 -> 2 outputs, total padding 1, all of it on the right
+    row = np.array([-1.0, 1.0, 1.0, -1.0]).reshape(1, 1, 4, 1)
+    np.testing.assert_array_equal(ref.binary_conv2d(row, np.ones((1, 3, 1, 1)), 2, "same", 0.0)[0, 0, :, 0], [1, 0])
+    np.testing.assert_array_equal(ref.binary_conv2d(row, np.ones((1, 3, 1, 1)), 2, "same", 1.0)[0, 0, :, 0], [1, 1])
+    # output transform: relu, then the two roundings
+    np.testing.assert_array_equal(ref.binary_output(np.array([-3, 0, 3]), np.float32(0.1), np.float32(-0.3), "relu"),
+                                  np.array([-0.3, -0.3, np.float32(np.float32(3) * np.float32(0.1)) - np.float32(0.3)],
+                                           np.float32))
+    # max pool: -1 only where the whole window is -1; "same" windows clipped
+    m = np.array([-1.0, -1.0, 1.0, -1.0, -1.0, -1.0]).reshape(1, 2, 3, 1)
+    np.testing.assert_array_equal(ref.max_pool2d_signs(m, 2, 2, "same")[0, :, :, 0], [[-1, 1]])
