@@ -27,15 +27,19 @@ import json
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+KERAS3 = "--keras3" in sys.argv      # this process writes the Keras 3 fixtures (no larq)
+os.environ["TF_USE_LEGACY_KERAS"] = "0" if KERAS3 else "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import larq as lq  # noqa: E402
+if KERAS3:
+    import keras  # noqa: E402
+else:
+    import larq as lq  # noqa: E402
 
-keras = tf.keras
+    keras = tf.keras
 L = keras.layers
 EPS = 2.0 ** -10          # dyadic batch-norm epsilon: variance = 1 - EPS makes rsqrt exact
 SIGN_QUANTIZERS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sign", "swish_sign")
@@ -384,15 +388,55 @@ def write(name, outdir, seed):
     print(f"{name}: {len(model.layers)} layers, binary {binary_layers(model)}, KiB {sizes}")
 
 
+def keras3_fixtures(outdir, seed):
+    """Files written by Keras 3 itself (larq does not run on Keras 3): a float model fastq loads,
+    and one with a layer fastq does not support (it must be refused with a clear error)."""
+    p = Params(seed)
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    y = keras.layers.BatchNormalization(epsilon=EPS)(x)
+    y = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(10, activation="softmax")(x)
+    m = keras.Model(inp, x, name="keras3_float")
+    for layer in m.layers:
+        if layer.weights and not isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([p.grid(tuple(w.shape), 0.25, -1, 1) for w in layer.weights])
+        elif layer.weights:
+            c = layer.weights[0].shape[0]
+            layer.set_weights([np.ones(c, np.float32), p.grid(c, 0.125), p.grid(c, 0.125),
+                               np.full(c, 1 - EPS, np.float32)])
+    x = p.grid((3, 8, 8, 3), 0.25, -2, 2)
+    y = np.asarray(m.predict(x, verbose=0))
+    m.save(os.path.join(outdir, "keras3_float.keras"))
+    m.save(os.path.join(outdir, "keras3_float.h5"))
+    np.savez_compressed(os.path.join(outdir, "keras3_float.npz"), x=x, y=y)
+    inp = keras.Input((4,))
+    u = keras.Model(inp, keras.layers.Dense(2)(keras.layers.LayerNormalization()(inp)), name="keras3_unsupported")
+    u.save(os.path.join(outdir, "keras3_unsupported.keras"))
+    print(f"Keras {keras.__version__}: keras3_float (.keras, .h5, .npz), keras3_unsupported.keras")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "models", "fixtures"))
     ap.add_argument("--only", nargs="*", choices=sorted(FIXTURES))
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keras3", action="store_true", help="(internal) write the Keras 3 fixtures in this process")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    if KERAS3:
+        keras3_fixtures(args.out, args.seed)
+        return 0
     for name in args.only or FIXTURES:
         write(name, args.out, args.seed)
+    if not args.only:   # Keras 3 cannot share a process with tf_keras + larq
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "--keras3", "--out", args.out, "--seed", str(args.seed)], check=True)
     return 0
 
 

@@ -279,7 +279,7 @@ class Compiler:
         if isinstance(qi, _q.MagnitudeAwareSign) or (isinstance(qi, _q.SteTern) and qi.ternary_weight_networks):
             raise _err(n, f"input quantizer {type(qi).__name__} depends on the whole batch; not supported")
         name = f"{n.name}/input_quantizer"
-        self._emit(ops.Quantize(name, [src], qi))
+        self._emit(ops.Quantize(name, [src], qi), [n.layer])
         return name
 
     def _quant_kernel(self, n, kernel, key="kernel_quantizer"):
