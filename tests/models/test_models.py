@@ -335,3 +335,22 @@ def test_pool_ops_same_padding():
     mp.run([bits], outb)
     mp.run([x], out)
     np.testing.assert_array_equal(outb, out < 0)            # max-pool commutes with the sign
+
+
+# -- python -m fastq model ------------------------------------------------------------------------
+def test_cli_summary_predict_bench(capsys, tmp_path):
+    from fastq.cli import main
+
+    path = os.path.join(FIX, "birealnet_blocks.h5")
+    assert main(["model", "summary", path]) == 0
+    assert "BinaryConv2D" in capsys.readouterr().out
+    d = fixture("birealnet_blocks")
+    np.save(tmp_path / "x.npy", d["x"])
+    assert main(["model", "predict", path, "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"),
+                 "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("image ") == len(d["x"])
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), d["y"], rtol=0, atol=1e-6)
+    assert main(["model", "bench", path, "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ms / image" in out and len(out.strip().splitlines()) >= 3
