@@ -107,6 +107,9 @@ def check(name, args):
     t = time.perf_counter()
     yf = fq.predict(x)
     times["fastq predict"] = time.perf_counter() - t
+    # the model in memory compiles to the same ops as its file: same bits
+    if not np.array_equal(fm.from_keras(model).predict(x[:1]), yf[:1]):
+        raise AssertionError(f"{name}: fastq.models.from_keras and fastq.models.load disagree")
 
     row = {"model": name, "keras32": stats(k32, ref), "fastq": stats(yf, ref)}
     if not args.no_lce:
@@ -135,7 +138,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     rows, ok = [], True
-    head = f"{'model':<14} {'d keras32':>10} {'d fastq':>10} {'d LCE':>10} {'top1 fastq':>10} {'top1 LCE':>9}  check"
+    head = (f"{'model':<14} {'d keras32':>10} {'d fastq':>10} {'d LCE':>10} {'top1 keras32':>12} {'top1 fastq':>10} "
+            f"{'top1 LCE':>9}  check")
     print(f"{args.inputs} inputs, d = median max |softmax - Keras float64|, top-1 agreement with Keras float64")
     start = time.perf_counter()
     for name in args.models:
@@ -144,7 +148,7 @@ def main(argv=None):
             continue
         row = check(name, args)
         rows.append(row)
-        (dk, _), (df, af) = row["keras32"], row["fastq"]
+        (dk, ak), (df, af) = row["keras32"], row["fastq"]
         if "lce" in row:
             dl, al = row["lce"]
             good = df <= 3 * dl + 3e-5 and af >= al
@@ -155,7 +159,8 @@ def main(argv=None):
             dl, al, verdict = float("nan"), -1, "(no LCE)"
         if len(rows) == 1:
             print(head)
-        print(f"{name:<14} {dk:10.2e} {df:10.2e} {dl:10.2e} {af:>7}/{args.inputs} {al:>6}/{args.inputs}  {verdict}")
+        n = args.inputs
+        print(f"{name:<14} {dk:10.2e} {df:10.2e} {dl:10.2e} {ak:>9}/{n} {af:>7}/{n} {al:>6}/{n}  {verdict}")
         print("    times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in row["times"].items()), flush=True)
     print(f"zoo check: {time.perf_counter() - start:.0f} s")
     if args.json:

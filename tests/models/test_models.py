@@ -119,6 +119,15 @@ def test_same_bits_whatever_the_batch(name):
         np.testing.assert_array_equal(model.predict(x[i:i + 1])[0], whole[i])
     np.testing.assert_array_equal(model.predict(x, batch_size=2), whole)
     np.testing.assert_array_equal(model.predict(np.concatenate([x[3:], x[:3]]))[2:], whole[:3])
+    import fastq
+
+    before = fastq.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fastq.set_num_threads(threads)
+            np.testing.assert_array_equal(model.predict(x), whole)
+    finally:
+        fastq.set_num_threads(before)
 
 
 def test_pickle_roundtrip():
