@@ -53,6 +53,48 @@ def build(name, seed):
     return model
 
 
+CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation", "use_bias",
+               "pad_values", "depth_multiplier", "axis", "momentum", "epsilon", "center", "scale", "pool_size",
+               "units", "function", "data_format")
+QUANTIZER_KEYS = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer")
+
+
+def structure_diff(model, name):
+    """Differences between larq_zoo's model and fastq.models.zoo's rebuild of it: layer names,
+    classes, inputs, the options fastq reads, quantizers and weight shapes."""
+    import fastq.quantizers as fq
+    from fastq.models import graph, zoo
+
+    keras_cfg = json.loads(model.to_json())
+    ours_cfg, ours_w = zoo.config_and_weights(name)
+    kg, og = graph.parse(keras_cfg), graph.parse(ours_cfg)
+    out = []
+    if len(kg.nodes) != len(og.nodes):
+        out.append(f"{len(kg.nodes)} layers in larq_zoo, {len(og.nodes)} in fastq.models.zoo")
+    kw = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}
+    ours = {n.name: n for n in og.nodes}
+    for a in kg.nodes:   # by name: the order of independent branches may differ
+        b = ours.get(a.name)
+        if b is None:
+            out.append(f"{a.name}: not in fastq.models.zoo")
+            continue
+        where = a.name
+        if (a.name, a.class_name, a.inputs) != (b.name, b.class_name, b.inputs):
+            out.append(f"{where}: {a.class_name} <- {a.inputs} vs {b.class_name} <- {b.inputs}")
+            continue
+        for k in CONFIG_KEYS:
+            va, vb = a.config.get(k), b.config.get(k)
+            if k in a.config and va != vb and not (k == "axis" and va in ([3], [-1], -1, 3) and vb == [3]):
+                out.append(f"{where}: {k} = {va!r} vs {vb!r}")
+        for k in QUANTIZER_KEYS:
+            va, vb = a.config.get(k), b.config.get(k)
+            if fq.get(va) != fq.get(vb) and not (va is None and vb is None):
+                out.append(f"{where}: {k} = {va!r} vs {vb!r}")
+        if kw.get(a.name, []) != [tuple(w.shape) for w in ours_w.get(b.name, [])]:
+            out.append(f"{where}: weight shapes {kw.get(a.name)} vs {[w.shape for w in ours_w.get(b.name, [])]}")
+    return out
+
+
 def float64_twin(model):
     import tensorflow as tf
 
@@ -92,6 +134,9 @@ def check(name, args):
     path = os.path.join(args.out, name + ".h5")
     model.save(path)
     times["build+save"] = time.perf_counter() - t
+    diff = structure_diff(model, name)
+    if diff:   # fastq.models.zoo (the benchmarks' architectures) must be larq_zoo's
+        raise AssertionError(f"{name}: fastq.models.zoo differs from larq_zoo:\n  " + "\n  ".join(diff[:20]))
 
     x = np.random.default_rng(args.seed + 2).standard_normal((args.inputs, 224, 224, 3)).astype(np.float32)
     t = time.perf_counter()

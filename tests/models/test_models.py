@@ -363,3 +363,31 @@ def test_cli_summary_predict_bench(capsys, tmp_path):
     assert main(["model", "bench", path, "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "ms / image" in out and len(out.strip().splitlines()) >= 3
+
+
+# -- the zoo architectures built by fastq (no file) -----------------------------------------------
+@pytest.mark.parametrize("name,binary,float_", [
+    ("QuickNetSmall", 1_156_055_040, 15_941_120), ("QuickNet", 1_849_688_064, 29_651_712),
+    ("QuickNetLarge", 3_699_376_128, 29_651_712), ("BiRealNet", 1_676_279_808, 137_793_536)])
+def test_zoo_architectures(name, binary, float_):
+    """MACs per image as larq_zoo's models have them (scripts/check_zoo.py checks every layer's
+    config against larq_zoo's own)."""
+    from fastq.models import zoo
+
+    model = zoo.build(name, seed=0)
+    stats = model.summary(print_fn=lambda s: None)
+    assert (stats["binary_macs"], stats["float_macs"]) == (binary, float_)
+    convs = [op for op in model.ops if isinstance(op, ops.BinaryConv2D)]
+    assert convs and all(len(op.layers) == 2 for op in convs)   # every binary conv has its BN folded
+
+
+def test_zoo_predict_and_pickle():
+    from fastq.models import zoo
+
+    model = zoo.build("QuickNetSmall", seed=1)
+    x = np.random.default_rng(0).standard_normal((1, 224, 224, 3)).astype(np.float32)
+    y = model.predict(x)
+    assert y.shape == (1, 1000) and np.isfinite(y).all() and abs(float(y.sum()) - 1) < 1e-5
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x), y)
+    with pytest.raises(ValueError, match="name: expected one of"):
+        zoo.build("ResNet50")
