@@ -414,10 +414,20 @@ def keras3_fixtures(outdir, seed):
     m.save(os.path.join(outdir, "keras3_float.keras"))
     m.save(os.path.join(outdir, "keras3_float.h5"))
     np.savez_compressed(os.path.join(outdir, "keras3_float.npz"), x=x, y=y)
+    seq = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3, use_bias=False),
+                            keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dropout(0.2),
+                            keras.layers.Dense(3), keras.layers.Softmax()], name="keras3_sequential")
+    for layer in seq.layers:
+        if layer.weights:
+            layer.set_weights([p.grid(tuple(w.shape), 0.25, -1, 1) for w in layer.weights])
+    xs = p.grid((2, 6, 6, 2), 0.25, -2, 2)
+    seq.save(os.path.join(outdir, "keras3_sequential.keras"))
+    np.savez_compressed(os.path.join(outdir, "keras3_sequential.npz"), x=xs, y=np.asarray(seq.predict(xs, verbose=0)))
     inp = keras.Input((4,))
     u = keras.Model(inp, keras.layers.Dense(2)(keras.layers.LayerNormalization()(inp)), name="keras3_unsupported")
     u.save(os.path.join(outdir, "keras3_unsupported.keras"))
-    print(f"Keras {keras.__version__}: keras3_float (.keras, .h5, .npz), keras3_unsupported.keras")
+    print(f"Keras {keras.__version__}: keras3_float (.keras, .h5, .npz), keras3_sequential (.keras, .npz), "
+          "keras3_unsupported.keras")
 
 
 def main(argv=None):

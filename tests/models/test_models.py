@@ -104,6 +104,12 @@ def test_keras3_float_model(ext):
     np.testing.assert_allclose(model.predict(d["x"]), d["y"], rtol=0, atol=1e-6)
 
 
+def test_keras3_sequential_model():
+    model = fm.load(os.path.join(FIX, "keras3_sequential.keras"))
+    d = fixture("keras3_sequential")
+    np.testing.assert_allclose(model.predict(d["x"]), d["y"], rtol=0, atol=1e-6)
+
+
 def test_keras3_unsupported_layer_refused():
     with pytest.raises(fm.UnsupportedModelError, match=r"'layer_normalization' \(LayerNormalization\).*Keras 3"):
         fm.load(os.path.join(FIX, "keras3_unsupported.keras"))
@@ -128,6 +134,26 @@ def test_same_bits_whatever_the_batch(name):
             np.testing.assert_array_equal(model.predict(x), whole)
     finally:
         fastq.set_num_threads(before)
+
+
+def test_concurrent_predict_from_python_threads():
+    import threading
+
+    model = fm.load(os.path.join(FIX, "layer_zoo.h5"))
+    x = fixture("layer_zoo")["x"]
+    want = model.predict(x)
+    got = [None] * 6
+
+    def run(i):
+        got[i] = model.predict(x)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g in got:
+        np.testing.assert_array_equal(g, want)
 
 
 def test_pickle_roundtrip():
