@@ -35,6 +35,8 @@ def add_parser(sub) -> None:
     b.add_argument("file")
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--input-shape", type=int, nargs="+")
+    b.add_argument("--no-compare", action="store_true",
+                   help="do not time TensorFlow / LCE even where they are installed")
     b.set_defaults(handler=_bench)
     p.set_defaults(handler=lambda args, argv: (p.print_help(), 2)[1])
 
@@ -106,7 +108,55 @@ def _bench(args, argv) -> int:
         progress(1, 1, "done")
     finally:
         fastq.set_num_threads(before)
-    print(f"{'batch':>5} {'threads':>7} {'ms / batch':>11} {'ms / image':>11}")
-    for batch, threads, t in rows:
-        print(f"{batch:>5} {threads:>7} {t * 1e3:11.2f} {t * 1e3 / batch:11.2f}")
+    if not args.no_compare:
+        rows += _peers(args.file, shape, args.repeats, progress)
+    print(f"{'runtime':<30} {'batch':>5} {'threads':>7} {'ms / batch':>11} {'ms / image':>11}")
+    for row in rows:
+        name, (batch, threads, t) = (row[0], row[1:]) if len(row) == 4 else ("fastq", row)
+        print(f"{name:<30} {batch:>5} {threads:>7} {t * 1e3:11.2f} {t * 1e3 / batch:11.2f}")
     return 0
+
+
+def _median_time(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _peers(path, shape, repeats, progress):
+    """TensorFlow running the Keras model, and LCE's interpreter (XNNPack + indirect bgemm, one
+    thread), where they are installed. Rows (name, batch, threads, seconds)."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return []
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")   # tf.keras = tf_keras, which larq needs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    for mod in ("larq", "larq_zoo"):   # their layers, quantizers and initializers deserialize the file
+        if importlib.util.find_spec(mod) is not None:
+            __import__(mod)
+    rows = []
+    progress(0, 2, "TensorFlow: loading the model")
+    model = tf.keras.models.load_model(path, compile=False)
+    rng = np.random.default_rng(0)
+    for batch in (1, 8):
+        x = rng.standard_normal((batch,) + shape).astype(np.float32)
+        rows.append(("TensorFlow float (its threads)", batch, os.cpu_count(),
+                     _median_time(lambda: model(x, training=False), repeats)))
+    if importlib.util.find_spec("larq_compute_engine") is not None:
+        from larq_compute_engine import convert_keras_model
+        from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+        progress(1, 2, "LCE: converting the model")
+        interp = Interpreter(convert_keras_model(model), num_threads=1, use_xnnpack=True, use_indirect_bgemm=True)
+        x = rng.standard_normal((1,) + shape).astype(np.float32)
+        rows.append(("LCE (xnnpack, indirect bgemm)", 1, 1, _median_time(lambda: interp.predict(x), repeats)))
+    progress(2, 2, "done")
+    return rows
