@@ -20,7 +20,11 @@ These implementations are plain NumPy, written for exactness and determinism, no
   depend on the batch it is in.
 
 The native kernels (fastq.BinaryConv2D / binary_max_pool2d and the float kernels) replace these
-classes one for one: same constructor arguments, same ``run``.
+classes one for one: same constructor arguments, same ``run``. What a native BinaryConv2D needs to
+cover everything the compiler emits: float or bits input, HWIO kernel, strides, valid/same,
+pad_values 0/1, dilation, groups, per-channel scale and bias, ``pre_relu`` (clamp the integer dot
+at 0 before the scale: QuickNet's conv -> relu -> batch norm) and ``post_relu`` (relu after
+scale/bias), and bits out. The bits here are bool arrays of the value's shape; packed words there.
 """
 
 from __future__ import annotations
