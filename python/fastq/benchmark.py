@@ -543,6 +543,10 @@ def run(p: Plan | None = None, progress: Callable[[int, int, str], None] | None 
     machine = machine_info()  # before the run: the load average is then other processes' load
     peak_holder: dict = {}
     tasks = _quantizer_tasks(p) + _matmul_tasks(p, peak_holder)
+    if _binary_api():
+        from .bench_conv import conv_tasks  # QuickNet's binary convolutions
+
+        tasks += conv_tasks(p, peak_holder, _Task, measure, compare)
     total_weight = sum(t.weight for t in tasks)
     results: list[dict] = []
     # Keep a reserve for setup that the budget division cannot see (data creation, calibration).
@@ -551,7 +555,7 @@ def run(p: Plan | None = None, progress: Callable[[int, int, str], None] | None 
     for i, task in enumerate(tasks):
         if progress:
             progress(i, len(tasks), task.label)
-        if task.label.startswith("binary_matmul") and "peak" not in peak_holder and _binary_api():
+        if task.label.startswith("binary_") and "peak" not in peak_holder and _binary_api():
             peak, peak_note = popcount_peak(0.15 if p.quick else 0.4)
             peak_holder["peak"] = peak
         elapsed = time.perf_counter() - t_start
@@ -660,6 +664,9 @@ def format_report(report: dict) -> str:
         else:
             out.append(f"popcount peak: n/a ({note})")
         out.append("")
+    from .bench_conv import format_conv
+
+    out += format_conv(report)
     bad = [r for r in report["results"] if str(r.get("check", "")).startswith("MISMATCH")]
     if bad:
         out.append(f"WARNING: {len(bad)} result(s) differ from their baseline (see the check column)")

@@ -3,6 +3,7 @@
     python -m fastq bench [--quick] [--json FILE] [--plot FILE.png]
     python -m fastq demo [--json]
     python -m fastq info
+    python -m fastq model summary|predict|bench m.h5   (fastq.models.cli)
 """
 
 from __future__ import annotations
@@ -226,9 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fastq",
         description="fastq: larq's quantizers and binary XNOR-popcount inference as native CPU kernels.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{bench,demo,info}")
+    sub = parser.add_subparsers(dest="command", metavar="{bench,demo,info,model}")
     _add_bench(sub)
     _add_demo(sub)
+    from .models.cli import add_parser as _add_model  # python -m fastq model summary|predict|bench
+
+    _add_model(sub)
     info = sub.add_parser("info", help="the build: ISAs compiled / available / active, threads")
     info.set_defaults(handler=_cmd_info)
     return parser
