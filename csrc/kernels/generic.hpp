@@ -7,6 +7,8 @@
 #include "kernels/bitpack.hpp"
 #include "kernels/peak.hpp"
 #include "kernels/bgemm.hpp"
+#include "kernels/fconv.hpp"
+#include "kernels/fpool.hpp"
 
 template <class T>
 TypedKernels<T> make_typed_kernels() {
@@ -29,5 +31,6 @@ inline KernelTable make_table(const char* isa) {
   t.f32 = make_typed_kernels<float>();
   t.f64 = make_typed_kernels<double>();
   t.binary = make_binary_kernels();
+  t.fl = make_float_kernels();
   return t;
 }
