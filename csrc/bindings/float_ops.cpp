@@ -124,19 +124,19 @@ ConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, cons
                    const py::object& bias, bool relu) {
   require_f32(w, "kernel", 4);
   ConvPlan p{};
-  p.table = kern.table;
   p.depthwise = depthwise;
   p.kh = static_cast<std::size_t>(w.shape(0));
   p.kw = static_cast<std::size_t>(w.shape(1));
   p.c = static_cast<std::size_t>(w.shape(2));
   p.mult = depthwise ? static_cast<std::size_t>(w.shape(3)) : 1;
   p.o = depthwise ? p.c * p.mult : static_cast<std::size_t>(w.shape(3));
+  p.table = &fastq::fit_table(*kern.table, p.o);  // the same bits, vectors that fit the channels
   if (p.kh == 0 || p.kw == 0 || p.c == 0 || p.o == 0)
     value_error("kernel: expected a non-empty (kh, kw, " + std::string(depthwise ? "channels, multiplier" : "in, out") +
                 ") array, got shape " + shape_str(w));
   p.win = make_window(p.kh, p.kw, strides, dilation, padding);
   p.relu = relu;
-  const std::size_t lanes = kern.table->fl.lanes, padded = (p.o + lanes - 1) / lanes * lanes;
+  const std::size_t lanes = p.table->fl.lanes, padded = (p.o + lanes - 1) / lanes * lanes;
   p.scale = channel_vector(scale, "scale", p.o, padded);
   p.bias = channel_vector(bias, "bias", p.o, padded);
   const float* wp = static_cast<const float*>(w.data());
@@ -144,8 +144,8 @@ ConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, cons
   if (depthwise) {
     p.weights.assign(wp, wp + taps * p.mult);  // (kh, kw, c, mult) = (kh, kw, c * mult)
   } else {
-    p.weights.resize(fastq::conv_packed_size(*kern.table, taps, p.o));
-    fastq::conv_pack(*kern.table, wp, taps, p.o, p.weights.data());
+    p.weights.resize(fastq::conv_packed_size(*p.table, taps, p.o));
+    fastq::conv_pack(*p.table, wp, taps, p.o, p.weights.data());
   }
   return p;
 }

@@ -96,12 +96,12 @@ FASTQ_INLINE void fconv_taps(FV (&acc)[MR][NV], const float* x, std::size_t xps,
                              std::size_t nkw, std::size_t C) {
   auto step = [&](const float* xp, const float* wp) __attribute__((always_inline)) {
     FV wv[NV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) wv[v] = FV::load(wp + v * kFL);
 #pragma GCC unroll 16
     for (std::size_t p = 0; p < MR; ++p) {
       const FV xv = FV::splat(xp[p * xps]);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) acc[p][v] = fma(xv, wv[v], acc[p][v]);
     }
   };
@@ -246,12 +246,12 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
       FV wv[NV];
       if constexpr (Op::kWeights) {
         const float* wt = w + (kh * g.kw + kw) * C + c0;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t v = 0; v < NV; ++v) wv[v] = FV::load(wt + v * kFL);
       }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (std::size_t p = 0; p < MR; ++p)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t v = 0; v < NV; ++v) {
           FV xv = FV::load(xt + p * g.sw * C + v * kFL);
           full_load(xv);
@@ -272,37 +272,57 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
     }
 }
 
-// Channel tail (channels [c0, C), fewer than a vector) of one pixel, one lane at a time.
+// Channel tail (channels [c0, C), fewer than a vector) of one pixel, one lane at a time with the
+// same operations; taps outer, so the lanes' chains are independent.
 template <class Op>
 FASTQ_INLINE void fwindow_tail(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
                                std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1, std::size_t ox, std::size_t kw0,
                                std::size_t kw1, std::size_t c0) {
-  const std::size_t C = g.c;
+  const std::size_t C = g.c, nc = C - c0;
   const std::size_t ix0 = ox * g.sw + kw0 * g.dw - g.pl;
-  for (std::size_t c = c0; c < C; ++c) {
-    float a = Op::init1();
-    for (std::size_t kh = kh0; kh < kh1; ++kh) {
-      const float* xr = x + (static_cast<std::size_t>(iy + static_cast<std::ptrdiff_t>(kh * g.dh)) * g.w + ix0) * C + c;
-      for (std::size_t kw = kw0; kw < kw1; ++kw)
-        a = Op::step1(a, xr[(kw - kw0) * g.dw * C], Op::kWeights ? w[(kh * g.kw + kw) * C + c] : 0.0f);
+  float a[kFL];
+  for (std::size_t j = 0; j < nc; ++j) a[j] = Op::init1();
+  for (std::size_t kh = kh0; kh < kh1; ++kh) {
+    const float* xr = x + (static_cast<std::size_t>(iy + static_cast<std::ptrdiff_t>(kh * g.dh)) * g.w + ix0) * C + c0;
+    for (std::size_t kw = kw0; kw < kw1; ++kw) {
+      const float* xt = xr + (kw - kw0) * g.dw * C;
+      const float* wt = Op::kWeights ? w + (kh * g.kw + kw) * C + c0 : nullptr;
+      for (std::size_t j = 0; j < nc; ++j) a[j] = Op::step1(a[j], xt[j], Op::kWeights ? wt[j] : 0.0f);
     }
+  }
+  for (std::size_t j = 0; j < nc; ++j) {
+    float r = a[j];
     if constexpr (kFinish<Op> == 0)
-      a = fepilogue1(a, e, c);
+      r = fepilogue1(r, e, c0 + j);
     else if constexpr (kFinish<Op> == 2)
-      a = a / static_cast<float>((kh1 - kh0) * (kw1 - kw0));
-    y[ox * g.o + c] = a;
+      r = r / static_cast<float>((kh1 - kh0) * (kw1 - kw0));
+    y[ox * g.o + c0 + j] = r;
   }
 }
 
-// Every channel of output pixels [ow0, ow1) of rows [r0, r1).
+// Pixels [ox, ox + M) (M = fconv_rows(NV) or 1) x NV channel vectors from c0: the tile for NV.
+template <class Op, std::size_t NV>
+FASTQ_INLINE void fwindow_pixels(bool one, const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e,
+                                 float* y, std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1, std::size_t ox,
+                                 std::size_t kw0, std::size_t kw1, std::size_t c0) {
+  if (one)
+    fwindow_tile<Op, 1, NV>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c0);
+  else
+    fwindow_tile<Op, fconv_rows(NV), NV>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c0);
+}
+
+// Every channel of output pixels [ow0, ow1) of rows [r0, r1). Tiles of fconv_rows(NV) pixels x
+// NV channel vectors, NV as wide as the channels allow; tail channels one lane at a time.
 template <class Op>
 void fwindow(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y, std::size_t r0,
              std::size_t r1, std::size_t ow0, std::size_t ow1) {
-  constexpr std::size_t MR = 4, NV = kFconvVecs;
   const std::size_t C = g.c, full = C / kFL * kFL;
   std::size_t ilo, ihi;
   finterior(g, &ilo, &ihi);
   const std::size_t lo = ilo > ow0 ? ilo : ow0, hi = ihi < ow1 ? ihi : ow1;
+  // The first channel vectors' count decides the tile height of the interior.
+  const std::size_t nv0 = full / kFL < kFconvVecs ? full / kFL : kFconvVecs;
+  const std::size_t MR = nv0 == 0 ? 4 : fconv_rows(nv0 >= 4 ? 4 : nv0 == 3 ? 3 : nv0 == 2 ? 2 : 1);
   for (std::size_t r = r0; r < r1; ++r) {
     const std::size_t n = r / g.oh, oy = r % g.oh;
     const float* ximg = x + n * g.h * g.w * C;
@@ -310,24 +330,46 @@ void fwindow(const float* x, const float* w, const ConvGeom& g, const FloatEpilo
     const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.sh) - static_cast<std::ptrdiff_t>(g.pt);
     std::size_t kh0, kh1;
     ftap_range(iy, g.dh, g.kh, g.h, &kh0, &kh1);
-    // Pixels [ox, ox + M) with taps [kw0, kw1), every channel.
-    auto pixels = [&](auto mr, std::size_t ox, std::size_t kw0, std::size_t kw1) __attribute__((always_inline)) {
-      constexpr std::size_t M = decltype(mr)::value;
+    // Pixels [ox, ox + (one ? 1 : MR)) with taps [kw0, kw1), every channel.
+    auto pixels = [&](bool one, std::size_t ox, std::size_t kw0, std::size_t kw1) {
       std::size_t c = 0;
-      for (; c + NV * kFL <= full; c += NV * kFL)
-        fwindow_tile<Op, M, NV>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1, c);
-      for (; c < full; c += kFL) fwindow_tile<Op, M, 1>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1, c);
-      if (full < C)
-        for (std::size_t p = 0; p < M; ++p) fwindow_tail<Op>(ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, full);
+      while (c < full) {
+        const std::size_t nv = (full - c) / kFL;
+        if (nv >= kFconvVecs) {
+          fwindow_pixels<Op, kFconvVecs>(one, ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1, c);
+          c += kFconvVecs * kFL;
+          continue;
+        }
+        // Fewer than kFconvVecs vectors left: one call of that width (the interior tile height
+        // follows nv0, so only the first chunk's width may set MR: others are split by pixel).
+        const std::size_t m = one ? 1 : MR;
+        for (std::size_t p = 0; p < m;) {
+          const std::size_t step = (!one && fconv_rows(nv) == m - p) ? m - p : 1;
+          const bool single = step == 1;
+          if (nv == 3) {
+            if constexpr (kFconvVecs > 3) fwindow_pixels<Op, 3>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
+          } else if (nv == 2) {
+            if constexpr (kFconvVecs > 2) fwindow_pixels<Op, 2>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
+          } else {
+            if constexpr (kFconvVecs > 1) fwindow_pixels<Op, 1>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
+          }
+          p += step;
+        }
+        c += nv * kFL;
+      }
+      if (full < C) {
+        const std::size_t m = one ? 1 : MR;
+        for (std::size_t p = 0; p < m; ++p) fwindow_tail<Op>(ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, full);
+      }
     };
     auto single = [&](std::size_t ox) {
       std::size_t kw0, kw1;
       ftap_range(static_cast<std::ptrdiff_t>(ox * g.sw) - static_cast<std::ptrdiff_t>(g.pl), g.dw, g.kw, g.w, &kw0, &kw1);
-      pixels(std::integral_constant<std::size_t, 1>{}, ox, kw0, kw1);
+      pixels(true, ox, kw0, kw1);
     };
     std::size_t ox = ow0;
     for (; ox < ow1 && ox < lo; ++ox) single(ox);
-    for (; ox + MR <= hi; ox += MR) pixels(std::integral_constant<std::size_t, MR>{}, ox, 0, g.kw);
+    for (; ox + MR <= hi; ox += MR) pixels(false, ox, 0, g.kw);
     for (; ox < ow1; ++ox) single(ox);
   }
 }
@@ -359,18 +401,18 @@ inline double fma_probe(std::uint64_t iters, std::uint64_t seed) {
   const float s = static_cast<float>(seed % 1000) * 1e-6f;
 #pragma GCC unroll 16
   for (std::size_t p = 0; p < MR; ++p) a[p] = FV::splat(1e-3f + s + static_cast<float>(p) * 1e-5f);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (std::size_t v = 0; v < NV; ++v) b[v] = FV::splat(1e-3f + static_cast<float>(v) * 1e-5f);
 #pragma GCC unroll 16
   for (std::size_t p = 0; p < MR; ++p)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) acc[p][v] = FV::splat(0.0f);
   for (std::uint64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int k = 0; k < 8; ++k)
 #pragma GCC unroll 16
       for (std::size_t p = 0; p < MR; ++p)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t v = 0; v < NV; ++v) acc[p][v] = fma(a[p], b[v], acc[p][v]);
   }
   double sum = 0;

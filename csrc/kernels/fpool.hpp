@@ -17,7 +17,7 @@ inline void fglobal_avg_pool(const float* x, std::size_t pixels, std::size_t C, 
       FV acc[NV];
       for (std::size_t v = 0; v < NV; ++v) acc[v] = FV::splat(0.0f);
       for (std::size_t p = 0; p < pixels; ++p)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (std::size_t v = 0; v < NV; ++v) acc[v] = acc[v] + FV::load(xi + p * C + c + v * kFL);
       for (std::size_t v = 0; v < NV; ++v) FV::store(yi + c + v * kFL, acc[v] / count);
     }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
+#include "runtime/tables.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace fastq {
@@ -44,6 +46,14 @@ void split_3d(std::size_t rows, std::size_t cols, std::size_t blocks, std::size_
   });
 }
 }  // namespace
+
+const KernelTable& fit_table(const KernelTable& t, std::size_t channels) {
+#if defined(FASTQ_HAVE_X86)
+  if (std::strcmp(t.isa, "avx512") == 0 && channels % 16 != 0 && channels % 8 == 0 && channels < 64)
+    return avx2::table();
+#endif
+  return t;
+}
 
 void window_dim(std::size_t in, std::size_t k, std::size_t s, std::size_t d, Padding p, std::size_t* out,
                 std::size_t* before) {
@@ -103,8 +113,9 @@ void conv2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom&
            });
 }
 
-void depthwise2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, const float* w,
+void depthwise2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, const float* w,
                  const FloatEpilogue& e, float* y) {
+  const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
   split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
@@ -112,7 +123,8 @@ void depthwise2d(const KernelTable& t, const float* x, std::size_t n, const Conv
            });
 }
 
-void max_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, float* y) {
+void max_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, float* y) {
+  const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
   split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
@@ -120,7 +132,8 @@ void max_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvG
            });
 }
 
-void avg_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, float* y) {
+void avg_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, float* y) {
+  const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
   split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {

@@ -28,6 +28,12 @@ void window_dim(std::size_t in, std::size_t k, std::size_t s, std::size_t d, Pad
 // The ConvGeom of a window over n x h x w x c input with o output channels.
 ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, const Window& win);
 
+// The table a layer with `channels` (output) channels runs on: t, or on x86 the AVX2 table when
+// t is AVX-512 and the channels are a multiple of 8 but not of 16 (below 64): 8-lane vectors
+// fit them, 16-lane ones would run half empty (QuickNetSmall's 8-channel stem). Every table
+// computes the same bits (fastq/float_kernels.hpp), so this changes the speed only.
+const KernelTable& fit_table(const KernelTable& t, std::size_t channels);
+
 // Packed weights of a convolution with taps = kh * kw * c and o output channels (floats).
 std::size_t conv_packed_size(const KernelTable& t, std::size_t taps, std::size_t o);
 // HWIO weights (taps x o) -> t's packed layout (conv_packed_size floats).
