@@ -166,6 +166,11 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
   std::size_t ox = ow0;
   for (; ox < ow1 && ox < lo; ++ox) single(ox);
   for (; ox + MR <= hi; ox += MR) tile(std::integral_constant<std::size_t, MR>{}, ox, 0, g.kw);
+  // The interior's last pixels in smaller tiles: a one-pixel tile is one latency-bound chain.
+  if constexpr (MR > 4)
+    for (; ox + 4 <= hi; ox += 4) tile(std::integral_constant<std::size_t, 4>{}, ox, 0, g.kw);
+  if constexpr (MR > 2)
+    for (; ox + 2 <= hi; ox += 2) tile(std::integral_constant<std::size_t, 2>{}, ox, 0, g.kw);
   for (; ox < ow1; ++ox) single(ox);
 }
 
@@ -300,76 +305,63 @@ FASTQ_INLINE void fwindow_tail(const float* x, const float* w, const ConvGeom& g
   }
 }
 
-// Pixels [ox, ox + M) (M = fconv_rows(NV) or 1) x NV channel vectors from c0: the tile for NV.
-template <class Op, std::size_t NV>
-FASTQ_INLINE void fwindow_pixels(bool one, const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e,
-                                 float* y, std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1, std::size_t ox,
-                                 std::size_t kw0, std::size_t kw1, std::size_t c0) {
-  if (one)
-    fwindow_tile<Op, 1, NV>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c0);
-  else
-    fwindow_tile<Op, fconv_rows(NV), NV>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c0);
+// M pixels from ox x NV channel vectors from c0, as tiles of at most fconv_rows(NV) pixels.
+template <class Op, std::size_t M, std::size_t NV>
+FASTQ_INLINE void fwindow_block(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
+                                std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1, std::size_t ox, std::size_t kw0,
+                                std::size_t kw1, std::size_t c0) {
+  constexpr std::size_t R = M < fconv_rows(NV) ? M : fconv_rows(NV);
+  for (std::size_t p = 0; p + R <= M; p += R) fwindow_tile<Op, R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + p, kw0, kw1, c0);
+  if constexpr (M % R != 0)
+    fwindow_tile<Op, M % R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + M - M % R, kw0, kw1, c0);
 }
 
-// Every channel of output pixels [ow0, ow1) of rows [r0, r1). Tiles of fconv_rows(NV) pixels x
-// NV channel vectors, NV as wide as the channels allow; tail channels one lane at a time.
+// M pixels from ox, every channel: chunks of kFconvVecs vectors, then one narrower chunk, then
+// the tail channels one lane at a time.
+template <class Op, std::size_t M>
+__attribute__((noinline)) void fwindow_span(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e,
+                                            float* y, std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1,
+                                            std::size_t ox, std::size_t kw0, std::size_t kw1) {
+  const std::size_t full = g.c / kFL * kFL;
+  std::size_t c = 0;
+  for (; c + kFconvVecs * kFL <= full; c += kFconvVecs * kFL)
+    fwindow_block<Op, M, kFconvVecs>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c);
+  const std::size_t nv = (full - c) / kFL;
+  if constexpr (kFconvVecs > 3)
+    if (nv == 3) fwindow_block<Op, M, 3>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c);
+  if constexpr (kFconvVecs > 2)
+    if (nv == 2) fwindow_block<Op, M, 2>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c);
+  if constexpr (kFconvVecs > 1)
+    if (nv == 1) fwindow_block<Op, M, 1>(x, w, g, e, y, iy, kh0, kh1, ox, kw0, kw1, c);
+  if (full < g.c)
+    for (std::size_t p = 0; p < M; ++p) fwindow_tail<Op>(x, w, g, e, y, iy, kh0, kh1, ox + p, kw0, kw1, full);
+}
+
+// Every channel of output pixels [ow0, ow1) of rows [r0, r1): interior pixels in spans of 12,
+// then 4, 2, 1; border pixels one at a time with their own kw range.
 template <class Op>
 void fwindow(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y, std::size_t r0,
              std::size_t r1, std::size_t ow0, std::size_t ow1) {
-  const std::size_t C = g.c, full = C / kFL * kFL;
   std::size_t ilo, ihi;
   finterior(g, &ilo, &ihi);
   const std::size_t lo = ilo > ow0 ? ilo : ow0, hi = ihi < ow1 ? ihi : ow1;
-  // The first channel vectors' count decides the tile height of the interior.
-  const std::size_t nv0 = full / kFL < kFconvVecs ? full / kFL : kFconvVecs;
-  const std::size_t MR = nv0 == 0 ? 4 : fconv_rows(nv0 >= 4 ? 4 : nv0 == 3 ? 3 : nv0 == 2 ? 2 : 1);
   for (std::size_t r = r0; r < r1; ++r) {
     const std::size_t n = r / g.oh, oy = r % g.oh;
-    const float* ximg = x + n * g.h * g.w * C;
+    const float* ximg = x + n * g.h * g.w * g.c;
     float* yrow = y + (n * g.oh + oy) * g.ow * g.o;
     const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.sh) - static_cast<std::ptrdiff_t>(g.pt);
     std::size_t kh0, kh1;
     ftap_range(iy, g.dh, g.kh, g.h, &kh0, &kh1);
-    // Pixels [ox, ox + (one ? 1 : MR)) with taps [kw0, kw1), every channel.
-    auto pixels = [&](bool one, std::size_t ox, std::size_t kw0, std::size_t kw1) {
-      std::size_t c = 0;
-      while (c < full) {
-        const std::size_t nv = (full - c) / kFL;
-        if (nv >= kFconvVecs) {
-          fwindow_pixels<Op, kFconvVecs>(one, ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1, c);
-          c += kFconvVecs * kFL;
-          continue;
-        }
-        // Fewer than kFconvVecs vectors left: one call of that width (the interior tile height
-        // follows nv0, so only the first chunk's width may set MR: others are split by pixel).
-        const std::size_t m = one ? 1 : MR;
-        for (std::size_t p = 0; p < m;) {
-          const std::size_t step = (!one && fconv_rows(nv) == m - p) ? m - p : 1;
-          const bool single = step == 1;
-          if (nv == 3) {
-            if constexpr (kFconvVecs > 3) fwindow_pixels<Op, 3>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
-          } else if (nv == 2) {
-            if constexpr (kFconvVecs > 2) fwindow_pixels<Op, 2>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
-          } else {
-            if constexpr (kFconvVecs > 1) fwindow_pixels<Op, 1>(single, ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, c);
-          }
-          p += step;
-        }
-        c += nv * kFL;
-      }
-      if (full < C) {
-        const std::size_t m = one ? 1 : MR;
-        for (std::size_t p = 0; p < m; ++p) fwindow_tail<Op>(ximg, w, g, e, yrow, iy, kh0, kh1, ox + p, kw0, kw1, full);
-      }
-    };
     auto single = [&](std::size_t ox) {
       std::size_t kw0, kw1;
       ftap_range(static_cast<std::ptrdiff_t>(ox * g.sw) - static_cast<std::ptrdiff_t>(g.pl), g.dw, g.kw, g.w, &kw0, &kw1);
-      pixels(true, ox, kw0, kw1);
+      fwindow_span<Op, 1>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1);
     };
     std::size_t ox = ow0;
     for (; ox < ow1 && ox < lo; ++ox) single(ox);
-    for (; ox + MR <= hi; ox += MR) pixels(false, ox, 0, g.kw);
+    for (; ox + 12 <= hi; ox += 12) fwindow_span<Op, 12>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, 0, g.kw);
+    for (; ox + 4 <= hi; ox += 4) fwindow_span<Op, 4>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, 0, g.kw);
+    for (; ox + 2 <= hi; ox += 2) fwindow_span<Op, 2>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, 0, g.kw);
     for (; ox < ow1; ++ox) single(ox);
   }
 }
