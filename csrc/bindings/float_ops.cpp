@@ -312,7 +312,7 @@ void bind_float_ops(py::module_& m) {
           },
           py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
           py::arg("out") = py::none(),
-          "NHWC max pool over the valid taps of each window (a NaN tap gives NaN).");
+          "NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored).");
   cls.def("avg_pool2d", [](const Kernels& k, const py::array& x, const std::vector<long long>& ps,
                            const std::vector<long long>& s, const std::string& pad, const py::object& out) {
             return pool(k, false, x, ps, s, pad, out);

@@ -174,9 +174,8 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
   for (; ox < ow1; ++ox) single(ox);
 }
 
-// The scale/bias pointers of a block are read lane by lane past `valid` only inside the packed
-// (zero) weights; the epilogue's loads of scale/bias cover whole vectors, so the runtime pads
-// scale and bias to round_up(o, lanes) (runtime/float_ops.cpp).
+// Rows [r0, r1) x columns [c0, c1) x channel blocks [b0, b1). The last block's epilogue loads
+// whole vectors of scale / bias, so callers pad them to round_up(o, lanes) floats.
 inline void fconv(const float* x, const float* packed, const ConvGeom& g, const FloatEpilogue& e, float* y,
                   std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t b0, std::size_t b1) {
   const std::size_t taps = g.kh * g.kw * g.c;
@@ -215,13 +214,14 @@ struct FDepthwiseOp {
   static FASTQ_INLINE float init1() { return 0.0f; }
   static FASTQ_INLINE float step1(float a, float x, float w) { return __builtin_fmaf(x, w, a); }
 };
-// max: a NaN tap makes the result NaN (take x when x > m or x is NaN; a NaN m then stays).
+// max: m = x where x > m (TensorFlow's CPU rule): NaN taps are ignored, the first of equal
+// values (+0 / -0) stays. at_least is one MAXPS on x86.
 struct FMaxOp {
   static constexpr bool kWeights = false;
   static FASTQ_INLINE FV init() { return FV::splat(-std::numeric_limits<float>::infinity()); }
-  static FASTQ_INLINE FV step(FV m, FV x, FV) { return select(gt(x, m) | isnan(x), x, m); }
+  static FASTQ_INLINE FV step(FV m, FV x, FV) { return at_least(m, x); }
   static FASTQ_INLINE float init1() { return -std::numeric_limits<float>::infinity(); }
-  static FASTQ_INLINE float step1(float m, float x, float) { return (x > m || x != x) ? x : m; }
+  static FASTQ_INLINE float step1(float m, float x, float) { return m < x ? x : m; }
 };
 struct FSumOp {
   static constexpr bool kWeights = false;
@@ -264,7 +264,12 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
         }
     }
   }
-  const FV count = FV::splat(static_cast<float>((kh1 - kh0) * (kw1 - kw0)));
+  // s / count; for a power-of-two count s * (1 / count) is the same correctly rounded value
+  // (the reciprocal is exact), and a multiply is far cheaper than a vector division.
+  const std::size_t taps = (kh1 - kh0) * (kw1 - kw0);
+  const bool pow2 = taps != 0 && (taps & (taps - 1)) == 0;
+  const FV count = FV::splat(static_cast<float>(taps));
+  const FV inv = FV::splat(1.0f / static_cast<float>(taps));
   for (std::size_t p = 0; p < MR; ++p)
     for (std::size_t v = 0; v < NV; ++v) {
       FV r = acc[p][v];
@@ -272,7 +277,7 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
       if constexpr (kFinish<Op> == 0)
         r = fepilogue(r, e, e.scale ? e.scale + ch : nullptr, e.bias ? e.bias + ch : nullptr);
       else if constexpr (kFinish<Op> == 2)
-        r = r / count;
+        r = pow2 ? r * inv : r / count;
       FV::store(y + (ox + p) * g.o + ch, r);
     }
 }

@@ -12,7 +12,8 @@ count and the batch an image is in (docs/float-ops.md):
   ``bias`` or into the weights (the caller's choice; both are exact contracts).
 - **Padding** ``"valid"`` or ``"same"`` (TensorFlow's: output ``ceil(in / stride)``, the smaller
   half of the padding at the top / left).
-- **Pooling**: max over the valid taps (a NaN tap gives NaN); average = sum of the valid taps in
+- **Pooling**: max over the valid taps (``m = x`` where ``x > m``: NaN taps
+  are ignored, as in TensorFlow's CPU kernel); average = sum of the valid taps in
   (kh, kw) order from +0, divided by their count (Keras's ``"same"`` rule); global average = the
   sum over pixels in row-major order from +0, divided by h * w.
 - **Pointwise**: ``add`` (a + b, optional relu), ``affine`` (x * scale + bias per last-axis

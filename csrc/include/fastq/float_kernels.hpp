@@ -37,8 +37,9 @@ struct ConvGeom {
 
 struct FloatKernels {
   // Vector lanes of float32, and output channels per packed weight block (conv_pack's layout:
-  // channel blocks of `block` channels, the last one rounded up to whole vectors; block b holds
-  // [tap][channel] with tap = (kh * kw + kw) * c + c, missing channels zero).
+  // blocks of `block` output channels, the last one rounded up to whole vectors; the block
+  // starting at channel ch0 sits at ch0 * taps and holds [tap][channel], tap = (i * kw + j) * c
+  // + ci for kernel row i, column j, input channel ci; missing channels are zero).
   std::size_t lanes, block;
   // HWIO weights (taps x o) -> the blocked layout (taps * round_up(o, lanes) floats).
   void (*conv_pack)(const float* w, std::size_t taps, std::size_t o, float* out);
