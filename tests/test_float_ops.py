@@ -350,7 +350,12 @@ def test_pools_match_reference(isa, kind):
         for ps, st, pad in [((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((2, 2), (1, 1), "valid"),
                             ((3, 2), (1, 2), "same"), ((7, 7), (7, 7), "same")]:
             y = fn(x, ps, st, pad, kernels=k)
-            bits_equal(y, ref_pool(x, ps, st, pad, kind), f"{isa} c={c} {ps} {st} {pad}")
+            ref = ref_pool(x, ps, st, pad, kind)
+            bits_equal(y, ref, f"{isa} c={c} {ps} {st} {pad}")
+            if kind == "max":  # fused relu: relu(max(x)), and max(relu(x)) up to the sign of zero
+                y = fn(x, ps, st, pad, relu=True, kernels=k)
+                bits_equal(y, np.where(ref < 0, np.float32(0), ref), f"relu {isa} c={c} {ps} {st} {pad}")
+                np.testing.assert_array_equal(y, ref_pool(np.maximum(x, 0), ps, st, pad, kind))
 
 
 def test_avg_pool_same_divides_by_valid_taps():

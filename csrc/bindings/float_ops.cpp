@@ -197,7 +197,8 @@ py::array run_plan(const ConvPlan& p, const py::array& x, const py::object& out_
 // ---- Pooling and pointwise ops ----
 
 py::array pool(const Kernels& kern, bool is_max, const py::array& x, const std::vector<long long>& pool_size,
-               const std::vector<long long>& strides, const std::string& padding, const py::object& out_obj) {
+               const std::vector<long long>& strides, const std::string& padding, bool relu,
+               const py::object& out_obj) {
   require_f32(x, "x", 4);
   const auto k = check_pair(pool_size, "pool_size");
   const fastq::Window win = make_window(k.first, k.second, strides, {1, 1}, padding);
@@ -212,7 +213,7 @@ py::array pool(const Kernels& kern, bool is_max, const py::array& x, const std::
   auto* yp = static_cast<float*>(out.mutable_data());
   py::gil_scoped_release nogil;
   if (is_max)
-    fastq::max_pool2d(*kern.table, xp, n, g, yp);
+    fastq::max_pool2d(*kern.table, xp, n, g, relu, yp);
   else
     fastq::avg_pool2d(*kern.table, xp, n, g, yp);
   return out;
@@ -307,15 +308,15 @@ void bind_float_ops(py::module_& m) {
       (std::string("A float32 NHWC depthwise convolution, kernel (kh, kw, channels, multiplier); output channel "
                    "c * multiplier + j. ") + plan_args).c_str());
   cls.def("max_pool2d", [](const Kernels& k, const py::array& x, const std::vector<long long>& ps,
-                           const std::vector<long long>& s, const std::string& pad, const py::object& out) {
-            return pool(k, true, x, ps, s, pad, out);
-          },
+                           const std::vector<long long>& s, const std::string& pad, const py::object& out,
+                           bool relu) { return pool(k, true, x, ps, s, pad, relu, out); },
           py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
-          py::arg("out") = py::none(),
-          "NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored).");
+          py::arg("out") = py::none(), py::arg("relu") = false,
+          "NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored); relu: "
+          "relu(max(x)), the fused relu -> max-pool.");
   cls.def("avg_pool2d", [](const Kernels& k, const py::array& x, const std::vector<long long>& ps,
                            const std::vector<long long>& s, const std::string& pad, const py::object& out) {
-            return pool(k, false, x, ps, s, pad, out);
+            return pool(k, false, x, ps, s, pad, false, out);
           },
           py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
           py::arg("out") = py::none(),

@@ -278,6 +278,8 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
         r = fepilogue(r, e, e.scale ? e.scale + ch : nullptr, e.bias ? e.bias + ch : nullptr);
       else if constexpr (kFinish<Op> == 2)
         r = pow2 ? r * inv : r / count;
+      else if (e.relu)
+        r = at_least(r, FV::splat(0.0f));
       FV::store(y + (ox + p) * g.o + ch, r);
     }
 }
@@ -306,6 +308,8 @@ FASTQ_INLINE void fwindow_tail(const float* x, const float* w, const ConvGeom& g
       r = fepilogue1(r, e, c0 + j);
     else if constexpr (kFinish<Op> == 2)
       r = r / static_cast<float>((kh1 - kh0) * (kw1 - kw0));
+    else if (e.relu)
+      r = r < 0.0f ? 0.0f : r;
     y[ox * g.o + c0 + j] = r;
   }
 }
@@ -375,9 +379,9 @@ inline void fdepthwise(const float* x, const float* w, const ConvGeom& g, const 
                        std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
   fwindow<FDepthwiseOp>(x, w, g, e, y, r0, r1, c0, c1);
 }
-inline void fmax_pool(const float* x, const ConvGeom& g, float* y, std::size_t r0, std::size_t r1, std::size_t c0,
-                      std::size_t c1) {
-  fwindow<FMaxOp>(x, nullptr, g, FloatEpilogue{nullptr, nullptr, false}, y, r0, r1, c0, c1);
+inline void fmax_pool(const float* x, const ConvGeom& g, bool relu, float* y, std::size_t r0, std::size_t r1,
+                      std::size_t c0, std::size_t c1) {
+  fwindow<FMaxOp>(x, nullptr, g, FloatEpilogue{nullptr, nullptr, relu}, y, r0, r1, c0, c1);
 }
 inline void favg_pool(const float* x, const ConvGeom& g, float* y, std::size_t r0, std::size_t r1, std::size_t c0,
                       std::size_t c1) {

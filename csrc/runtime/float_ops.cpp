@@ -123,12 +123,12 @@ void depthwise2d(const KernelTable& t0, const float* x, std::size_t n, const Con
            });
 }
 
-void max_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, float* y) {
+void max_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, bool relu, float* y) {
   const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
   split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
-             t.fl.max_pool(x, g, y, r0, r1, c0, c1);
+             t.fl.max_pool(x, g, relu, y, r0, r1, c0, c1);
            });
 }
 

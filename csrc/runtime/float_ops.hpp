@@ -46,7 +46,8 @@ void conv2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom&
 // Depthwise, multiplier 1: w is kh x kw x c (g.o == g.c).
 void depthwise2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, const float* w,
                  const FloatEpilogue& e, float* y);
-void max_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, float* y);
+// relu: y = relu(max(x)) (float_kernels.hpp).
+void max_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, bool relu, float* y);
 void avg_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, float* y);
 void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c,
                      float* y);

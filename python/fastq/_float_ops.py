@@ -213,11 +213,13 @@ class Dense:
         return self._plan.isa
 
 
-def max_pool2d(x, pool_size, strides=None, padding="valid", *, out=None, kernels=None):
-    """NHWC max pool (strides default to pool_size, as in Keras)."""
+def max_pool2d(x, pool_size, strides=None, padding="valid", *, relu=False, out=None, kernels=None):
+    """NHWC max pool (strides default to pool_size, as in Keras). relu=True computes
+    relu(max(x)): the fused relu -> max-pool of QuickNet's transitions, equal to max(relu(x))
+    except possibly the sign of a zero (and 0 instead of -inf for a window of NaN)."""
     ps = _pair(pool_size, "pool_size")
     st = ps if strides is None else _pair(strides, "strides")
-    return _kern(kernels).max_pool2d(x, ps, st, _padding(padding), out)
+    return _kern(kernels).max_pool2d(x, ps, st, _padding(padding), out, bool(relu))
 
 
 def avg_pool2d(x, pool_size, strides=None, padding="valid", *, out=None, kernels=None):

@@ -51,8 +51,10 @@ struct FloatKernels {
   // the valid taps / their count): output rows [r0, r1), columns [c0, c1), every channel.
   void (*depthwise)(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
                     std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1);
-  void (*max_pool)(const float* x, const ConvGeom& g, float* y, std::size_t r0, std::size_t r1, std::size_t c0,
-                   std::size_t c1);
+  // max_pool with relu: y = relu(max(x)) (fused for relu -> max-pool: equal to max(relu(x))
+  // except possibly the sign of a zero, and -inf -> 0 for an all-NaN window).
+  void (*max_pool)(const float* x, const ConvGeom& g, bool relu, float* y, std::size_t r0, std::size_t r1,
+                   std::size_t c0, std::size_t c1);
   void (*avg_pool)(const float* x, const ConvGeom& g, float* y, std::size_t r0, std::size_t r1, std::size_t c0,
                    std::size_t c1);
   // y[i, c] = (sum over p < pixels of x[i, p, c], in p order, from +0) / pixels, images [i0, i1).
