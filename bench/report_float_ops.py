@@ -68,12 +68,16 @@ def conv_layer(model, name, r, h, k, s, c, o, padding="same", depthwise=False, r
     return Layer(model, label, lambda: layer(x, out=out), flops=2 * macs, nbytes=(x.size + out.size) * 4)
 
 
-def pool_layer(model, name, r, h, k, s, c, kind, padding):
+def pool_layer(model, name, r, h, k, s, c, kind, padding, relu=False):
     x = r.standard_normal((1, h, h, c)).astype(np.float32)
-    fn = F.max_pool2d if kind == "max" else F.avg_pool2d
-    out = fn(x, k, s, padding)
-    return Layer(model, f"{kind}pool {k}x{k}/{s} {padding} {h}x{h}x{c}", lambda: fn(x, k, s, padding, out=out),
-                 nbytes=(x.size + out.size) * 4)
+    if kind == "max":
+        out = F.max_pool2d(x, k, s, padding, relu=relu)
+        fn = lambda: F.max_pool2d(x, k, s, padding, relu=relu, out=out)  # noqa: E731
+    else:
+        out = F.avg_pool2d(x, k, s, padding)
+        fn = lambda: F.avg_pool2d(x, k, s, padding, out=out)  # noqa: E731
+    label = f"{'relu+' if relu else ''}{kind}pool {k}x{k}/{s} {padding} {h}x{h}x{c}"
+    return Layer(model, label, fn, nbytes=(x.size + out.size) * 4)
 
 
 def pointwise_layers(model, r, h, c):
@@ -108,7 +112,7 @@ def quicknet(model, r, filters, blocks):
          conv_layer(model, "stem 1x1", r, 56, 1, 1, f0 // 4, f0)]
     h, c = 56, f0
     for f in filters[1:]:
-        L.append(pool_layer(model, "transition max", r, h, 2, 1, c, "max", "valid"))
+        L.append(pool_layer(model, "transition max", r, h, 2, 1, c, "max", "valid", relu=True))
         L.append(conv_layer(model, "blur", r, h - 1, 3, 2, c, c, depthwise=True))
         h = (h - 1 + 1) // 2
         L.append(conv_layer(model, "transition 1x1", r, h, 1, 1, c, f))
@@ -232,7 +236,7 @@ def main():
         b2 = min(layer.wall[2])
         count = getattr(layer, "count", 1)
         frac = f"{layer.flops / c1 / peak * 100:.0f}%" if layer.flops else ""
-        gbs = f"{layer.nbytes / c1 / 1e9:.1f}" if layer.nbytes and not layer.flops else ""
+        gbs = f"{layer.nbytes / c1 / 1e9:.1f}" if layer.nbytes else ""
         print(f"| {layer.model} | {layer.name} | {count} | {b1 * 1e6:.1f} µs | {m1 * 1e6:.1f} µs | {c1 * 1e6:.1f} µs "
               f"| {frac} | {gbs} | {b2 * 1e6:.1f} µs | {b1 / b2:.2f}× |")
         t = totals.setdefault(layer.model, [0.0, 0.0, 0.0])

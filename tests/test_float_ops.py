@@ -397,6 +397,9 @@ def test_pointwise_ops_are_exact_float32(isa):
         bits_equal(F.affine(a, s, t, kernels=k), a * s + t)
         bits_equal(F.affine(a, s, None, relu=True, kernels=k), np.where(a * s < 0, np.float32(0), a * s))
         bits_equal(F.affine(a, None, t, kernels=k), a + t)
+        bits_equal(F.affine(a, s, t, residual=b, kernels=k), (a * s + t) + b)
+        y = (a * s + t) + b
+        bits_equal(F.affine(a, s, t, residual=b, relu=True, kernels=k), np.where(y < 0, np.float32(0), y))
         bits_equal(F.relu(a, kernels=k), np.where(a < 0, np.float32(0), a))
     big = r.standard_normal((300_000,)).astype(np.float32)  # threaded path
     bits_equal(F.add(big, big[::-1].copy(), kernels=k), big + big[::-1])
@@ -412,6 +415,12 @@ def test_pointwise_in_place():
     expect = np.where(a < 0, np.float32(0), a)
     F.relu(a, out=a)
     bits_equal(a, expect)
+    s = r.standard_normal(33).astype(np.float32)
+    expect = (b * s + s) + a
+    assert F.affine(b, s, s, residual=a, out=a) is a  # BN(b) + a, into a
+    bits_equal(a, expect)
+    with pytest.raises(ValueError, match="residual: expected the shape"):
+        F.affine(a, residual=a[:, :5].copy())
     flat = a.reshape(-1)
     with pytest.raises(ValueError, match="share memory"):
         F.add(flat[:-1], b.reshape(-1)[:-1], out=flat[1:])

@@ -247,18 +247,44 @@ py::array add(const Kernels& kern, const py::array& a, const py::array& b, bool 
   return out;
 }
 
+// An optional per-channel float32 vector of n values, read in place (None: null).
+const float* channel_ptr(const py::object& obj, const char* name, std::size_t n) {
+  if (obj.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(obj))
+    type_error(std::string(name) + ": expected None or a float32 array, got " +
+               py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  const auto a = py::reinterpret_borrow<py::array>(obj);
+  require_f32(a, name, 1);
+  if (static_cast<std::size_t>(a.shape(0)) != n)
+    value_error(std::string(name) + ": expected shape (" + std::to_string(n) + ",), got " + shape_str(a));
+  return static_cast<const float*>(a.data());
+}
+
 py::array affine(const Kernels& kern, const py::array& x, const py::object& scale, const py::object& bias, bool relu,
-                 const py::object& out_obj) {
+                 const py::object& out_obj, const py::object& res_obj) {
   require_f32(x, "x", 0);
   if (x.ndim() == 0) value_error("x: expected at least 1 dimension (the last is the channel axis), got a 0-d array");
   const std::size_t c = static_cast<std::size_t>(x.shape(x.ndim() - 1));
   const std::size_t rows = c ? static_cast<std::size_t>(x.size()) / c : 0;
-  const std::vector<float> s = channel_vector(scale, "scale", c, c), b = channel_vector(bias, "bias", c, c);
-  py::array out = output(out_obj, shape_of(x), {}, {&x});
+  const float* s = channel_ptr(scale, "scale", c);
+  const float* b = channel_ptr(bias, "bias", c);
+  const bool has_res = !res_obj.is_none();
+  py::array res = x;  // replaced below when given (a default-constructed py::array is an empty array, not null)
+  if (has_res) {
+    if (!py::isinstance<py::array>(res_obj))
+      type_error("residual: expected None or a float32 array, got " +
+                 py::str(py::type::of(res_obj).attr("__name__")).cast<std::string>());
+    res = py::reinterpret_borrow<py::array>(res_obj);
+    require_f32(res, "residual", 0);
+    if (shape_of(res) != shape_of(x))
+      value_error("residual: expected the shape of x " + shape_str(x) + ", got " + shape_str(res));
+  }
+  py::array out = has_res ? output(out_obj, shape_of(x), {}, {&x, &res}) : output(out_obj, shape_of(x), {}, {&x});
   const auto* xp = static_cast<const float*>(x.data());
+  const auto* rp = has_res ? static_cast<const float*>(res.data()) : nullptr;
   auto* yp = static_cast<float*>(out.mutable_data());
   py::gil_scoped_release nogil;
-  fastq::affine(*kern.table, xp, s.empty() ? nullptr : s.data(), b.empty() ? nullptr : b.data(), relu, yp, rows, c);
+  fastq::affine(*kern.table, xp, s, b, rp, relu, yp, rows, c);
   return out;
 }
 
@@ -326,8 +352,9 @@ void bind_float_ops(py::module_& m) {
   cls.def("add", &add, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("relu") = false,
           py::arg("out") = py::none(), "a + b (same shapes), then relu if asked; out may be a or b.");
   cls.def("affine", &affine, py::arg("x").noconvert(), py::arg("scale") = py::none(), py::arg("bias") = py::none(),
-          py::arg("relu") = false, py::arg("out") = py::none(),
-          "x * scale + bias over the last (channel) axis, two roundings, then relu if asked; out may be x.");
+          py::arg("relu") = false, py::arg("out") = py::none(), py::arg("residual") = py::none(),
+          "((x * scale) + bias) + residual over the last (channel) axis, each step rounded, then relu if asked: "
+          "batch norm, optionally fused with the residual add after it. out may be x or residual.");
   cls.def("softmax", &softmax, py::arg("x").noconvert(), py::arg("out") = py::none(),
           "Softmax over the last axis (max subtracted, fastq's exp, float64 sum in a fixed order); out may be x.");
   cls.def(

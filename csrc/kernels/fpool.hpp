@@ -53,12 +53,12 @@ inline void fadd(const float* a, const float* b, float* y, std::size_t n, bool r
   }
 }
 
-// y[r, c] = x[r, c] * scale[c] + bias[c], each optional, two roundings; then relu if asked.
-inline void faffine(const float* x, const float* scale, const float* bias, bool relu, float* y, std::size_t rows,
-                    std::size_t C) {
-  const FloatEpilogue e{scale, bias, relu};
+// y[r, c] = ((x[r, c] * scale[c]) + bias[c]) + res[r, c], each optional and rounded on its own;
+// then relu if asked.
+inline void faffine(const float* x, const float* scale, const float* bias, const float* res, bool relu, float* y,
+                    std::size_t rows, std::size_t C) {
   const std::size_t full = C / kFL * kFL;
-  if (C == full && !scale && !bias) {  // relu or copy over the whole array: one flat loop
+  if (C == full && !scale && !bias && !res) {  // relu or copy over the whole array: one flat loop
     const std::size_t n = rows * C;
     const FV zero = FV::splat(0.0f);
     for (std::size_t i = 0; i < n; i += kFL) {
@@ -67,12 +67,26 @@ inline void faffine(const float* x, const float* scale, const float* bias, bool 
     }
     return;
   }
+  const FV zero = FV::splat(0.0f);
   for (std::size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * C;
+    const float* rr = res ? res + r * C : nullptr;
     float* yr = y + r * C;
     std::size_t c = 0;
-    for (; c < full; c += kFL) FV::store(yr + c, fepilogue(FV::load(xr + c), e, scale + c, bias + c));
-    for (; c < C; ++c) yr[c] = fepilogue1(xr[c], e, c);
+    for (; c < full; c += kFL) {
+      FV v = FV::load(xr + c);
+      if (scale) v = v * FV::load(scale + c);
+      if (bias) v = v + FV::load(bias + c);
+      if (rr) v = v + FV::load(rr + c);
+      FV::store(yr + c, relu ? at_least(v, zero) : v);
+    }
+    for (; c < C; ++c) {
+      float v = xr[c];
+      if (scale) v = v * scale[c];
+      if (bias) v = v + bias[c];
+      if (rr) v = v + rr[c];
+      yr[c] = relu && v < 0.0f ? 0.0f : v;
+    }
   }
 }
 

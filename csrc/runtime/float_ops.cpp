@@ -164,11 +164,11 @@ void add(const KernelTable& t, const float* a, const float* b, float* y, std::si
   });
 }
 
-void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, bool relu, float* y,
-            std::size_t rows, std::size_t c) {
+void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, const float* res, bool relu,
+            float* y, std::size_t rows, std::size_t c) {
   split_3d(rows, 1, 1, tasks_for(rows * c, kMinParallelElems),
            [&](std::size_t r0, std::size_t r1, std::size_t, std::size_t, std::size_t, std::size_t) {
-             t.fl.affine(x + r0 * c, scale, bias, relu, y + r0 * c, r1 - r0, c);
+             t.fl.affine(x + r0 * c, scale, bias, res ? res + r0 * c : nullptr, relu, y + r0 * c, r1 - r0, c);
            });
 }
 

@@ -52,8 +52,9 @@ void avg_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvG
 void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c,
                      float* y);
 void add(const KernelTable& t, const float* a, const float* b, float* y, std::size_t count, bool relu);
-void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, bool relu, float* y,
-            std::size_t rows, std::size_t c);
+// y = ((x * scale) + bias) + res per last-axis channel (each optional), then relu if asked.
+void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, const float* res, bool relu,
+            float* y, std::size_t rows, std::size_t c);
 void softmax(const KernelTable& t, const float* x, float* y, std::size_t rows, std::size_t n);
 
 // The fp32 FMA peak of one core with t's conv inner step, FLOP/s (2 per FMA lane), timed on the

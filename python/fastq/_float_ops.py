@@ -17,7 +17,7 @@ count and the batch an image is in (docs/float-ops.md):
   (kh, kw) order from +0, divided by their count (Keras's ``"same"`` rule); global average = the
   sum over pixels in row-major order from +0, divided by h * w.
 - **Pointwise**: ``add`` (a + b, optional relu), ``affine`` (x * scale + bias per last-axis
-  channel, two roundings, optional relu), ``relu``; ``softmax`` over the last axis: m = max,
+  channel, two roundings, optionally + a residual, optional relu), ``relu``; ``softmax`` over the last axis: m = max,
   e = exp(x - m) with fastq's own exp (identical on every ISA), s = float64 sum of e in a fixed
   order rounded to float32, y = e / s.
 
@@ -239,15 +239,19 @@ def add(a, b, *, relu=False, out=None, kernels=None):
     return _kern(kernels).add(a, b, bool(relu), out)
 
 
-def affine(x, scale=None, bias=None, *, relu=False, out=None, kernels=None):
-    """x * scale + bias per last-axis channel (two roundings), then relu if asked (folded batch
-    norm). scale, bias: None or float32 (channels,). out may be x."""
-    return _kern(kernels).affine(x, _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu), out)
+def affine(x, scale=None, bias=None, *, residual=None, relu=False, out=None, kernels=None):
+    """((x * scale) + bias) + residual per last-axis channel, each step rounded on its own, then
+    relu if asked: batch norm (folded to scale / bias), optionally fused with the residual add
+    that follows it (Keras's ``BN(x) + r`` in one pass). scale, bias: None or float32
+    (channels,), read in place when float32 and contiguous. residual: None or float32 of x's
+    shape. out may be x or residual."""
+    return _kern(kernels).affine(x, _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu), out,
+                                 residual)
 
 
 def relu(x, *, out=None, kernels=None):
     """x < 0 ? 0 : x (-0.0 and NaN pass through). out may be x."""
-    return _kern(kernels).affine(x, None, None, True, out)
+    return _kern(kernels).affine(x, None, None, True, out, None)
 
 
 def softmax(x, *, out=None, kernels=None):

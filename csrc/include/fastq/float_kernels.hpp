@@ -62,9 +62,10 @@ struct FloatKernels {
                           std::size_t i1);
   // y = a + b (then relu), n elements.
   void (*add)(const float* a, const float* b, float* y, std::size_t n, bool relu);
-  // y[r, c] = x[r, c] * scale[c] + bias[c] (each optional, two roundings), then relu if asked.
-  void (*affine)(const float* x, const float* scale, const float* bias, bool relu, float* y, std::size_t rows,
-                 std::size_t c);
+  // y[r, c] = ((x[r, c] * scale[c]) + bias[c]) + res[r, c] (each optional, each rounded), then
+  // relu if asked: batch norm, optionally fused with the residual add that follows it.
+  void (*affine)(const float* x, const float* scale, const float* bias, const float* res, bool relu, float* y,
+                 std::size_t rows, std::size_t c);
   // Row-wise softmax of rows x n: see kernels/fpool.hpp for the exact method.
   void (*softmax)(const float* x, float* y, std::size_t rows, std::size_t n);
   // The fp32 FMA peak probe: `iters` iterations of the conv kernel's inner step on registers,
