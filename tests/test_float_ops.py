@@ -75,7 +75,9 @@ def windows(x, kh, kw, strides, dilation, padding):
     vp[:, pt:pt + h, pl:pl + w] = True
     for i in range(kh):
         for j in range(kw):
-            sl = (slice(None), slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
+            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+            sl = (slice(None), rows, cols)
             yield i, j, xp[sl][:, :oh, :ow], vp[sl][:, :oh, :ow]
 
 

@@ -34,7 +34,8 @@ bool is_f32(const py::array& a) {
 
 // A float32, C-contiguous, aligned array of `ndim` dimensions (0: any).
 void require_f32(const py::array& a, const char* name, py::ssize_t ndim) {
-  if (!is_f32(a)) type_error(std::string(name) + ": expected a float32 array in native byte order, got dtype " + dtype_str(a));
+  if (!is_f32(a))
+    type_error(std::string(name) + ": expected a float32 array in native byte order, got dtype " + dtype_str(a));
   require_contiguous(a, name);
   if (ndim && a.ndim() != ndim)
     value_error(std::string(name) + ": expected a " + std::to_string(ndim) + "-D array, got shape " + shape_str(a));
@@ -89,7 +90,8 @@ py::array output(const py::object& out_obj, const Shape& shape, std::initializer
                  std::initializer_list<const py::array*> alias_ok = {}) {
   if (out_obj.is_none()) return py::array_t<float>(shape);
   if (!py::isinstance<py::array>(out_obj))
-    type_error("out: expected a NumPy float32 array, got " + py::str(py::type::of(out_obj).attr("__name__")).cast<std::string>());
+    type_error("out: expected a NumPy float32 array, got " +
+               py::str(py::type::of(out_obj).attr("__name__")).cast<std::string>());
   auto out = py::reinterpret_borrow<py::array>(out_obj);
   if (!is_f32(out)) value_error("out: expected dtype float32, got " + dtype_str(out));
   if (shape_of(out) != shape) value_error("out: expected shape " + shape_str(shape) + ", got " + shape_str(out));
@@ -161,8 +163,8 @@ py::tuple plan_output_shape(const ConvPlan& p, const std::vector<long long>& sha
   if (shape.size() != 4 || shape[0] < 0 || shape[1] < 0 || shape[2] < 0 || shape[3] != static_cast<long long>(p.c))
     value_error("shape: expected (batch, height, width, " + std::to_string(p.c) + ") (NHWC), got " +
                 std::to_string(shape.size()) + " values");
-  const fastq::ConvGeom g = fastq::conv_geom(static_cast<std::size_t>(shape[1]), static_cast<std::size_t>(shape[2]), p.c,
-                                             p.o, p.win);
+  const fastq::ConvGeom g =
+      fastq::conv_geom(static_cast<std::size_t>(shape[1]), static_cast<std::size_t>(shape[2]), p.c, p.o, p.win);
   return py::make_tuple(shape[0], g.oh, g.ow, p.o);
 }
 
@@ -322,7 +324,8 @@ void bind_float_ops(py::module_& m) {
       },
       py::arg("kernel").noconvert(), py::arg("strides"), py::arg("dilation"), py::arg("padding"),
       py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("relu") = false,
-      (std::string("A float32 NHWC convolution with HWIO kernel (kh, kw, in, out), packed once. ") + plan_args).c_str());
+      (std::string("A float32 NHWC convolution with HWIO kernel (kh, kw, in, out), packed once. ") + plan_args)
+          .c_str());
   cls.def(
       "depthwise_plan",
       [](const Kernels& k, const py::array& w, const std::vector<long long>& s, const std::vector<long long>& d,
@@ -402,7 +405,8 @@ void bind_float_ops(py::module_& m) {
       .def("__call__", &run_plan, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of "
            "y's shape that shares no memory with x.")
-      .def("output_shape", &plan_output_shape, py::arg("shape"), "The shape __call__(x) returns for an x of this shape.")
+      .def("output_shape", &plan_output_shape, py::arg("shape"),
+           "The shape __call__(x) returns for an x of this shape.")
       .def_property_readonly("isa", [](const ConvPlan& p) { return std::string(p.table->isa); })
       .def_property_readonly("depthwise", [](const ConvPlan& p) { return p.depthwise; })
       .def_property_readonly("kernel_size", [](const ConvPlan& p) { return py::make_tuple(p.kh, p.kw); })

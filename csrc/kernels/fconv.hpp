@@ -144,7 +144,8 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
       for (std::size_t v = 0; v < NV; ++v) acc[p][v] = FV::splat(0.0f);
     if (kh1 > kh0 && kw1 > kw0) {
       const std::size_t ix = ox * g.sw + kw0 * g.dw - g.pl;  // first valid input column (>= 0)
-      const float* xp = ximg + ((static_cast<std::size_t>(iy + static_cast<std::ptrdiff_t>(kh0 * g.dh))) * g.w + ix) * C;
+      const std::size_t row = static_cast<std::size_t>(iy + static_cast<std::ptrdiff_t>(kh0 * g.dh));
+      const float* xp = ximg + (row * g.w + ix) * C;
       fconv_taps<M, NV>(acc, xp, xps, xrs, xcs, w + kh0 * wrs + kw0 * wcs, nb, wrs, wcs, kh1 - kh0, kw1 - kw0, C);
     }
     for (std::size_t p = 0; p < M; ++p) {
@@ -232,7 +233,8 @@ struct FSumOp {
 };
 
 // What happens after the taps: 0 depthwise epilogue, 1 none (max), 2 divide by the tap count.
-template <class Op> constexpr int kFinish = std::is_same<Op, FDepthwiseOp>::value ? 0 : std::is_same<Op, FSumOp>::value ? 2 : 1;
+template <class Op>
+constexpr int kFinish = std::is_same<Op, FDepthwiseOp>::value ? 0 : std::is_same<Op, FSumOp>::value ? 2 : 1;
 
 // MR pixels x NV channel vectors from channel c0 over taps [kh0, kh1) x [kw0, kw1).
 template <class Op, std::size_t MR, std::size_t NV>
@@ -320,7 +322,8 @@ FASTQ_INLINE void fwindow_block(const float* x, const float* w, const ConvGeom& 
                                 std::ptrdiff_t iy, std::size_t kh0, std::size_t kh1, std::size_t ox, std::size_t kw0,
                                 std::size_t kw1, std::size_t c0) {
   constexpr std::size_t R = M < fconv_rows(NV) ? M : fconv_rows(NV);
-  for (std::size_t p = 0; p + R <= M; p += R) fwindow_tile<Op, R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + p, kw0, kw1, c0);
+  for (std::size_t p = 0; p + R <= M; p += R)
+    fwindow_tile<Op, R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + p, kw0, kw1, c0);
   if constexpr (M % R != 0)
     fwindow_tile<Op, M % R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + M - M % R, kw0, kw1, c0);
 }
@@ -363,7 +366,8 @@ void fwindow(const float* x, const float* w, const ConvGeom& g, const FloatEpilo
     ftap_range(iy, g.dh, g.kh, g.h, &kh0, &kh1);
     auto single = [&](std::size_t ox) {
       std::size_t kw0, kw1;
-      ftap_range(static_cast<std::ptrdiff_t>(ox * g.sw) - static_cast<std::ptrdiff_t>(g.pl), g.dw, g.kw, g.w, &kw0, &kw1);
+      const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * g.sw) - static_cast<std::ptrdiff_t>(g.pl);
+      ftap_range(ix, g.dw, g.kw, g.w, &kw0, &kw1);
       fwindow_span<Op, 1>(ximg, w, g, e, yrow, iy, kh0, kh1, ox, kw0, kw1);
     };
     std::size_t ox = ow0;

@@ -37,7 +37,8 @@ void split_3d(std::size_t rows, std::size_t cols, std::size_t blocks, std::size_
   const std::size_t cp = std::min(ceil_div(cols, 8), rest);  // columns: pieces of >= 8 pixels
   rest = ceil_div(rest, std::max<std::size_t>(cp, 1));
   const std::size_t bp = std::min(blocks, rp * cp >= want ? std::size_t(1) : rest);
-  const std::size_t rs = ceil_div(rows, rp), cs = ceil_div(cols, std::max<std::size_t>(cp, 1)), bs = ceil_div(blocks, bp);
+  const std::size_t rs = ceil_div(rows, rp), cs = ceil_div(cols, std::max<std::size_t>(cp, 1));
+  const std::size_t bs = ceil_div(blocks, bp);
   const std::size_t nr = ceil_div(rows, rs), nc = ceil_div(cols, cs), nb = ceil_div(blocks, bs);
   parallel_for(nr * nc * nb, [&](std::size_t i) {
     const std::size_t bi = i % nb, ci = (i / nb) % nc, ri = i / (nb * nc);
@@ -52,6 +53,7 @@ const KernelTable& fit_table(const KernelTable& t, std::size_t channels) {
   if (std::strcmp(t.isa, "avx512") == 0 && channels % 16 != 0 && channels % 8 == 0 && channels < 64)
     return avx2::table();
 #endif
+  (void)channels;
   return t;
 }
 
