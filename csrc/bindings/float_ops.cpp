@@ -401,7 +401,7 @@ void bind_float_ops(py::module_& m) {
       },
       py::arg("seconds") = 0.2,
       "{isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).");
-  py::class_<ConvPlan>(m, "ConvPlan", "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
+  py::class_<ConvPlan>(m, "FloatConvPlan", "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
       .def("__call__", &run_plan, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of "
            "y's shape that shares no memory with x.")
