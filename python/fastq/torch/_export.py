@@ -438,9 +438,11 @@ class _Exporter:
 def _example(example) -> torch.Tensor:
     if isinstance(example, torch.Tensor):
         return example.detach().to("cpu", torch.float32)
+    if isinstance(example, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(example, np.float32))
     if isinstance(example, (tuple, list, torch.Size)) and all(isinstance(d, int) for d in example):
         return torch.zeros(tuple(example))
-    raise TypeError(f"example_input: expected a tensor or a shape (batch first, e.g. (1, 3, 32, 32)), "
+    raise TypeError(f"example_input: expected a tensor, an array or a shape (batch first, e.g. (1, 3, 32, 32)), "
                     f"got {type(example).__name__}")
 
 
@@ -451,7 +453,8 @@ def to_config(module: nn.Module, example_input, name: str = None):
     if not isinstance(module, nn.Module):
         raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
     gm = module if isinstance(module, fx.GraphModule) else trace(module)
-    examples = example_input if isinstance(example_input, list) else [example_input]
+    several = isinstance(example_input, (list, tuple)) and not all(isinstance(d, int) for d in example_input)
+    examples = list(example_input) if several else [example_input]
     xs = [_example(e) for e in examples]
     modes = {m: m.training for m in gm.modules()}
     try:
@@ -468,11 +471,11 @@ def export(module: nn.Module, example_input, name: str = None) -> Model:
     """A :class:`fastq.models.Model` computing ``module.eval()``'s outputs on packed bits.
 
     ``module``: an ``nn.Module`` (traced with :func:`trace`: QuantConv2d, QuantLinear and the
-    quantizers stay leaves) or a ``torch.fx.GraphModule``. ``example_input``: a tensor of the
-    module's input, or its shape, batch first (a list of them for several inputs); only its
+    quantizers stay leaves) or a ``torch.fx.GraphModule``. ``example_input``: a tensor (or NumPy
+    array) of the module's input, or its shape, batch first (a list of them for several inputs); only its
     per-sample shape matters, and the model is made for that shape. The model takes the module's
     own (NCHW) input as a NumPy array and returns NumPy float32 outputs in PyTorch's layout.
     """
     config, weights = to_config(module, example_input, name)
-    return from_config(config, weights, {"format": "torch", "torch_version": torch.__version__,
+    return from_config(config, weights, {"format": "torch", "torch_version": str(torch.__version__),
                                          "fastq_version": getattr(fastq, "__version__", "")})

@@ -208,7 +208,7 @@ def run(cfg: TorchDemoConfig | None = None, log=print) -> dict:
         "seed": cfg.seed,
         "isa": fastq.active_isa(),
         "threads": fastq.get_num_threads(),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "train_time_s": train_s,
         "export_time_s": export_s,
         "wall_time_s": wall,
