@@ -334,3 +334,26 @@ def test_example_input_type():
         ft.export(nn.Sequential(nn.ReLU()), "nchw")
     with pytest.raises(TypeError, match="module"):
         ft.export(lambda x: x, (1, 3))
+
+
+def test_flip_ratio_untouched_by_export():
+    net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, input_quantizer=ft.quantizers.SteSign(metrics=["flip_ratio"]),
+                                                     kernel_quantizer="ste_sign"))
+    metric = net[1].input_quantizer.flip_ratio
+    before = float(metric.result())
+    ft.export(net, torch.randn(3, 12))
+    assert net[1].input_quantizer.flip_ratio is metric and float(metric.result()) == before
+
+
+def test_docs_snippet_exports():
+    """docs/torch.md's README snippet ends with the export: its logits are the network's."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "torch.md").read_text()
+    block = re.search(r"## Example \(README snippet\)\n\n```python\n(.*?)```", text, re.S).group(1)
+    ns = {}
+    exec(compile(block, "docs/torch.md", "exec"), ns)
+    with torch.no_grad():
+        want = ns["model"].eval()(ns["x"]).numpy()
+    np.testing.assert_allclose(ns["logits"], want, rtol=1e-5, atol=1e-5)

@@ -400,8 +400,9 @@ class Compiler:
 
     def _lower_Permute(self, n):
         dims = n.config.get("dims")
-        if not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) for d in dims):
-            raise _err(n, f"dims {dims!r}: expected a list of axis numbers counted from 1")
+        if (not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) for d in dims)
+                or sorted(dims) != list(range(1, len(dims) + 1))):
+            raise _err(n, f"dims {dims!r}: expected a permutation of the axes 1..n (the batch axis is 0)")
         self._emit(layout_ops.Permute(n.name, n.inputs, dims))
 
     def _lower_Reshape(self, n):

@@ -457,13 +457,19 @@ def to_config(module: nn.Module, example_input, name: str = None):
     examples = list(example_input) if several else [example_input]
     xs = [_example(e) for e in examples]
     modes = {m: m.training for m in gm.modules()}
+    # The shape-propagation run must not count in the quantizers' flip_ratio metrics.
+    metrics = {m: m.flip_ratio for m in gm.modules() if isinstance(m, _tq.Quantizer) and m.flip_ratio is not None}
     try:
         gm.eval()
+        for m in metrics:
+            m.flip_ratio = None
         with torch.no_grad():
             ShapeProp(gm).propagate(*xs)
     finally:
         for m, t in modes.items():
             m.training = t
+        for m, metric in metrics.items():
+            m.flip_ratio = metric
     return _Exporter(gm, name or type(module).__name__).run()
 
 
