@@ -421,6 +421,9 @@ class _Exporter:
             return self._flatten(node, args[0])
         if fn is F.dropout:
             return self._alias(node, args[0])
+        if str(getattr(fn, "_schema", "")).startswith("fastq::"):
+            raise self._err(node, "a fastq operator called directly: the graph was traced into fastq.torch's "
+                                  "layers or quantizers; trace the module with fastq.torch.trace (or pass the module)")
         raise self._err(node, "this function is not supported (supported: +, torch.add, x * c, x - c, relu, "
                               "torch.flatten(x, 1), dropout)")
 
