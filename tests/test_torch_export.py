@@ -132,6 +132,7 @@ def test_bnn_exact_outputs_and_binary_layers():
     model = ft.export(net, torch.from_numpy(x[:1]))
     assert isinstance(model, fastq.models.Model)
     assert sum(op.kind == "binary" for op in model.ops) == 4
+    assert [op.describe() for op in model.ops].count("BinaryConv2D -> bits") == 1   # packed into the next conv
     assert model.input_shapes == [(3, 8, 8)]
     np.testing.assert_array_equal(model.predict(x), _torch_out(net, x))
     # Every binary layer (with its folded batch norm) bit for bit: fx names are the layer names.
