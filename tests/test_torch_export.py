@@ -338,8 +338,8 @@ def test_example_input_type():
 
 
 def test_flip_ratio_untouched_by_export():
-    net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, input_quantizer=ft.quantizers.SteSign(metrics=["flip_ratio"]),
-                                                     kernel_quantizer="ste_sign"))
+    net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, kernel_quantizer="ste_sign",
+                                                     input_quantizer=ft.quantizers.SteSign(metrics=["flip_ratio"])))
     metric = net[1].input_quantizer.flip_ratio
     before = float(metric.result())
     ft.export(net, torch.randn(3, 12))
