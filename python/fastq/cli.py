@@ -195,6 +195,13 @@ def _cmd_demo(args, argv) -> int:
         status = _reexec_without_openblas_vars(argv, "demo")
         if status is not None:
             return status
+    if args.torch:  # the PyTorch demo lives with fastq.torch (needs PyTorch)
+        try:
+            from .torch import demo as torch_demo
+        except ImportError as e:
+            print(f"fastq demo --torch: {e}", file=sys.stderr)
+            return 2
+        return torch_demo.main(args)
     return demo.main(args)
 
 
@@ -210,6 +217,9 @@ def _add_demo(sub) -> None:
         'Needs scikit-learn: pip install "fastq-bnn[demo]".',
     )
     demo.build_parser(p)
+    p.add_argument("--torch", action="store_true", help="instead: train a binarized CNN with fastq.torch (PyTorch), "
+                   "export it with fastq.torch.export and compare it with PyTorch (uses --seed, --epochs, --json, "
+                   "--timing-budget; see docs/torch.md)")
     p.add_argument("--keep-openblas-env", action="store_true",
                    help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
     p.set_defaults(handler=_cmd_demo)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantizers as _q
-from . import ops
+from . import layout_ops, ops
 from .graph import Graph, Node, UnsupportedModelError
 
 SIGN_FORWARD = (_q.SteSign, _q.ApproxSign, _q.SwishSign)
@@ -43,7 +43,7 @@ SUPPORTED = sorted({
     "InputLayer", "QuantConv2D", "QuantDense", "QuantDepthwiseConv2D", "Conv2D", "DepthwiseConv2D", "Dense",
     "BatchNormalization", "Activation", "ReLU", "Softmax", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
     "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Flatten", "Reshape", "Add", "Concatenate",
-    "ZeroPadding2D", "TFOpLambda", *IDENTITY})
+    "ZeroPadding2D", "TFOpLambda", "Permute", *IDENTITY})
 
 
 def _err(node: Node, msg: str) -> UnsupportedModelError:
@@ -397,6 +397,13 @@ class Compiler:
     def _lower_Flatten(self, n):
         _channels_last(n)
         self._emit(ops.Reshape(n.name, n.inputs, (-1,)))
+
+    def _lower_Permute(self, n):
+        dims = n.config.get("dims")
+        if (not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) for d in dims)
+                or sorted(dims) != list(range(1, len(dims) + 1))):
+            raise _err(n, f"dims {dims!r}: expected a permutation of the axes 1..n (the batch axis is 0)")
+        self._emit(layout_ops.Permute(n.name, n.inputs, dims))
 
     def _lower_Reshape(self, n):
         self._emit(ops.Reshape(n.name, n.inputs, tuple(n.config["target_shape"])))

@@ -20,6 +20,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess by the 
 from . import constraints, ops, quantizers  # noqa: E402
 from .constraints import apply_constraints, register_constraint_hook  # noqa: E402
 from .layers import QuantConv2d, QuantLinear  # noqa: E402
+from ._export import export, to_config, trace  # noqa: E402
 
 __all__ = ["ops", "quantizers", "constraints", "QuantLinear", "QuantConv2d", "apply_constraints",
-           "register_constraint_hook"]
+           "register_constraint_hook", "export", "to_config", "trace"]
