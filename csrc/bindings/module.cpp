@@ -308,8 +308,10 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "set_num_threads",
       [](const py::int_& n) {
-        const long long v = n.cast<long long>();  // OverflowError past 64 bits: Python checks first
-        if (v < 1 || v > fastq::kMaxThreads)
+        int overflow = 0;
+        const long long v = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+        if (overflow || v < 1 || v > fastq::kMaxThreads)
           value_error("n: expected an integer in 1.." + std::to_string(fastq::kMaxThreads) + ", got " +
                       std::string(py::str(n)));
         fastq::set_num_threads(static_cast<int>(v));

@@ -210,6 +210,8 @@ class Quantizer(metaclass=_FrozenParameters):
     # -- the passes ------------------------------------------------------------------------
     def __call__(self, x, out=None):
         """Forward pass: the quantized ``x`` (dtype kept; float16 in gives float16 out)."""
+        if self._custom_metrics:  # a shape error must come before out= is written
+            self.flip_ratio.check_shape(np.shape(x))
         # One native call for float32/float64 arrays that need no conversion; None sends the
         # call through the general path below (conversions, copies, error messages).
         y = self._bound.forward(x, out)
