@@ -34,13 +34,19 @@ WEIRD = [None, "x", b"\x00", 1.5, 3, True, [1.0, -2.0], [[1.0], [2.0, 3.0]], {"a
          2**70, -1, 0, np.float32(0.5), np.int64(7)]
 
 
+_BIG = {}
+
+
 @st.composite
 def arrays(draw, big=True):
     """A random array: any dtype, 0-4 dimensions, views (strided, reversed, transposed,
     misaligned), byte-swapped, sometimes read-only; rarely ~1e6 elements."""
     if big and draw(st.integers(0, 99)) == 0:
-        n = draw(st.integers(100_000, 1_000_000))
-        a = np.random.default_rng(n).standard_normal(n).astype(draw(st.sampled_from(["float32", "float64"])))
+        n = draw(st.sampled_from([100_003, (1 << 19) + 17, 1_000_000]))
+        dt = draw(st.sampled_from(["float32", "float64"]))
+        if (n, dt) not in _BIG:  # made once: random generation would dominate the run time
+            _BIG[n, dt] = np.random.default_rng(n).standard_normal(n).astype(dt)
+        a = _BIG[n, dt].copy()
         a[draw(st.integers(0, n - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 0.0]))
         return a
     ndim = draw(st.integers(0, 4))

@@ -135,6 +135,21 @@ def test_custom_objects_without_registering():
         Q.get(cfg, custom_objects=[Unregistered])
 
 
+def test_every_kernel_and_builtin_class_is_covered_by_the_cases():
+    """A new quantizer (a line in quantizer_list.hpp, a registered Python class) is found here:
+    the shared cases (conftest.QUANTIZER_CASES), which every ISA, reference and misuse test
+    walks, must include it."""
+    assert {q._kernel for q in QUANTIZER_CASES} == set(_core.quantizer_ids)
+    builtin = {c for c in Q._REGISTRY.values() if c.__module__ == "fastq.quantizers"}
+    assert builtin == {type(q) for q in QUANTIZER_CASES}
+
+
+def test_metrics_scope_rejects_a_bare_string():
+    with pytest.raises(TypeError, match="metrics: expected a list of metric names.*'flip_ratio'"):
+        with fastq.context.metrics_scope("flip_ratio"):
+            pass
+
+
 def test_register_rejects_non_quantizers():
     with pytest.raises(TypeError, match="expected a Quantizer subclass"):
         Q.register_quantizer(int)
