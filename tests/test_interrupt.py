@@ -244,3 +244,22 @@ def test_huge_environment_thread_count_fails_the_import_cleanly():
     r = subprocess.run([sys.executable, "-c", "import fastq"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "ValueError: FASTQ_NUM_THREADS: expected an integer in 1..1024, got '1000000000'" in r.stderr
+
+
+def test_set_num_threads_during_a_region_does_not_deadlock():
+    """A Python thread runs a long region (its owner takes the GIL to poll for signals) while
+    the main thread, holding the GIL, changes the thread count: both must proceed."""
+    code = """
+import threading, fastq
+from fastq import _core
+fastq.set_num_threads(2)
+t = threading.Thread(target=lambda: print('ran', _core._pool_selftest(400, 2000)))
+t.start()
+for i in range(2000):
+    fastq.set_num_threads(1 + i % 3)
+t.join()
+print('done')
+"""
+    r = _run(code, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["ran", "400", "done"], r.stdout

@@ -266,6 +266,13 @@ def test_bad_out_or_dy_is_reported_before_any_copy():
     assert _peak_bytes(lambda: q.grad(big, np.ones(3, np.float16))) < (1 << 20)
 
 
+def test_pack_bits_size_limit_is_checked_before_copying():
+    big = np.broadcast_to(np.float32(1), (2**31 + 1,))  # an 8 GiB copy if converted
+    assert _peak_bytes(lambda: fastq.pack_bits(big)) < (1 << 20)
+    with pytest.raises(ValueError, match=r"x: expected fewer than 2\*\*31 values along the packed axis"):
+        fastq.pack_bits(big)
+
+
 def test_flip_ratio_shape_error_comes_before_out_is_written():
     q = fastq.SteSign(metrics=["flip_ratio"])
     q(np.ones(4, np.float32))

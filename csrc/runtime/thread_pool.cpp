@@ -119,10 +119,9 @@ class Pool {
 
   // Only changes how many threads join a region: workers are started on first need and kept
   // (parked) when the count shrinks, so switching thread counts costs nothing.
-  void resize(int n) {
-    std::lock_guard<std::mutex> busy(busy_);  // never while a region runs
-    num_threads_ = n;
-  }
+  // No lock: a region reads the count once, when it starts. (Taking busy_ here could deadlock:
+  // a caller holding the GIL would wait for a region whose owner waits for the GIL to poll.)
+  void resize(int n) { num_threads_ = n; }
 
   void run(std::size_t ntasks, const std::function<void(std::size_t)>& fn) {
     Region r;

@@ -177,6 +177,8 @@ def pack_bits(x, axis: int = -1) -> PackedBits:
         raise ValueError(f"axis: {axis} is out of bounds for an array of {x.ndim} dimensions")
     if axis % x.ndim != x.ndim - 1:
         x = np.moveaxis(x, axis, -1)
+    if x.shape[-1] >= 2**31:  # the kernels' limit, checked before any copy of a (broadcast) view
+        raise ValueError(f"x: expected fewer than 2**31 values along the packed axis, got {x.shape[-1]}")
     if x.size == 0:  # cost bounded by the data: no loop over the rows of an empty array
         result_dtype(x.dtype, "x")
         return _wrap(np.zeros(x.shape[:-1] + (_n_words(x.shape[-1]),), _U64), x.shape[-1])
