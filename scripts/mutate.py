@@ -194,6 +194,11 @@ mutant("pool-max-threads", "runtime", "csrc/runtime/thread_pool.cpp",
        ["tests/test_interrupt.py"], "no upper bound on the thread count in the core",
        equivalent="the bindings check 1..kMaxThreads before calling (both _core.set_num_threads and Python's); "
        "the core check is a second line of defence no public path reaches")
+mutant("pool-resize-lock", "runtime", "csrc/runtime/thread_pool.cpp",
+       "  void resize(int n) { num_threads_ = n; }",
+       "  void resize(int n) {\n    std::lock_guard<std::mutex> busy(busy_);\n    num_threads_ = n;\n  }",
+       ["tests/test_interrupt.py"], "set_num_threads waits for a running region while holding the GIL: deadlock "
+       "against the region's signal poll")
 mutant("pool-affinity", "runtime", "csrc/runtime/thread_pool.cpp",
        "    if (rc == 0) return count;", "    if (rc == 0) return count + 1;",
        ["tests/test_interrupt.py"], "the default thread count ignores the affinity mask (one too many)")
