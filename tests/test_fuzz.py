@@ -150,7 +150,8 @@ def one_call(draw, state):
         f = draw(st.sampled_from(FUNCTIONS))
         f(values(draw))
     elif kind == "registry":
-        ident = draw(st.one_of(st.sampled_from(["ste_sign", "SteSign", "larq>SteTern", "bogus", "NoOp", "DoReFaQuantizer"]),
+        names = ["ste_sign", "SteSign", "larq>SteTern", "bogus", "NoOp", "DoReFaQuantizer"]
+        ident = draw(st.one_of(st.sampled_from(names),
                                st.fixed_dictionaries({"class_name": st.sampled_from(["SteSign", "DoReFa", "Bogus", 5]),
                                                       "config": st.sampled_from([{}, {"k_bit": 3}, {"clip_value": -1},
                                                                                  {"mode": "weights"}, [1], None])}),

@@ -80,7 +80,8 @@ Params params_by_name(const KernelTable& t, int id, const py::handle& values) {
       if (key == names.name[i]) slot = i;
       known += std::string(known.empty() ? "" : ", ") + names.name[i];
     }
-    if (slot < 0) value_error("params: unknown parameter '" + key + "'; this quantizer has: " + (known.empty() ? "none" : known));
+    if (slot < 0)
+      value_error("params: unknown parameter '" + key + "'; this quantizer has: " + (known.empty() ? "none" : known));
     if (!py::isinstance<py::float_>(item.second) && !py::isinstance<py::int_>(item.second))
       type_error("params['" + key + "']: expected a number, got " +
                  std::string(py::str(py::type::handle_of(item.second).attr("__name__"))));
@@ -350,7 +351,9 @@ PYBIND11_MODULE(_core, m) {
         };
         run_released([&] {
           if (chunked)
-            fastq::chunked_for(ntasks, 1, [&](std::size_t a, std::size_t b) { for (std::size_t i = a; i < b; ++i) task(i); });
+            fastq::chunked_for(ntasks, 1, [&](std::size_t a, std::size_t b) {
+              for (std::size_t i = a; i < b; ++i) task(i);
+            });
           else
             fastq::parallel_for(ntasks, task);
         });
@@ -381,7 +384,8 @@ PYBIND11_MODULE(_core, m) {
 #undef FASTQ_NAME_ENTRY
   for (int id = 0; id < fastq::kNumQuantizers; ++id) {
     py::list names;
-    for (int i = 0; i < fastq::kNumParams && scalar_table.params[id].name[i]; ++i) names.append(scalar_table.params[id].name[i]);
+    const fastq::ParamNames& pn = scalar_table.params[id];
+    for (int i = 0; i < fastq::kNumParams && pn.name[i]; ++i) names.append(pn.name[i]);
     param_names[kernel_names[id]] = py::tuple(names);
   }
   m.attr("quantizer_params") = param_names;

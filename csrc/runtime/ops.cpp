@@ -122,7 +122,8 @@ namespace {
 template <class T>
 class Stats final : public TensorStats<T> {
  public:
-  Stats(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols) : t_(t), x_(x), rows_(rows), cols_(cols) {}
+  Stats(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols)
+      : t_(t), x_(x), rows_(rows), cols_(cols) {}
   std::size_t size() const override { return rows_ * cols_; }
   std::size_t rows() const override { return rows_; }
   double abs_sum() override { return fastq::abs_sum<T>(t_, x_, size()); }

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["set_num_threads", "default_num_threads", "MAX_THREADS", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas"]
+__all__ = ["set_num_threads", "default_num_threads", "MAX_THREADS", "get_num_threads", "show_config", "active_isa",
+           "available_isas", "compiled_isas"]
 
 
 MAX_THREADS = _core.max_threads

@@ -162,7 +162,8 @@ def pack_bits(x, axis: int = -1) -> PackedBits:
 
     Returns a :class:`PackedBits` with ``shape`` = x's shape with ``axis`` moved last.
     """
-    if type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous and x.flags.aligned and x.ndim and x.size:
+    if (type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous
+            and x.flags.aligned and x.ndim and x.size):
         return _wrap(_core.active.pack_bits(x), x.shape[-1])  # the fast path: no conversion
     if not isinstance(x, np.ndarray):
         if isinstance(x, PackedBits):

@@ -96,12 +96,15 @@ def _check_metrics(metrics):
     try:
         names = list(metrics)
     except TypeError:
-        raise TypeError(f"metrics: expected a list of metric names such as ['flip_ratio'], got {type(metrics).__name__}") from None
+        raise TypeError(
+            f"metrics: expected a list of metric names such as ['flip_ratio'], got {type(metrics).__name__}"
+        ) from None
     for m in names:
         if not isinstance(m, str):
             raise TypeError(f"metrics: expected metric names (str), got {type(m).__name__} {m!r}")
         if m not in _context.SUPPORTED_METRICS:
-            raise ValueError(f"metrics: unknown metric {m!r}; expected a subset of {sorted(_context.SUPPORTED_METRICS)}")
+            known = sorted(_context.SUPPORTED_METRICS)
+            raise ValueError(f"metrics: unknown metric {m!r}; expected a subset of {known}")
     return names
 
 
@@ -138,8 +141,10 @@ def register_quantizer(cls=None, *, name=None, aliases=()):
             if not isinstance(key, str) or not key:
                 raise TypeError(f"register_quantizer: names must be non-empty strings, got {key!r}")
             old = _REGISTRY.get(key)
-            if old is not None and old is not c and (old.__module__, old.__qualname__) != (c.__module__, c.__qualname__):
-                raise ValueError(f"register_quantizer: the name {key!r} is taken by {old.__module__}.{old.__qualname__}")
+            same = old is not None and (old.__module__, old.__qualname__) == (c.__module__, c.__qualname__)
+            if old is not None and not same:  # re-registering a re-defined class (same place) is fine
+                raise ValueError(f"register_quantizer: the name {key!r} is taken by "
+                                 f"{old.__module__}.{old.__qualname__}")
             _REGISTRY[key] = c
         c._registered_name = name or c.__name__
         return c
