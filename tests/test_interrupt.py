@@ -168,7 +168,7 @@ def test_a_signal_during_a_real_kernel_call_stops_it(restore_threads):
 
 # -- threads ------------------------------------------------------------------------------------
 def test_thread_count_range(restore_threads):
-    assert _core.max_threads == 1024
+    assert _core.max_threads == fastq.MAX_THREADS == 1024
     fastq.set_num_threads(1024)
     assert fastq.get_num_threads() == 1024
     for bad in (0, 1025, 10**9, 2**31, 2**64, -1):

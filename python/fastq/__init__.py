@@ -20,10 +20,12 @@ _core.active = _core.active_kernels()
 from . import context, metrics, quantizers, reference  # noqa: E402
 from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
 from ._runtime import (  # noqa: E402
+    MAX_THREADS,
     _init_threads_from_env,
     active_isa,
     available_isas,
     compiled_isas,
+    default_num_threads,
     get_num_threads,
     set_num_threads,
     show_config,
@@ -56,5 +58,5 @@ __all__ = [
     "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
     "PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense",
     "quantizers", "metrics", "context", "reference",
-    "set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas",
+    "set_num_threads", "get_num_threads", "default_num_threads", "MAX_THREADS", "show_config", "active_isa", "available_isas", "compiled_isas",
 ]
