@@ -103,7 +103,12 @@ mutant("dorefa-weights-backward-prepare", "quantizers", "csrc/quantizers/dorefa.
        T_QUANT, "DoReFa weights' d = max|x| instead of tanh(max|x|)")
 mutant("mas-1d-scale", "quantizers", "csrc/quantizers/magnitude_aware_sign.hpp",
        "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;", "return s.rows() > 0 ? s.channel_abs_mean() : nullptr;",
-       T_QUANT, "1-D MagnitudeAwareSign uses the mean |x| instead of |x| itself")
+       T_QUANT, "one-row input takes the per-channel mean path instead of s = |x|",
+       equivalent="for one row the channel mean is |x| itself: a float64 sum of one value divided by 1, rounded "
+       "once, is exactly |x| (NaN stays NaN); only an extra pass (found surviving by a run of this script)")
+mutant("mas-two-rows", "quantizers", "csrc/quantizers/magnitude_aware_sign.hpp",
+       "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;", "return s.rows() > 2 ? s.channel_abs_mean() : nullptr;",
+       T_QUANT, "two-row input uses s = |x| instead of the mean over both rows")
 mutant("tern-inf-threshold", "quantizers", "csrc/quantizers/ste_tern.hpp",
        "const V z = select(lt(delta, vconst<V>(INFINITY)), one, select(isnan(delta), delta, zero));",
        "const V z = select(lt(delta, vconst<V>(INFINITY)), one, one);",
