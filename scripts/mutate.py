@@ -290,12 +290,13 @@ def run_tests(src: Path, tests, timeout, full):
     env.pop("FASTQ_FORCE_ISA", None)
     args = ["tests"] if full else tests
     try:
-        r = sh([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *args], src, env=env,
+        r = sh([sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *args], src, env=env,
                timeout=timeout)
     except subprocess.TimeoutExpired:
         return "killed", "tests timed out (a hang counts as caught)"
-    last = (r.stdout.strip().splitlines() or [""])[-1]
-    return ("killed" if r.returncode else "survived"), last
+    lines = r.stdout.strip().splitlines() or [""]
+    failed = [ln.split(" - ")[0] for ln in lines if ln.startswith(("FAILED", "ERROR"))][:1]
+    return ("killed" if r.returncode else "survived"), " ".join([lines[-1], *failed])
 
 
 def main():
