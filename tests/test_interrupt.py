@@ -261,8 +261,10 @@ from fastq import _core
 fastq.set_num_threads(2)
 t = threading.Thread(target=lambda: print('ran', _core._pool_selftest(400, 2000)))
 t.start()
-for i in range(2000):
-    fastq.set_num_threads(1 + i % 3)
+i = 0
+while t.is_alive():  # for the whole region, holding the GIL between calls
+    fastq.set_num_threads(2 + i % 2)
+    i += 1
 t.join()
 print('done')
 """
