@@ -101,6 +101,8 @@ export PYTHONDONTWRITEBYTECODE=1
 # made the fork tests hang here about once in 20 runs. They skip under this flag and run in
 # every normal build.
 export FASTQ_TEST_UNDER_ASAN=1
+# The API fuzzer (tests/test_fuzz.py): 5000 calls under the sanitizers (20000 in a normal run).
+export FASTQ_FUZZ_CALLS=${FASTQ_FUZZ_CALLS:-5000}
 # Unbuffered, so pytest's progress is not lost when a report ends the process with _exit.
 export PYTHONUNBUFFERED=1
 echo "LD_PRELOAD=$LD_PRELOAD"

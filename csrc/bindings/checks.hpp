@@ -6,7 +6,10 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "runtime/thread_pool.hpp"
 
 namespace fastq {
 namespace bindings {
@@ -38,6 +41,30 @@ inline void require_contiguous(const py::array& a, const char* name) {
 
 inline void require_writeable(const py::array& a, const char* name) {
   if (!a.writeable()) value_error(std::string(name) + ": the output array is read-only");
+}
+// The Ctrl-C check of a parallel region (runtime/thread_pool.hpp): take the GIL for a moment and
+// run Python's pending signal handlers. Only the main thread sees signals; elsewhere this is a
+// cheap no-op. A handler that raises (SIGINT: KeyboardInterrupt) leaves its exception set on
+// this thread and stops the region.
+inline bool poll_signals(void*) {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
+// Runs f() with the GIL released, answering Ctrl-C: every parallel region f starts polls
+// poll_signals about every 20 ms, and an interrupted region raises the handler's exception
+// (KeyboardInterrupt) here, once the GIL is back. Kernel exceptions (std::bad_alloc ->
+// MemoryError, ...) propagate as pybind11 translates them. Use it around every kernel call.
+template <class F>
+decltype(auto) run_released(F&& f) {
+  fastq::InterruptScope scope(&poll_signals, nullptr);
+  try {
+    py::gil_scoped_release nogil;
+    return std::forward<F>(f)();
+  } catch (const fastq::Interrupted&) {
+    if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw py::error_already_set();
+  }
 }
 }  // namespace bindings
 }  // namespace fastq

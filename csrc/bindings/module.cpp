@@ -7,7 +7,13 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <new>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bindings/checks.hpp"
@@ -56,33 +62,69 @@ int check_id(int id) {
 // Rows x cols view of a C-contiguous array: the last axis is the channel axis.
 std::size_t last_dim(const py::array& a) { return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1)); }
 
+using Params = std::array<double, fastq::kNumParams>;
+
+// A quantizer's parameter slots from a {name: number} mapping, by the names its C++ file
+// declares (kParams). Unknown names are a ValueError; missing ones are 0.
+Params params_by_name(const KernelTable& t, int id, const py::handle& values) {
+  Params p{};
+  if (values.is_none()) return p;
+  if (!py::isinstance<py::dict>(values))
+    type_error("params: expected a dict of parameter names to numbers, got " +
+               std::string(py::str(py::type::handle_of(values).attr("__name__"))));
+  const fastq::ParamNames& names = t.params[id];
+  for (const auto& item : py::reinterpret_borrow<py::dict>(values)) {
+    const std::string key = py::str(item.first);
+    int slot = -1;
+    std::string known;
+    for (int i = 0; i < fastq::kNumParams && names.name[i]; ++i) {
+      if (key == names.name[i]) slot = i;
+      known += std::string(known.empty() ? "" : ", ") + names.name[i];
+    }
+    if (slot < 0)
+      value_error("params: unknown parameter '" + key + "'; this quantizer has: " + (known.empty() ? "none" : known));
+    if (!py::isinstance<py::float_>(item.second) && !py::isinstance<py::int_>(item.second))
+      type_error("params['" + key + "']: expected a number, got " +
+                 std::string(py::str(py::type::handle_of(item.second).attr("__name__"))));
+    p[slot] = item.second.cast<double>();
+  }
+  return p;
+}
+
 template <class T>
 void quantize(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy, py::array& out,
-              double p0, double p1, double p2, double p3) {
-  const T params[fastq::kNumParams] = {static_cast<T>(p0), static_cast<T>(p1), static_cast<T>(p2),
-                                       static_cast<T>(p3)};
+              const Params& pd) {
+  T params[fastq::kNumParams];
+  for (int i = 0; i < fastq::kNumParams; ++i) params[i] = static_cast<T>(pd[i]);
   const std::size_t cols = last_dim(x);
   const std::size_t rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
   const T* xp = static_cast<const T*>(x.data());
   const T* dyp = dy ? static_cast<const T*>(dy->data()) : nullptr;
   T* op = static_cast<T*>(out.mutable_data());
-  py::gil_scoped_release nogil;
-  fastq::run_pass<T>(*k.table, id, backward, xp, dyp, op, rows, cols, params);
+  // Below one task's size no region starts, so there is nothing to poll: skip the scope (a
+  // clock read) on the per-call path of small arrays.
+  if (rows * cols < (std::size_t(1) << 16)) {
+    py::gil_scoped_release nogil;
+    fastq::run_pass<T>(*k.table, id, backward, xp, dyp, op, rows, cols, params);
+    return;
+  }
+  run_released([&] { fastq::run_pass<T>(*k.table, id, backward, xp, dyp, op, rows, cols, params); });
 }
 
 // One forward or backward pass; x's last axis is the channel axis (MagnitudeAwareSign).
 void run(const Kernels& k, int id, bool backward, const py::array& x, const py::array* dy, py::array& out,
-         double p0, double p1, double p2, double p3) {
+         const py::handle& params) {
   check_id(id);
+  const Params p = params_by_name(*k.table, id, params);
   const DType dt = float_dtype(x, "x");
   require_contiguous(x, "x");
   require_same(x, dt, out, "out");
   require_writeable(out, "out");
   if (dy) require_same(x, dt, *dy, "dy");
   if (dt == DType::f32)
-    quantize<float>(k, id, backward, x, dy, out, p0, p1, p2, p3);
+    quantize<float>(k, id, backward, x, dy, out, p);
   else
-    quantize<double>(k, id, backward, x, dy, out, p0, p1, p2, p3);
+    quantize<double>(k, id, backward, x, dy, out, p);
 }
 
 // The common case of q(x, out) and q.grad(x, dy, out) in one native call: x (and dy) an
@@ -92,13 +134,11 @@ void run(const Kernels& k, int id, bool backward, const py::array& x, const py::
 // (conversions, copies, error messages), so this path never raises for bad arguments.
 class BoundQuantizer {
  public:
-  BoundQuantizer(const Kernels& k, int id, const std::vector<double>& p32, const std::vector<double>& p64)
-      : table_(k.table), id_(check_id(id)) {
-    if (p32.size() > fastq::kNumParams || p64.size() > fastq::kNumParams)
-      value_error("params: expected at most " + std::to_string(fastq::kNumParams) + " values");
-    std::copy(p32.begin(), p32.end(), p32_);
-    std::copy(p64.begin(), p64.end(), p64_);
-  }
+  BoundQuantizer(const Kernels& k, int id, const py::object& p32, const py::object& p64)
+      : table_(k.table),
+        id_(check_id(id)),
+        p32_(params_by_name(*k.table, id, p32)),
+        p64_(params_by_name(*k.table, id, p64)) {}
 
   py::object forward(py::handle x, py::handle out) const { return apply(x, py::handle(), out); }
   py::object backward(py::handle x, py::handle dy, py::handle out) const { return apply(x, dy, out); }
@@ -147,16 +187,15 @@ class BoundQuantizer {
     const py::array* dyp = dyh ? &dy : nullptr;
     const Kernels k{table_};
     if (type == py::detail::npy_api::NPY_FLOAT_)
-      quantize<float>(k, id_, bool(dyh), x, dyp, out, p32_[0], p32_[1], p32_[2], p32_[3]);
+      quantize<float>(k, id_, bool(dyh), x, dyp, out, p32_);
     else
-      quantize<double>(k, id_, bool(dyh), x, dyp, out, p64_[0], p64_[1], p64_[2], p64_[3]);
+      quantize<double>(k, id_, bool(dyh), x, dyp, out, p64_);
     return std::move(out);
   }
 
   const KernelTable* table_;
   int id_;
-  double p32_[fastq::kNumParams] = {};
-  double p64_[fastq::kNumParams] = {};
+  Params p32_, p64_;
 };
 
 py::array checked_input(const py::array& x) {
@@ -174,17 +213,18 @@ PYBIND11_MODULE(_core, m) {
       .def("__repr__", [](const Kernels& k) { return "<fastq._core.Kernels isa='" + std::string(k.table->isa) + "'>"; })
       .def(
           "forward",
-          [](const Kernels& k, int id, const py::array& x, py::array& out, double p0, double p1, double p2,
-             double p3) { run(k, id, false, x, nullptr, out, p0, p1, p2, p3); },
-          py::arg("id"), py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("p0") = 0.0,
-          py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
-          "out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous).")
+          [](const Kernels& k, int id, const py::array& x, py::array& out, const py::object& params) {
+            run(k, id, false, x, nullptr, out, params);
+          },
+          py::arg("id"), py::arg("x").noconvert(), py::arg("out").noconvert(), py::arg("params") = py::none(),
+          "out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous); params: "
+          "{name: value} by the names of quantizer_params.")
       .def(
           "backward",
-          [](const Kernels& k, int id, const py::array& x, const py::array& dy, py::array& out, double p0,
-             double p1, double p2, double p3) { run(k, id, true, x, &dy, out, p0, p1, p2, p3); },
+          [](const Kernels& k, int id, const py::array& x, const py::array& dy, py::array& out,
+             const py::object& params) { run(k, id, true, x, &dy, out, params); },
           py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("out").noconvert(),
-          py::arg("p0") = 0.0, py::arg("p1") = 0.0, py::arg("p2") = 0.0, py::arg("p3") = 0.0,
+          py::arg("params") = py::none(),
           "out = input gradient of quantizer `id` given upstream gradient dy.")
       .def(
           "abs_sum",
@@ -192,12 +232,10 @@ PYBIND11_MODULE(_core, m) {
             const std::size_t n = static_cast<std::size_t>(checked_input(x).size());
             if (float_dtype(x, "x") == DType::f32) {
               const float* p = static_cast<const float*>(x.data());
-              py::gil_scoped_release nogil;
-              return fastq::abs_sum<float>(*k.table, p, n);
+              return run_released([&] { return fastq::abs_sum<float>(*k.table, p, n); });
             }
             const double* p = static_cast<const double*>(x.data());
-            py::gil_scoped_release nogil;
-            return fastq::abs_sum<double>(*k.table, p, n);
+            return run_released([&] { return fastq::abs_sum<double>(*k.table, p, n); });
           },
           py::arg("x").noconvert(), "Sum of |x| accumulated in float64, in fastq's fixed order.")
       .def(
@@ -206,12 +244,10 @@ PYBIND11_MODULE(_core, m) {
             const std::size_t n = static_cast<std::size_t>(checked_input(x).size());
             if (float_dtype(x, "x") == DType::f32) {
               const float* p = static_cast<const float*>(x.data());
-              py::gil_scoped_release nogil;
-              return fastq::max_abs<float>(*k.table, p, n);
+              return static_cast<double>(run_released([&] { return fastq::max_abs<float>(*k.table, p, n); }));
             }
             const double* p = static_cast<const double*>(x.data());
-            py::gil_scoped_release nogil;
-            return fastq::max_abs<double>(*k.table, p, n);
+            return run_released([&] { return fastq::max_abs<double>(*k.table, p, n); });
           },
           py::arg("x").noconvert(), "max |x| (NaN if any element is NaN).")
       .def(
@@ -229,13 +265,11 @@ PYBIND11_MODULE(_core, m) {
             if (dt == DType::f32) {
               const float* p = static_cast<const float*>(x.data());
               float* o = static_cast<float*>(out.mutable_data());
-              py::gil_scoped_release nogil;
-              fastq::channel_abs_mean<float>(*k.table, p, rows, cols, o);
+              run_released([&] { fastq::channel_abs_mean<float>(*k.table, p, rows, cols, o); });
             } else {
               const double* p = static_cast<const double*>(x.data());
               double* o = static_cast<double*>(out.mutable_data());
-              py::gil_scoped_release nogil;
-              fastq::channel_abs_mean<double>(*k.table, p, rows, cols, o);
+              run_released([&] { fastq::channel_abs_mean<double>(*k.table, p, rows, cols, o); });
             }
           },
           py::arg("x").noconvert(), py::arg("out").noconvert(),
@@ -247,18 +281,21 @@ PYBIND11_MODULE(_core, m) {
             require_same(x, dt, out, "out");
             require_writeable(out, "out");
             const std::size_t n = static_cast<std::size_t>(x.size());
-            py::gil_scoped_release nogil;
-            if (dt == DType::f32)
-              fastq::tanh<float>(*k.table, static_cast<const float*>(x.data()), static_cast<float*>(out.mutable_data()), n);
-            else
-              fastq::tanh<double>(*k.table, static_cast<const double*>(x.data()), static_cast<double*>(out.mutable_data()), n);
+            const void* xp = x.data();
+            void* op = out.mutable_data();
+            run_released([&] {
+              if (dt == DType::f32)
+                fastq::tanh<float>(*k.table, static_cast<const float*>(xp), static_cast<float*>(op), n);
+              else
+                fastq::tanh<double>(*k.table, static_cast<const double*>(xp), static_cast<double*>(op), n);
+            });
           },
           py::arg("x").noconvert(), py::arg("out").noconvert(), "out = fastq's tanh (the one DoReFa uses).");
 
   py::class_<BoundQuantizer>(m, "BoundQuantizer",
                              "One quantizer's kernel and parameters (float32 and float64 values) on one table: "
                              "the fast path of q(x, out) and q.grad(x, dy, out).")
-      .def(py::init<const Kernels&, int, const std::vector<double>&, const std::vector<double>&>(), py::arg("kernels"),
+      .def(py::init<const Kernels&, int, const py::object&, const py::object&>(), py::arg("kernels"),
            py::arg("id"), py::arg("params_f32"), py::arg("params_f64"))
       .def("forward", &BoundQuantizer::forward, py::arg("x"), py::arg("out"),
            "The forward pass into out (None: a new array), or None when the arguments need the Python layer.")
@@ -276,7 +313,63 @@ PYBIND11_MODULE(_core, m) {
   m.def("compiled_isas", &fastq::compiled_isas, "ISAs compiled into this build, best first.");
   m.def("available_isas", &fastq::available_isas, "Compiled ISAs this CPU can run, best first.");
   m.def("get_num_threads", &fastq::get_num_threads);
-  m.def("set_num_threads", &fastq::set_num_threads, py::arg("n"));
+  // Takes any Python int, so a huge one is this ValueError rather than a conversion error.
+  m.def(
+      "set_num_threads",
+      [](const py::int_& n) {
+        int overflow = 0;
+        const long long v = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+        if (overflow || v < 1 || v > fastq::kMaxThreads)
+          value_error("n: expected an integer in 1.." + std::to_string(fastq::kMaxThreads) + ", got " +
+                      std::string(py::str(n)));
+        fastq::set_num_threads(static_cast<int>(v));
+      },
+      py::arg("n"));
+  m.def("default_num_threads", &fastq::default_num_threads,
+        "The CPUs this process may run on (affinity mask, cgroup CPU quota rounded up), at least 1.");
+  m.def("started_workers", &fastq::started_workers, "Worker threads started so far (they start on demand).");
+  m.attr("max_threads") = fastq::kMaxThreads;
+  m.attr("poll_interval_ms") = static_cast<int>(fastq::kPollInterval.count());
+
+  // Self-tests of the parallel-region contract (tests/test_interrupt.py): ntasks tasks of
+  // `micros` microseconds of sleep each; task `fail_at` throws `kind` (bad_alloc,
+  // runtime_error, length_error); returns how many tasks ran. Under run_released, as kernels.
+  m.def(
+      "_pool_selftest",
+      [](std::size_t ntasks, long micros, long long fail_at, const std::string& kind, bool chunked) {
+        if (kind != "bad_alloc" && kind != "runtime_error" && kind != "length_error")
+          value_error("kind: expected 'bad_alloc', 'runtime_error' or 'length_error', got '" + kind + "'");
+        std::atomic<std::size_t> ran{0};
+        auto task = [&](std::size_t i) {
+          if (fail_at >= 0 && i == static_cast<std::size_t>(fail_at)) {
+            if (kind == "bad_alloc") throw std::bad_alloc();
+            if (kind == "length_error") throw std::length_error("selftest");
+            throw std::runtime_error("selftest failure in a task");
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(micros));
+          ran.fetch_add(1);
+        };
+        run_released([&] {
+          if (chunked)
+            fastq::chunked_for(ntasks, 1, [&](std::size_t a, std::size_t b) {
+              for (std::size_t i = a; i < b; ++i) task(i);
+            });
+          else
+            fastq::parallel_for(ntasks, task);
+        });
+        return ran.load();
+      },
+      py::arg("ntasks"), py::arg("micros"), py::arg("fail_at") = -1, py::arg("kind") = "bad_alloc",
+      py::arg("chunked") = false);
+  // A fallback: an Interrupted that escapes a binding without run_released is KeyboardInterrupt.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fastq::Interrupted&) {
+      if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+    }
+  });
 
   py::dict ids;
 #define FASTQ_ID_ENTRY(Name) ids[#Name] = static_cast<int>(fastq::k##Name);
@@ -284,6 +377,19 @@ PYBIND11_MODULE(_core, m) {
 #undef FASTQ_ID_ENTRY
   m.attr("quantizer_ids") = ids;
   m.attr("num_params") = fastq::kNumParams;
+  // Each kernel's parameter names, as its csrc/quantizers/<name>.hpp declares them (kParams).
+  py::dict param_names;
+  const KernelTable& scalar_table = fastq::table_for("scalar");
+#define FASTQ_NAME_ENTRY(Name) #Name,
+  const char* const kernel_names[] = {FASTQ_QUANTIZERS(FASTQ_NAME_ENTRY)};
+#undef FASTQ_NAME_ENTRY
+  for (int id = 0; id < fastq::kNumQuantizers; ++id) {
+    py::list names;
+    const fastq::ParamNames& pn = scalar_table.params[id];
+    for (int i = 0; i < fastq::kNumParams && pn.name[i]; ++i) names.append(pn.name[i]);
+    param_names[kernel_names[id]] = py::tuple(names);
+  }
+  m.attr("quantizer_params") = param_names;
   m.attr("stream_bytes") = fastq::kStreamBytes;
 #if defined(__clang__)
   m.attr("compiler") = std::string("clang ") + __clang_version__;

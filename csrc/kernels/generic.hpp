@@ -33,7 +33,8 @@ TypedKernels<T> make_typed_kernels() {
   TypedKernels<T> k{};
 #define FASTQ_TABLE_ENTRY(Name)                              \
   k.forward[k##Name] = &elementwise<Name, false, T>; \
-  k.backward[k##Name] = &elementwise<Name, true, T>;
+  k.backward[k##Name] = &elementwise<Name, true, T>;  \
+  k.prepare[k##Name] = &Name::template prepare<T>;
   FASTQ_QUANTIZERS(FASTQ_TABLE_ENTRY)
 #undef FASTQ_TABLE_ENTRY
   k.abs_sum = &abs_sum<T>;
@@ -46,6 +47,9 @@ TypedKernels<T> make_typed_kernels() {
 inline KernelTable make_table(const char* isa) {
   KernelTable t{};
   t.isa = isa;
+#define FASTQ_PARAMS_ENTRY(Name) t.params[k##Name] = Name::kParams;
+  FASTQ_QUANTIZERS(FASTQ_PARAMS_ENTRY)
+#undef FASTQ_PARAMS_ENTRY
   t.f32 = make_typed_kernels<float>();
   t.f64 = make_typed_kernels<double>();
   t.binary = make_binary_kernels();

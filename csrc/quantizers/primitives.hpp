@@ -1,11 +1,27 @@
 // Building blocks shared by the quantizers (SEMANTICS.md "Primitives"). Generic code: included
 // inside a target namespace after the vector vocabulary.
 //
-// A quantizer is a struct with
+// A quantizer is a struct deriving from QuantizerBase with
+//   static constexpr ParamNames kParams;      // its parameters' names, slot by slot (the one
+//                                             // declaration: bindings and Python use the names)
 //   static constexpr bool uses_scale;          // reads the per-channel scale s
+//   template <class T> static const T* prepare(TensorStats<T>&, bool backward, T* p);
+//                                             // whole-tensor statistics before the pass
 //   template <class V> static V forward(V x, V s, const V* p);
 //   template <class V> static V backward(V x, V dy, V s, const V* p);
 // where p holds the kNumParams parameters broadcast to vectors (meaning documented per file).
+// Adding one: this file's siblings show the pattern; then a line in fastq/quantizer_list.hpp,
+// its include in all.hpp and a Python class in python/fastq/quantizers.py.
+
+// Defaults: no parameters, no scale, nothing to prepare.
+struct QuantizerBase {
+  static constexpr ParamNames kParams{};
+  static constexpr bool uses_scale = false;
+  template <class T>
+  static const T* prepare(TensorStats<T>&, bool, T*) {
+    return nullptr;
+  }
+};
 
 // sign(x): -1 if x < 0, +1 if x >= 0 (so ±0 -> +1), NaN stays NaN (x itself).
 template <class V>

@@ -1,7 +1,7 @@
 // SteTern: larq's literal sign(sign(x + Δ) + sign(x - Δ)) with tf.sign (sign(0) = 0):
 // ±1 at |x| >= Δ, 0 inside, NaN for NaN x or Δ. Clipped straight-through gradient.
-// p[0] = clip_value, p[1] = 1 when clip_value is None, p[2] = Δ (threshold_value, or the TWN
-// threshold computed by the abs_sum reduction).
+// p[0] = clip_value, p[1] = no_clip (1 when clip_value is None), p[2] = threshold: Δ, p[3] = twn:
+// nonzero asks prepare() to replace Δ with the TWN threshold of the forward pass.
 //
 // Evaluated with fewer operations, exactly equal to the literal formula (checked against it
 // over special values and 10^5 random inputs per threshold):
@@ -12,8 +12,15 @@
 //  - NaN comes out for NaN x, NaN D, and infinite x with infinite D (inf - inf): exactly where
 //    x * z is NaN, z = 1 for finite D, 0 for infinite D, NaN for NaN D (loop-invariant). For
 //    infinite D and finite x the comparisons give 0, as sign(inf) + sign(-inf) does.
-struct SteTern {
-  static constexpr bool uses_scale = false;
+struct SteTern : QuantizerBase {
+  static constexpr ParamNames kParams{{"clip_value", "no_clip", "threshold", "twn"}};
+  // larq's TWN threshold: 0.7 * reduce_sum(|x|) / size, in this order, in the working dtype
+  // (the sum accumulated in float64 and rounded once).
+  template <class T>
+  static const T* prepare(TensorStats<T>& s, bool backward, T* p) {
+    if (!backward && p[3] != T(0)) p[2] = (T(0.7) * static_cast<T>(s.abs_sum())) / static_cast<T>(s.size());
+    return nullptr;
+  }
   template <class V> static FASTQ_INLINE V forward(V x, V, const V* p) {
     const V delta = abs(p[2]);
     const V zero = vconst<V>(0.0), one = vconst<V>(1.0);

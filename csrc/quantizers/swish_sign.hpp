@@ -11,8 +11,8 @@
 // overflows exactly where larq's (dy*β)*(2 - b*tanh(b/2)) does, and inf*0 then gives larq's
 // NaN. (The bracket is up to twice larq's for small |b|, so with |dy*β| within a factor 4 of
 // the dtype's max it can overflow where larq's does not.)
-struct SwishSign {
-  static constexpr bool uses_scale = false;
+struct SwishSign : QuantizerBase {
+  static constexpr ParamNames kParams{{"beta"}};
   template <class V> static FASTQ_INLINE V forward(V x, V, const V*) { return sign_pm1(x); }
   template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
     const V one = vconst<V>(1.0), two = vconst<V>(2.0);

@@ -11,6 +11,8 @@ namespace {
 constexpr std::size_t kMinParallel = std::size_t(1) << 16;
 // Work pieces are multiples of this many elements (whole cache lines, whole vectors).
 constexpr std::size_t kAlign = 64;
+// The largest task of a region, in elements (see run_elementwise).
+constexpr std::size_t kChunk = std::size_t(1) << 18;
 
 // Split `count` items into `pieces` ranges of whole kAlign blocks that cover them all.
 std::size_t aligned_step(std::size_t count, std::size_t pieces) {
@@ -29,31 +31,34 @@ const TypedKernels<float>& typed<float>(const KernelTable& t) { return t.f32; }
 template <>
 const TypedKernels<double>& typed<double>(const KernelTable& t) { return t.f64; }
 
+// Every parallel region below is split into tasks of at most about kChunk elements, even on
+// one thread: a task is the unit of Ctrl-C polling and cancellation (runtime/thread_pool.hpp), so
+// it must take at most a few milliseconds (2^18 floats: ~0.3 ms for the slowest pass, SwishSign
+// backward, here; ~15 ms under qemu).
 template <class T>
 void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out,
                      std::size_t rows, std::size_t cols, const T* scale, const T* params) {
   const auto& k = typed<T>(t);
   const ElementwiseFn<T> fn = backward ? k.backward[id] : k.forward[id];
   const std::size_t n = rows * cols;
-  const std::size_t pieces = num_pieces(n);
+  const std::size_t pieces = std::max(num_pieces(n), (n + kChunk - 1) / kChunk);
   const bool stream = n * sizeof(T) * (backward ? 3 : 2) > kStreamBytes;
   if (pieces <= 1) {
     if (n) fn(x, dy, out, rows, cols, scale, params, stream);
     return;
   }
-  if (rows == 1) {  // split the columns
-    const std::size_t step = aligned_step(cols, pieces);
-    parallel_for(pieces, [&](std::size_t i) {
-      const std::size_t c0 = std::min(cols, i * step), c1 = std::min(cols, c0 + step);
-      if (c0 < c1)
-        fn(x + c0, dy ? dy + c0 : nullptr, out + c0, 1, c1 - c0, scale ? scale + c0 : nullptr, params, stream);
+  if (rows == 1 || cols >= kChunk) {  // split each row's columns (one row per task at least)
+    const std::size_t step = aligned_step(cols, rows == 1 ? pieces : (cols + kChunk - 1) / kChunk);
+    const std::size_t per_row = (cols + step - 1) / step;
+    parallel_for(rows * per_row, [&](std::size_t i) {
+      const std::size_t r = i / per_row, c0 = std::min(cols, (i % per_row) * step), c1 = std::min(cols, c0 + step);
+      const std::size_t o = r * cols + c0;
+      if (c0 < c1) fn(x + o, dy ? dy + o : nullptr, out + o, 1, c1 - c0, scale ? scale + c0 : nullptr, params, stream);
     });
   } else {  // split the rows
-    const std::size_t step = (rows + pieces - 1) / pieces;
-    parallel_for(pieces, [&](std::size_t i) {
-      const std::size_t r0 = std::min(rows, i * step), r1 = std::min(rows, r0 + step);
-      if (r0 < r1)
-        fn(x + r0 * cols, dy ? dy + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols, scale, params, stream);
+    const std::size_t step = std::min((rows + pieces - 1) / pieces, std::max<std::size_t>(1, kChunk / cols));
+    chunked_for(rows, step, [&](std::size_t r0, std::size_t r1) {
+      fn(x + r0 * cols, dy ? dy + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols, scale, params, stream);
     });
   }
 }
@@ -89,14 +94,20 @@ T max_abs(const KernelTable& t, const T* x, std::size_t n) {
 template <class T>
 void channel_abs_mean(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols, T* scale) {
   const auto& k = typed<T>(t);
+  if (cols == 0) return;
   std::vector<double> acc(cols, 0.0);
   // Each column is summed in row order by exactly one task, so any split of the columns
-  // gives the same sums.
+  // gives the same sums. A task walks its rows in pieces of about kChunk elements and stops
+  // early when the region is cancelled (the sums are then discarded).
   const std::size_t pieces = cols >= 2 * kAlign ? num_pieces(rows * cols) : 1;
   const std::size_t step = aligned_step(cols, pieces);
-  parallel_for(pieces, [&](std::size_t i) {
+  parallel_for((cols + step - 1) / step, [&](std::size_t i) {
     const std::size_t c0 = std::min(cols, i * step), c1 = std::min(cols, c0 + step);
-    if (c0 < c1) k.col_abs_sum(x + c0, rows, c1 - c0, cols, acc.data() + c0);
+    const std::size_t rstep = std::max<std::size_t>(1, kChunk / std::max<std::size_t>(1, c1 - c0));
+    for (std::size_t r0 = 0; r0 < rows && c0 < c1; r0 += rstep) {
+      if (checkpoint()) return;
+      k.col_abs_sum(x + r0 * cols + c0, std::min(rstep, rows - r0), c1 - c0, cols, acc.data() + c0);
+    }
   });
   for (std::size_t c = 0; c < cols; ++c) scale[c] = static_cast<T>(acc[c] / static_cast<double>(rows));
 }
@@ -106,28 +117,49 @@ void tanh(const KernelTable& t, const T* x, T* y, std::size_t n) {
   typed<T>(t).tanh(x, y, n);
 }
 
+namespace {
+// TensorStats over one input, each statistic computed on first request (threaded, cancellable).
+template <class T>
+class Stats final : public TensorStats<T> {
+ public:
+  Stats(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols)
+      : t_(t), x_(x), rows_(rows), cols_(cols) {}
+  std::size_t size() const override { return rows_ * cols_; }
+  std::size_t rows() const override { return rows_; }
+  double abs_sum() override { return fastq::abs_sum<T>(t_, x_, size()); }
+  T max_abs() override { return fastq::max_abs<T>(t_, x_, size()); }
+  T tanh(T v) override {
+    T y;
+    fastq::tanh<T>(t_, &v, &y, 1);
+    return y;
+  }
+  const T* channel_abs_mean() override {
+    scale_.resize(cols_);
+    fastq::channel_abs_mean<T>(t_, x_, rows_, cols_, scale_.data());
+    return scale_.data();
+  }
+
+ private:
+  const KernelTable& t_;
+  const T* x_;
+  std::size_t rows_, cols_;
+  std::vector<T> scale_;
+};
+}  // namespace
+
 template <class T>
 void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out, std::size_t rows,
               std::size_t cols, const T* params_in) {
-  const std::size_t n = rows * cols;
   T params[kNumParams];
   std::copy(params_in, params_in + kNumParams, params);
-  if (id == kMagnitudeAwareSign && rows > 1) {
-    std::vector<T> scale(cols);
-    channel_abs_mean<T>(t, x, rows, cols, scale.data());
-    run_elementwise<T>(t, id, backward, x, dy, out, rows, cols, scale.data(), params);
-    return;
-  }
-  if (id == kSteTern && !backward && params[3] != T(0)) {
-    // larq: 0.7 * reduce_sum(|x|) / size, in the working dtype (the sum accumulated in float64).
-    params[2] = (T(0.7) * static_cast<T>(abs_sum<T>(t, x, n))) / static_cast<T>(n);
-  }
-  if (id == kDoReFaWeights) {
-    // d = max|tanh(x)| = tanh(max|x|): tanh is odd and increasing.
-    const T m = max_abs<T>(t, x, n);
-    tanh<T>(t, &m, &params[1], 1);
-  }
-  run_elementwise<T>(t, id, backward, x, dy, out, 1, n, nullptr, params);
+  Stats<T> stats(t, x, rows, cols);
+  // The quantizer's whole-tensor step (csrc/quantizers/<name>.hpp); a scale means per-channel
+  // rows x cols, otherwise the pass runs over the input as one row.
+  const T* scale = typed<T>(t).prepare[id](stats, backward, params);
+  if (scale)
+    run_elementwise<T>(t, id, backward, x, dy, out, rows, cols, scale, params);
+  else
+    run_elementwise<T>(t, id, backward, x, dy, out, 1, rows * cols, nullptr, params);
 }
 
 #define FASTQ_INSTANTIATE(T)                                                                          \

@@ -11,10 +11,10 @@ template <class T>
 const TypedKernels<T>& typed(const KernelTable& t);
 
 // out = forward/backward pass of quantizer `id` over an x of rows x cols elements (row-major,
-// contiguous; cols = the last axis, the channel axis). Computes first what the pass needs from
-// the whole tensor: MagnitudeAwareSign's per-channel scale (rows > 1; for one row s = |x|), the
-// TWN threshold of SteTern's forward pass (params[3] != 0 asks for it; it replaces params[2])
-// and DoReFa weights' d = tanh(max|x|) (replaces params[1]). dy is null for forward passes.
+// contiguous; cols = the last axis, the channel axis). Runs the quantizer's prepare() first
+// (whole-tensor statistics: MagnitudeAwareSign's per-channel scale, SteTern's TWN threshold,
+// DoReFa weights' d = tanh(max|x|)), then its elementwise pass; both threaded, in tasks small
+// enough to answer Ctrl-C (runtime/thread_pool.hpp). dy is null for forward passes.
 template <class T>
 void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out, std::size_t rows,
               std::size_t cols, const T* params);

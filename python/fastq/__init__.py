@@ -21,10 +21,12 @@ from . import context, metrics, quantizers, reference  # noqa: E402
 from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
 from .conv import BinaryConv2D, binary_conv2d, binary_max_pool2d  # noqa: E402
 from ._runtime import (  # noqa: E402
+    MAX_THREADS,
     _init_threads_from_env,
     active_isa,
     available_isas,
     compiled_isas,
+    default_num_threads,
     get_num_threads,
     set_num_threads,
     show_config,
@@ -58,5 +60,5 @@ __all__ = [
     "PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense",
     "binary_conv2d", "BinaryConv2D", "binary_max_pool2d",
     "quantizers", "metrics", "context", "reference",
-    "set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas",
+    "set_num_threads", "get_num_threads", "default_num_threads", "MAX_THREADS", "show_config", "active_isa", "available_isas", "compiled_isas",
 ]

@@ -16,6 +16,17 @@ F64 = np.dtype(np.float64)
 NATIVE = (F32, F64)
 
 
+def reject_subclass(x, name: str) -> None:
+    """Masked arrays are refused (fastq has no masked kernels, and np.asarray would silently
+    compute on the hidden data): TypeError naming the way out. Other ndarray subclasses are
+    computed as plain arrays of their data and return plain arrays."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name}: masked arrays are not supported (fastq would compute on the masked-out data and drop "
+            f"the mask); pass {name}.filled(value) or np.ma.getdata({name}) explicitly"
+        )
+
+
 def result_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
     """The dtype fastq returns for an input of ``dtype``."""
     kind = dtype.kind
@@ -28,18 +39,39 @@ def result_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
     raise TypeError(f"{name}: expected a real-valued array (float, integer or bool), got dtype {dtype}")
 
 
-def as_input(x, name: str = "x"):
-    """Return ``(work, result_dtype)``: ``work`` is a C-contiguous, aligned float32/float64
-    array with x's values (x itself when it already is one; otherwise a converted copy)."""
+def as_array(x, name: str = "x"):
+    """Return ``(array, result_dtype)`` without copying an ndarray: shapes and dtypes can be
+    checked before any conversion or allocation."""
     if not isinstance(x, np.ndarray):
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
-        x = np.asarray(x)
-    elif (x.dtype is F32 or x.dtype is F64) and x.flags.c_contiguous and x.flags.aligned:
-        return x, x.dtype  # already what the kernels take
-    rd = result_dtype(x.dtype, name)
+        if type(x).__name__ == "PackedBits":
+            raise TypeError(f"{name}: expected real values, got a PackedBits (packed signs); "
+                            "fastq.unpack_bits(p) gives its +-1 values")
+        a = np.asarray(x)
+        if a.dtype == object:
+            raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__} (NumPy made it dtype object)")
+        x = a
+    elif type(x) is not np.ndarray:
+        reject_subclass(x, name)
+    if (x.dtype is F32 or x.dtype is F64) and x.flags.c_contiguous and x.flags.aligned:
+        return x, x.dtype
+    return x, result_dtype(x.dtype, name)
+
+
+def to_work(x: np.ndarray, rd: np.dtype) -> np.ndarray:
+    """x as a C-contiguous, aligned float32/float64 array (x itself, or one converted copy)."""
     wd = F32 if rd == F16 else rd
-    return np.require(x, wd, ("C", "A")), rd
+    if x.dtype is wd and x.flags.c_contiguous and x.flags.aligned:
+        return x
+    return np.require(x, wd, ("C", "A"))
+
+
+def as_input(x, name: str = "x"):
+    """Return ``(work, result_dtype)``: ``work`` is a C-contiguous, aligned float32/float64
+    array with x's values (x itself when it already is one; otherwise a converted copy)."""
+    x, rd = as_array(x, name)
+    return to_work(x, rd), rd
 
 
 def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
@@ -48,6 +80,7 @@ def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
     float16 first, as the gradient of a float16 tensor is; overflow gives ±inf, as IEEE says)."""
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
+    reject_subclass(a, name)
     result_dtype(a.dtype, name)
     if a.shape != work.shape:
         raise ValueError(f"{name}: expected shape {work.shape} (the shape of x), got {a.shape}")
@@ -61,6 +94,21 @@ def _data_ptr(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
 
+def check_out(out, shape, rd: np.dtype) -> None:
+    """out= must be a writable ndarray (not masked) of the given shape and result dtype."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out: expected a NumPy array, got {type(out).__name__}")
+    reject_subclass(out, "out")
+    if out.shape != shape:
+        raise ValueError(f"out: expected shape {shape}, got {out.shape}")
+    if out.dtype != rd:
+        raise ValueError(f"out: expected dtype {rd}, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out: the output array is read-only")
+
+
 def output_for(out, work: np.ndarray, rd: np.dtype, *inputs: np.ndarray):
     """Return ``(target, out)``: the kernel writes ``target``; when it is not ``out`` the caller
     copies it into ``out`` (non-contiguous or float16 ``out``, or ``out`` partially overlapping
@@ -68,15 +116,8 @@ def output_for(out, work: np.ndarray, rd: np.dtype, *inputs: np.ndarray):
     if out is None:
         out = np.empty(work.shape, rd)
         return (out if rd is work.dtype or rd == work.dtype else np.empty(work.shape, work.dtype)), out
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out: expected a NumPy array, got {type(out).__name__}")
-    if out.shape != work.shape:
-        raise ValueError(f"out: expected shape {work.shape}, got {out.shape}")
-    if out.dtype != rd:
-        raise ValueError(f"out: expected dtype {rd}, got {out.dtype}")
+    check_out(out, work.shape, rd)
     flags = out.flags
-    if not flags.writeable:
-        raise ValueError("out: the output array is read-only")
     direct = flags.c_contiguous and flags.aligned and out.dtype is work.dtype
     if direct:
         for a in inputs:  # same memory is fine (in place); a shifted overlap is not

@@ -10,16 +10,34 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas"]
+__all__ = ["set_num_threads", "default_num_threads", "MAX_THREADS", "get_num_threads", "show_config", "active_isa",
+           "available_isas", "compiled_isas"]
+
+
+MAX_THREADS = _core.max_threads
+# FASTQ_FORCE_ISA as it was when the kernel table was chosen (this module is imported right
+# after): setting it later changes nothing, so show_config must not claim it did.
+_FORCED_AT_IMPORT = os.environ.get("FASTQ_FORCE_ISA") or None
+
+
+def _thread_count(n, name: str) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer in 1..{MAX_THREADS}, got {type(n).__name__} {n!r}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"{name}: expected an integer in 1..{MAX_THREADS}, got {n}")
+    return int(n)
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads (>= 1) for large inputs. Results are bit-identical for every ``n``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"set_num_threads: n must be an integer >= 1, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be an integer >= 1, got {n}")
-    _core.set_num_threads(int(n))
+    """Use up to ``n`` threads (1..``MAX_THREADS`` = 1024) for large inputs; workers start only
+    when a call has work for them. Results are bit-identical for every ``n``."""
+    _core.set_num_threads(_thread_count(n, "set_num_threads: n"))
+
+
+def default_num_threads() -> int:
+    """The default thread count: the CPUs this process may run on (its affinity mask, capped by
+    a cgroup v2 CPU quota rounded up), at least 1."""
+    return _core.default_num_threads()
 
 
 def get_num_threads() -> int:
@@ -68,7 +86,7 @@ def config() -> dict:
         "isa_compiled": compiled_isas(),
         "isa_available": available_isas(),
         "isa_active": active_isa(),
-        "isa_forced": os.environ.get("FASTQ_FORCE_ISA") or None,
+        "isa_forced": _FORCED_AT_IMPORT,
         "num_threads": get_num_threads(),
     }
 
@@ -88,12 +106,12 @@ def show_config() -> None:
 
 def _init_threads_from_env() -> None:
     value = os.environ.get("FASTQ_NUM_THREADS")
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return
     try:
         n = int(value)
     except ValueError:
-        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer >= 1, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer >= 1, got {value!r}")
+        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer in 1..{MAX_THREADS}, got {value!r}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"FASTQ_NUM_THREADS: expected an integer in 1..{MAX_THREADS}, got {value!r}")
     _core.set_num_threads(n)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._arrays import as_input
+from ._arrays import as_input, reject_subclass, result_dtype
 
 __all__ = ["PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense"]
 
@@ -77,7 +77,8 @@ class PackedBits:
 
     @property
     def words(self) -> np.ndarray:
-        return self._words
+        # A read-only view: its WRITEABLE flag cannot be set back (its base is read-only).
+        return self._words.view()
 
     @property
     def k(self) -> int:
@@ -129,8 +130,8 @@ def _checked_words(words, k):
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k: expected an integer bit count, got {type(k).__name__}")
     k = int(k)
-    if k < 0:
-        raise ValueError(f"k: expected a bit count >= 0, got {k}")
+    if not 0 <= k < 2**31:
+        raise ValueError(f"k: expected a bit count >= 0 and < 2**31 (what the kernels take), got {k}")
     if not isinstance(words, np.ndarray):
         words = np.asarray(words)
     if words.dtype != _U64:
@@ -142,6 +143,7 @@ def _checked_words(words, k):
         raise ValueError("words: expected at least 1 dimension (the packed axis), got a 0-d array")
     if words.shape[-1] != _n_words(k):
         raise ValueError(f"words: expected {_n_words(k)} words per row for k={k} bits, got shape {words.shape}")
+    reject_subclass(words, "words")
     words = np.array(words, dtype=_U64, order="C", copy=True)
     if k % 64 and words.size and np.any(words[..., -1] >> np.uint64(k % 64)):
         raise ValueError(f"words: padding bits (bit {k % 64} and up of each row's last word, k={k}) must be zero")
@@ -160,7 +162,8 @@ def pack_bits(x, axis: int = -1) -> PackedBits:
 
     Returns a :class:`PackedBits` with ``shape`` = x's shape with ``axis`` moved last.
     """
-    if type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous and x.flags.aligned and x.ndim:
+    if (type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous
+            and x.flags.aligned and x.ndim and x.size):
         return _wrap(_core.active.pack_bits(x), x.shape[-1])  # the fast path: no conversion
     if not isinstance(x, np.ndarray):
         if isinstance(x, PackedBits):
@@ -168,12 +171,18 @@ def pack_bits(x, axis: int = -1) -> PackedBits:
         x = np.asarray(x)
     if x.ndim == 0:
         raise ValueError("x: expected at least 1 dimension (the axis to pack), got a 0-d array")
+    reject_subclass(x, "x")
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"axis: expected an integer, got {type(axis).__name__}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis: {axis} is out of bounds for an array of {x.ndim} dimensions")
     if axis % x.ndim != x.ndim - 1:
         x = np.moveaxis(x, axis, -1)
+    if x.shape[-1] >= 2**31:  # the kernels' limit, checked before any copy of a (broadcast) view
+        raise ValueError(f"x: expected fewer than 2**31 values along the packed axis, got {x.shape[-1]}")
+    if x.size == 0:  # cost bounded by the data: no loop over the rows of an empty array
+        result_dtype(x.dtype, "x")
+        return _wrap(np.zeros(x.shape[:-1] + (_n_words(x.shape[-1]),), _U64), x.shape[-1])
     work, _ = as_input(x, "x")
     return _wrap(_core.active.pack_bits(work), work.shape[-1])
 
@@ -182,6 +191,8 @@ def unpack_bits(p: PackedBits) -> np.ndarray:
     """The +-1 float32 array of shape ``p.shape`` (bit 1 -> -1.0, bit 0 -> +1.0)."""
     if not isinstance(p, PackedBits):
         raise TypeError(f"p: expected a PackedBits (from pack_bits), got {type(p).__name__}")
+    if p._words.size == 0 or p._k == 0:
+        return np.ones(p.shape, _F32)
     return _core.active.unpack_bits(p._words, p._k)
 
 
@@ -190,6 +201,7 @@ def _operand(x, name: str, ndim: int = 0) -> PackedBits:
     if type(x) is PackedBits:
         p = x
     else:
+        reject_subclass(x, name)
         if not isinstance(x, np.ndarray):
             if isinstance(x, (str, bytes, dict, set)) or x is None:
                 raise TypeError(f"{name}: expected a PackedBits or a float array, got {type(x).__name__}")
@@ -226,6 +238,7 @@ def _per_unit(value, units: int, default: float, name: str) -> np.ndarray:
     if value is None:
         v = np.full(units, default, _F32)
     else:
+        reject_subclass(value, name)
         v = np.asarray(value)
         if v.dtype.kind not in "fiu":
             raise TypeError(f"{name}: expected real numbers, got dtype {v.dtype}")
@@ -265,17 +278,34 @@ class BinaryDense:
 
     def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False, activation=None):
         w = _operand(kernel, "kernel", 2)
-        self.kernel = w
-        self.units, self.in_features = w.shape
-        self.scale = _per_unit(scale, self.units, 1.0, "scale")
-        self.bias = _per_unit(bias, self.units, 0.0, "bias")
-        self.packed_output = bool(packed_output)
+        if not isinstance(packed_output, (bool, np.bool_)):
+            raise TypeError(f"packed_output: expected True or False, got {type(packed_output).__name__} {packed_output!r}")
         if activation not in (None, "linear", "relu"):
             raise ValueError(f"activation: expected None, 'linear' or 'relu', got {activation!r}")
-        self.activation = "relu" if activation == "relu" else None
+        units = w.shape[0]
+        # Parameters are read-only (properties below): the plan holds them, so they cannot change.
+        self._kernel = w
+        self._scale = _per_unit(scale, units, 1.0, "scale")
+        self._bias = _per_unit(bias, units, 0.0, "bias")
+        self._packed_output = bool(packed_output)
+        self._activation = "relu" if activation == "relu" else None
         blocked = _core.active.pack_blocked(w._words, w._k)
-        self._plan = _core.active.dense_plan(blocked, w._k, self.units, self.scale, self.bias, self.packed_output,
-                                             self.activation == "relu")
+        self._plan = _core.active.dense_plan(blocked, w._k, units, self._scale, self._bias, self._packed_output,
+                                             self._activation == "relu")
+
+    kernel = property(lambda self: self._kernel, doc="The packed weights (PackedBits, read-only).")
+    scale = property(lambda self: self._scale.view(), doc="float32 (units,), read-only.")
+    bias = property(lambda self: self._bias.view(), doc="float32 (units,), read-only.")
+    packed_output = property(lambda self: self._packed_output, doc="Output packed signs (read-only).")
+    activation = property(lambda self: self._activation, doc="None or 'relu' (read-only).")
+    units = property(lambda self: self._kernel.shape[0], doc="Output units (N).")
+    in_features = property(lambda self: self._kernel.shape[1], doc="Input features (K).")
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_"):
+            raise AttributeError(f"BinaryDense.{name} is read-only: parameters are fixed at construction; "
+                                 "build a new BinaryDense instead")
+        object.__setattr__(self, name, value)
 
     def __call__(self, x, out=None):
         """``out``: an optional C-contiguous float32 array of the result's shape to write into
@@ -285,6 +315,7 @@ class BinaryDense:
                 raise ValueError(f"x: expected {self.in_features} bits per row (in_features), got shape {x.shape}")
             y = self._plan(x._words, out)
         else:
+            reject_subclass(x, "x")
             if not isinstance(x, np.ndarray):
                 x = np.asarray(x)
             if x.dtype.kind not in "fi":

@@ -21,6 +21,8 @@ def get_training_metrics() -> list:
 def metrics_scope(metrics=()):
     """Within the block, quantizers created without ``metrics=`` pick up ``metrics``. Unknown
     names raise ValueError. The previous scope is restored even if the block raises."""
+    if isinstance(metrics, (str, bytes)):
+        raise TypeError(f"metrics: expected a list of metric names such as ['flip_ratio'], got the string {metrics!r}")
     metrics = list(metrics)
     for m in metrics:
         if m not in SUPPORTED_METRICS:

@@ -18,6 +18,12 @@ class FlipRatio:
         self.total = 0.0
         self.count = 0
 
+    def check_shape(self, shape):
+        """ValueError if values of ``shape`` cannot follow the previous update (checked by the
+        quantizers before they write ``out=``)."""
+        if self._previous is not None and self._previous.shape != tuple(shape):
+            raise ValueError(f"FlipRatio: values of shape {tuple(shape)} after values of shape {self._previous.shape}")
+
     def update_state(self, values):
         values = np.asarray(values)
         with np.errstate(invalid="ignore"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 from . import context as _context
-from ._arrays import F16, F32, F64, as_input, as_like, finish, output_for
+from ._arrays import F16, F32, F64, as_array, as_like, check_out, finish, output_for, to_work
 
 __all__ = [
     "Quantizer",
@@ -32,6 +32,7 @@ __all__ = [
     "ste_heaviside",
     "ste_tern",
     "get",
+    "register_quantizer",
     "serialize",
     "deserialize",
 ]
@@ -48,38 +49,132 @@ def _param(value, rd: np.dtype) -> float:
     return float(rd.type(value))
 
 
-def _clip_params(clip_value, rd):
-    """(clip, no_clip_flag) for the clipped straight-through mask; clip_value=None: no mask."""
-    return (0.0, 1.0) if clip_value is None else (_param(clip_value, rd), 0.0)
+def _clip_params(clip_value, rd) -> dict:
+    """The clipped straight-through mask's kernel parameters; clip_value=None: no mask."""
+    if clip_value is None:
+        return {"clip_value": 0.0, "no_clip": 1.0}
+    return {"clip_value": _param(clip_value, rd), "no_clip": 0.0}
+
+
+def _number(name, value, *, finite=False, nonneg=False, none=False):
+    """A real-number parameter as a plain Python float (JSON-serialisable; NumPy scalars too),
+    or a TypeError/ValueError naming the parameter, the expectation and the value."""
+    if value is None and none:
+        return None
+    what = "a number" + (" >= 0" if nonneg else "") + (" (finite)" if finite else "") + (" or None" if none else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected {what}, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if v != v or (finite and not np.isfinite(v)) or (nonneg and not v >= 0):
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return v
+
+
+def _boolean(name, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _integer(name, value, lo, hi) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer in {lo}..{hi}, got {type(value).__name__} {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: expected an integer in {lo}..{hi}, got {value!r}")
+    return int(value)
 
 
 def _check_clip(clip_value):
-    if clip_value is None:
-        return None
-    if isinstance(clip_value, (bool, np.bool_)) or not isinstance(clip_value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"clip_value: expected a number or None, got {type(clip_value).__name__}")
-    if not clip_value >= 0:
-        raise ValueError(f"clip_value: expected a number >= 0 or None, got {clip_value!r}")
-    return clip_value
+    return _number("clip_value", clip_value, nonneg=True, none=True)
 
 
-class Quantizer:
+def _check_metrics(metrics):
+    if metrics is None:
+        return _context.get_training_metrics()
+    if isinstance(metrics, (str, bytes)):
+        raise TypeError(f"metrics: expected a list of metric names such as ['flip_ratio'], got the string {metrics!r}")
+    try:
+        names = list(metrics)
+    except TypeError:
+        raise TypeError(
+            f"metrics: expected a list of metric names such as ['flip_ratio'], got {type(metrics).__name__}"
+        ) from None
+    for m in names:
+        if not isinstance(m, str):
+            raise TypeError(f"metrics: expected metric names (str), got {type(m).__name__} {m!r}")
+        if m not in _context.SUPPORTED_METRICS:
+            known = sorted(_context.SUPPORTED_METRICS)
+            raise ValueError(f"metrics: unknown metric {m!r}; expected a subset of {known}")
+    return names
+
+
+# -- the registry (larq.quantizers.get / serialize / deserialize) ------------------------------
+_REGISTRY: dict = {}
+
+
+def register_quantizer(cls=None, *, name=None, aliases=()):
+    """Class decorator: make a :class:`Quantizer` subclass known to :func:`get`,
+    :func:`serialize` and :func:`deserialize` under its class name (or ``name``) and ``aliases``.
+    The built-in quantizers register this way; so can a user's own (a Python quantizer that
+    overrides ``__call__``/``grad`` and ``get_config``)::
+
+        @fastq.quantizers.register_quantizer
+        class Scaled(fastq.Quantizer):
+            def __init__(self, factor=2.0, metrics=None):
+                self.factor = float(factor)
+                super().__init__(metrics=metrics)
+            def __call__(self, x, out=None):
+                return np.multiply(x, self.factor, out=out)
+            def grad(self, x, dy, out=None):
+                return np.multiply(dy, self.factor, out=out)
+            def get_config(self):
+                return {"factor": self.factor}
+
+    A name already taken by another class is a ValueError. ``custom_objects={"Name": cls}``
+    given to :func:`get`/:func:`deserialize` works without registering (larq's way).
+    """
+
+    def add(c):
+        if not (isinstance(c, type) and issubclass(c, Quantizer)):
+            raise TypeError(f"register_quantizer: expected a Quantizer subclass, got {c!r}")
+        for key in (name or c.__name__, *aliases):
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"register_quantizer: names must be non-empty strings, got {key!r}")
+            old = _REGISTRY.get(key)
+            same = old is not None and (old.__module__, old.__qualname__) == (c.__module__, c.__qualname__)
+            if old is not None and not same:  # re-registering a re-defined class (same place) is fine
+                raise ValueError(f"register_quantizer: the name {key!r} is taken by "
+                                 f"{old.__module__}.{old.__qualname__}")
+            _REGISTRY[key] = c
+        c._registered_name = name or c.__name__
+        return c
+
+    return add if cls is None else add(cls)
+
+
+class _FrozenParameters(type):
+    """Quantizers' metaclass: once ``__init__`` has run, public attributes (the parameters) are
+    read-only, so the config always describes what the object computes."""
+
+    def __call__(cls, *args, **kwargs):
+        obj = super().__call__(*args, **kwargs)
+        object.__setattr__(obj, "_frozen", True)
+        return obj
+
+
+class Quantizer(metaclass=_FrozenParameters):
     """Base class: identity forward and backward, ``precision`` None.
 
-    Subclasses set ``_kernel`` (a native kernel name) and override ``_params`` (the kernel's
-    parameters for one call) and ``get_config``.
+    Subclasses set ``_kernel`` (a native kernel name) and override ``_kernel_params`` (the
+    kernel's parameters by the names its C++ file declares, ``_core.quantizer_params``) and
+    ``get_config``. Parameters are read-only after construction: build a new object instead.
     """
 
     precision = None
     _kernel = "NoOp"
 
     def __init__(self, metrics=None):
-        if metrics is None:
-            metrics = _context.get_training_metrics()
-        self._custom_metrics = list(metrics)
-        for m in self._custom_metrics:
-            if m not in _context.SUPPORTED_METRICS:
-                raise ValueError(f"metrics: unknown metric {m!r}; expected a subset of {sorted(_context.SUPPORTED_METRICS)}")
+        self._custom_metrics = _check_metrics(metrics)
         self._id = _IDS[self._kernel]
         self._param_cache = {}
         self._bind()
@@ -88,28 +183,47 @@ class Quantizer:
 
             self.flip_ratio = FlipRatio(name=f"flip_ratio/{type(self).__name__}")
 
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_frozen") and not name.startswith("_"):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is read-only: parameters are fixed at construction; "
+                f"build a new quantizer instead, e.g. {type(self).__name__}(**{{**q.get_config(), {name!r}: ...}})"
+            )
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if self.__dict__.get("_frozen") and not name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__}.{name} is read-only: build a new quantizer instead")
+        object.__delattr__(self, name)
+
     def _bind(self):
         # The native fast path: this quantizer's kernel and its parameters for float32 and
         # float64 input on the active table (parameters never change after __init__).
-        self._bound = _core.BoundQuantizer(_ACTIVE, self._id, self._static_params(F32), self._static_params(F64))
+        self._bound = _core.BoundQuantizer(_ACTIVE, self._id, self._kernel_params(F32), self._kernel_params(F64))
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        del state["_bound"]
+        state.pop("_bound", None)
+        state.pop("_frozen", None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._bind()
+        object.__setattr__(self, "_frozen", True)
 
     # -- the passes ------------------------------------------------------------------------
     def __call__(self, x, out=None):
         """Forward pass: the quantized ``x`` (dtype kept; float16 in gives float16 out)."""
+        if self._custom_metrics:  # a shape error must come before out= is written
+            self.flip_ratio.check_shape(np.shape(x))
         # One native call for float32/float64 arrays that need no conversion; None sends the
         # call through the general path below (conversions, copies, error messages).
         y = self._bound.forward(x, out)
         if y is None:
-            work, rd = as_input(x)
+            xa, rd = as_array(x)
+            check_out(out, xa.shape, rd)  # every check before any conversion or allocation
+            work = to_work(xa, rd)
             target, out = output_for(out, work, rd, work)
             self._forward(_ACTIVE, work, target, rd)
             y = finish(target, out)
@@ -122,8 +236,13 @@ class Quantizer:
         dx = self._bound.backward(x, dy, out)
         if dx is not None:
             return dx
-        work, rd = as_input(x)
-        dyw = as_like(dy, work, rd, "dy")
+        xa, rd = as_array(x)
+        dya = as_array(dy, "dy")[0]
+        if dya.shape != xa.shape:
+            raise ValueError(f"dy: expected shape {xa.shape} (the shape of x), got {dya.shape}")
+        check_out(out, xa.shape, rd)
+        work = to_work(xa, rd)
+        dyw = as_like(dya, work, rd, "dy")
         target, out = output_for(out, work, rd, work, dyw)
         self._backward(_ACTIVE, work, dyw, target, rd)
         return finish(target, out)
@@ -131,22 +250,23 @@ class Quantizer:
     # Kernel-level passes, on C-contiguous float32/float64 arrays, with an explicit kernel
     # table (tests run them on every ISA through _core.kernels_for).
     def _forward(self, kernels, x, out, rd):
-        kernels.forward(self._id, x, out, *self._params(kernels, x, rd))
+        kernels.forward(self._id, x, out, self._params(rd))
 
     def _backward(self, kernels, x, dy, out, rd):
-        kernels.backward(self._id, x, dy, out, *self._params(kernels, x, rd))
+        kernels.backward(self._id, x, dy, out, self._params(rd))
 
-    def _params(self, kernels, x, rd):
-        """The kernel's parameters for input ``x`` (result dtype ``rd``). Quantizers whose
-        parameters do not depend on the data define ``_static_params(rd)``, cached per dtype."""
+    def _params(self, rd):
+        """The kernel's parameters for result dtype ``rd``, cached per dtype."""
         try:
             return self._param_cache[rd]
         except KeyError:
-            p = self._param_cache[rd] = self._static_params(rd)
+            p = self._param_cache[rd] = self._kernel_params(rd)
             return p
 
-    def _static_params(self, rd):
-        return ()
+    def _kernel_params(self, rd) -> dict:
+        """{name: value} for the native kernel, by the names of ``_core.quantizer_params``
+        (whole-tensor statistics are the kernel's own ``prepare()``)."""
+        return {}
 
     # -- larq's object protocol ---------------------------------------------------------------
     @property
@@ -165,19 +285,23 @@ class Quantizer:
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other):
+        if not isinstance(other, Quantizer):
+            return NotImplemented
         return type(self) is type(other) and self.get_config() == other.get_config()
 
     def __hash__(self):
         return hash((type(self), tuple(sorted(self.get_config().items()))))
 
 
+register_quantizer(Quantizer)
+
+
+@register_quantizer(aliases=("NoOpQuantizer",))
 class NoOp(Quantizer):
     """Identity forward and backward with a declared ``precision`` (required, as in larq)."""
 
     def __init__(self, precision, metrics=None):
-        if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or precision < 1:
-            raise ValueError(f"precision: expected an integer >= 1, got {precision!r}")
-        self.precision = int(precision)
+        self.precision = _integer("precision", precision, 1, 2**31 - 1)
         super().__init__(metrics=metrics)
 
     def get_config(self):
@@ -194,13 +318,14 @@ class _ClipValueQuantizer(Quantizer):
         self.clip_value = _check_clip(clip_value)
         super().__init__(metrics=metrics)
 
-    def _static_params(self, rd):
+    def _kernel_params(self, rd):
         return _clip_params(self.clip_value, rd)
 
     def get_config(self):
         return {"clip_value": self.clip_value}
 
 
+@register_quantizer(aliases=("ste_sign",))
 class SteSign(_ClipValueQuantizer):
     """sign(x) in {-1, +1} (sign(0) = +1); clipped straight-through gradient, ``dy`` where
     ``|x| <= clip_value`` (``None``: everywhere)."""
@@ -208,6 +333,7 @@ class SteSign(_ClipValueQuantizer):
     _kernel = "SteSign"
 
 
+@register_quantizer(aliases=("approx_sign",))
 class ApproxSign(Quantizer):
     """sign(x); gradient ``(1 - |x|) * 2 * dy`` where ``|x| <= 1``, else 0 (Bi-Real Net)."""
 
@@ -215,12 +341,14 @@ class ApproxSign(Quantizer):
     _kernel = "ApproxSign"
 
 
+@register_quantizer(aliases=("ste_heaviside",))
 class SteHeaviside(_ClipValueQuantizer):
     """heaviside(x) in {0, 1} (0 at x <= 0); clipped straight-through gradient."""
 
     _kernel = "SteHeaviside"
 
 
+@register_quantizer(aliases=("swish_sign",))
 class SwishSign(Quantizer):
     """sign(x); gradient ``dy*β*(2 - βx*tanh(βx/2)) / (1 + cosh(βx))`` (BNN+), no mask."""
 
@@ -228,26 +356,26 @@ class SwishSign(Quantizer):
     _kernel = "SwishSign"
 
     def __init__(self, beta=5.0, metrics=None):
-        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
-            raise TypeError(f"beta: expected a number, got {type(beta).__name__}")
-        self.beta = beta
+        self.beta = _number("beta", beta)
         super().__init__(metrics=metrics)
 
-    def _static_params(self, rd):
-        return (_param(self.beta, rd),)
+    def _kernel_params(self, rd):
+        return {"beta": _param(self.beta, rd)}
 
     def get_config(self):
         return {"beta": self.beta}
 
 
+@register_quantizer(aliases=("magnitude_aware_sign",))
 class MagnitudeAwareSign(_ClipValueQuantizer):
     """``s * sign(x)`` with ``s`` the mean ``|x|`` over all axes but the last (one scale per
     last-axis channel; for 1-D input ``s = |x|``); gradient ``s*dy`` where ``|x| <= clip``.
-    The per-channel scale is computed natively in the same call (kernels/reductions.hpp)."""
+    The per-channel scale is the kernel's prepare() step, in the same native call."""
 
     _kernel = "MagnitudeAwareSign"
 
 
+@register_quantizer(aliases=("ste_tern",))
 class SteTern(Quantizer):
     """Ternarization to {-1, 0, +1} with threshold Δ (``threshold_value``, or with
     ``ternary_weight_networks=True`` Δ = 0.7 * mean |x| over the whole tensor); clipped
@@ -257,18 +385,17 @@ class SteTern(Quantizer):
     _kernel = "SteTern"
 
     def __init__(self, threshold_value=0.05, ternary_weight_networks=False, clip_value=1.0, metrics=None):
-        if isinstance(threshold_value, bool) or not isinstance(threshold_value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"threshold_value: expected a number, got {type(threshold_value).__name__}")
-        self.threshold_value = threshold_value
-        self.ternary_weight_networks = bool(ternary_weight_networks)
+        self.threshold_value = _number("threshold_value", threshold_value)
+        self.ternary_weight_networks = _boolean("ternary_weight_networks", ternary_weight_networks)
         self.clip_value = _check_clip(clip_value)
         super().__init__(metrics=metrics)
 
-    def _static_params(self, rd):
-        # With ternary_weight_networks the kernel computes Δ = 0.7 * sum|x| / size itself, in
-        # larq's order in the working dtype (the sum accumulated in float64).
-        threshold = 0.0 if self.ternary_weight_networks else _param(self.threshold_value, rd)
-        return (*_clip_params(self.clip_value, rd), threshold, float(self.ternary_weight_networks))
+    def _kernel_params(self, rd):
+        # With ternary_weight_networks the kernel's prepare() computes Δ = 0.7 * sum|x| / size,
+        # in larq's order in the working dtype (the sum accumulated in float64).
+        twn = self.ternary_weight_networks
+        return {**_clip_params(self.clip_value, rd), "threshold": 0.0 if twn else _param(self.threshold_value, rd),
+                "twn": float(twn)}
 
     def get_config(self):
         return {
@@ -278,29 +405,26 @@ class SteTern(Quantizer):
         }
 
 
+@register_quantizer(aliases=("DoReFaQuantizer", "dorefa_quantizer"))
 class DoReFa(Quantizer):
     """DoReFa-Net's k-bit quantizer. ``mode="activations"``: ``Q(clip(x, 0, 1))``;
     ``mode="weights"``: ``2*Q(tanh(x)/(2*max|tanh(x)|) + 0.5) - 1``; ``Q(p) = round(p*n)/n``
     with ``n = 2**k_bit - 1`` and ties to even. Straight-through gradient as larq's."""
 
-    _kernel = "DoReFaActivations"
-
     def __init__(self, k_bit=2, mode="activations", metrics=None):
-        if isinstance(k_bit, bool) or not isinstance(k_bit, (int, np.integer)) or not 1 <= k_bit <= 32:
-            raise ValueError(f"k_bit: expected an integer in 1..32, got {k_bit!r}")
+        self.precision = _integer("k_bit", k_bit, 1, 32)
+        if not isinstance(mode, str):
+            raise TypeError(f"mode: expected 'activations' or 'weights', got {type(mode).__name__} {mode!r}")
         if mode not in ("activations", "weights"):
             raise ValueError(f"mode: expected 'activations' or 'weights', got {mode!r}")
-        self.precision = int(k_bit)
         self.mode = mode
-        if mode == "weights":
-            self._kernel = "DoReFaWeights"
+        self._kernel = "DoReFaWeights" if mode == "weights" else "DoReFaActivations"
         super().__init__(metrics=metrics)
 
-    def _static_params(self, rd):
+    def _kernel_params(self, rd):
         # n = 2**k_bit - 1 in the working dtype (float32 for float16 input); for weights the
-        # kernel computes d = max|tanh(x)| = tanh(max|x|) itself.
-        n = float((np.float32 if rd == F16 else rd.type)(2**self.precision - 1))
-        return (n,) if self.mode == "activations" else (n, 0.0)
+        # kernel's prepare() computes d = max|tanh(x)| = tanh(max|x|) itself.
+        return {"levels": float((np.float32 if rd == F16 else rd.type)(2**self.precision - 1))}
 
     @property
     def k_bit(self):
@@ -346,66 +470,61 @@ for _f, _cls in ((ste_sign, SteSign), (approx_sign, ApproxSign), (swish_sign, Sw
 del _f, _cls
 
 
-# -- registry (larq.quantizers.get / serialize / deserialize) ----------------------------------
-_CLASSES = {
-    c.__name__: c
-    for c in (Quantizer, NoOp, SteSign, ApproxSign, SteHeaviside, SwishSign, MagnitudeAwareSign, SteTern, DoReFa)
-}
-_NAMES = {
-    **_CLASSES,
-    "NoOpQuantizer": NoOp,
-    "DoReFaQuantizer": DoReFa,
-    "ste_sign": SteSign,
-    "approx_sign": ApproxSign,
-    "ste_heaviside": SteHeaviside,
-    "swish_sign": SwishSign,
-    "magnitude_aware_sign": MagnitudeAwareSign,
-    "ste_tern": SteTern,
-    "dorefa_quantizer": DoReFa,
-}
-
-
-def _lookup(name):
+# -- registry helpers (register_quantizer is above) ---------------------------------------------
+def _lookup(name, custom_objects=None):
     if not isinstance(name, str):
         raise ValueError(f"Could not interpret quantizer identifier: class_name must be a str, got {name!r}")
     key = name.split(">")[-1]  # Keras 3 registered names look like "larq>SteSign"
-    try:
-        return _NAMES[key]
-    except KeyError:
-        raise ValueError(f"Unknown quantizer: {name!r}. Known names: {', '.join(sorted(_NAMES))}") from None
+    for table in (custom_objects or {}, _REGISTRY):
+        for k in (name, key):
+            if k in table:
+                return table[k]
+    known = sorted({*_REGISTRY, *(custom_objects or {})})
+    raise ValueError(f"Unknown quantizer: {name!r}. Known names: {', '.join(known)} (a custom class: "
+                     "pass custom_objects={name: cls}, or decorate it with fastq.quantizers.register_quantizer)")
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """A quantizer from a name or a ``{"class_name": ..., "config": {...}}`` dict (larq's legacy
     form, or Keras 3's with ``module``/``registered_name``); larq's ``name``, ``trainable`` and
-    ``dtype`` config keys are accepted and ignored."""
+    ``dtype`` config keys are accepted and ignored. ``custom_objects``: {name: class} for
+    classes that are not registered (larq's argument)."""
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects: expected a dict of names to classes, got {type(custom_objects).__name__}")
     if isinstance(config, str):
-        return _lookup(config)()
+        return _lookup(config, custom_objects)()
     if isinstance(config, dict) and "class_name" in config:
         cfg = config.get("config") or {}
         if not isinstance(cfg, dict):
             raise ValueError(f"Could not interpret quantizer config: 'config' must be a dict, got {type(cfg).__name__}")
-        return _lookup(config["class_name"]).from_config(cfg)
+        name = config.get("registered_name") if isinstance(config.get("registered_name"), str) else config["class_name"]
+        try:
+            cls = _lookup(name, custom_objects)
+        except ValueError:
+            cls = _lookup(config["class_name"], custom_objects)
+        return cls.from_config(cfg)
     raise ValueError(f"Could not interpret quantizer identifier: {config!r}")
 
 
 def serialize(quantizer):
-    """``{"class_name": ..., "config": ...}`` for a quantizer (a function form: its name)."""
+    """``{"class_name": ..., "config": ...}`` for a quantizer (a function form: its name). The
+    config holds only JSON types (parameters are stored as Python numbers)."""
     if isinstance(quantizer, Quantizer):
-        return {"class_name": type(quantizer).__name__, "config": quantizer.get_config()}
+        return {"class_name": type(quantizer).__dict__.get("_registered_name", type(quantizer).__name__),
+                "config": quantizer.get_config()}
     name = getattr(quantizer, "__name__", None)
-    if callable(quantizer) and name in _NAMES:
+    if callable(quantizer) and name in _REGISTRY:
         return name
     raise ValueError(f"Cannot serialize {quantizer!r}: not a fastq quantizer")
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """larq's ``quantizers.get``: None -> None; a callable -> itself; a name or config -> a new
     instance (``get("NoOp")`` raises TypeError: NoOp needs ``precision``)."""
     if identifier is None:
         return None
     if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
+        return deserialize(identifier, custom_objects)
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret quantizer identifier: {identifier!r}")

@@ -14,9 +14,33 @@ namespace fastq {
 enum QuantizerId : int { FASTQ_QUANTIZERS(FASTQ_ENUM_ENTRY) kNumQuantizers };
 #undef FASTQ_ENUM_ENTRY
 
-// Up to 4 parameters, already converted to the working dtype; their meaning is per quantizer
-// (documented in each csrc/quantizers/<name>.hpp).
+// Up to 4 parameters, already converted to the working dtype. Each quantizer declares their
+// names once, in its csrc/quantizers/<name>.hpp (kParams); the bindings fill the slots by name.
 constexpr int kNumParams = 4;
+struct ParamNames {
+  const char* name[kNumParams];  // slot i's name; null from the first unused slot on
+};
+
+// What a quantizer's prepare() may ask about the whole input before its elementwise pass:
+// runtime/ops.cpp answers with threaded, ISA-independent reductions (computed on demand).
+template <class T>
+struct TensorStats {
+  virtual std::size_t size() const = 0;
+  virtual std::size_t rows() const = 0;  // elements / last-axis length (1 for 0-d and 1-D input)
+  virtual double abs_sum() = 0;          // sum of |x| in float64 in fastq's fixed order
+  virtual T max_abs() = 0;               // max |x|, NaN if any element is NaN
+  virtual T tanh(T v) = 0;               // fastq's tanh (ISA-independent)
+  virtual const T* channel_abs_mean() = 0;  // per last-axis channel mean |x| (float64 sums)
+
+ protected:
+  ~TensorStats() = default;
+};
+
+// A quantizer's whole-tensor step: completes its parameters in place (e.g. SteTern's TWN
+// threshold) and returns the per-channel scale its pass reads, or null (no scale: the pass then
+// runs over the input as one row).
+template <class T>
+using PrepareFn = const T* (*)(TensorStats<T>& stats, bool backward, T* params);
 
 // out[r, c] = f(x[r, c], dy[r, c], scale[c]) for r < rows, c < cols, all rows contiguous
 // (row stride = cols). dy may be null for forward passes; scale may be null (then the
@@ -31,6 +55,7 @@ template <class T>
 struct TypedKernels {
   ElementwiseFn<T> forward[kNumQuantizers];
   ElementwiseFn<T> backward[kNumQuantizers];
+  PrepareFn<T> prepare[kNumQuantizers];
   // Sum of |x| in float64, in the canonical order of kernels/reductions.hpp (identical on every
   // ISA): 32 running sums over i mod 32, combined by a fixed tree.
   double (*abs_sum)(const T* x, std::size_t n);
@@ -139,6 +164,7 @@ struct BinaryKernels {
 
 struct KernelTable {
   const char* isa;
+  ParamNames params[kNumQuantizers];  // each quantizer's parameter names (its kParams)
   TypedKernels<float> f32;
   TypedKernels<double> f64;
   BinaryKernels binary;
