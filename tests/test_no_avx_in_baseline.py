@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sysconfig
@@ -90,8 +91,9 @@ ISA_SOURCES = {"avx2": CSRC / "targets" / "avx2.cpp", "avx512": CSRC / "targets"
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory):
     """{source: object path} for every baseline and x86 ISA translation unit, compiled in
-    parallel."""
-    cxx = _tool("g++")
+    parallel with g++, or with the compiler FASTQ_TEST_CXX names (the wheel's: zig's clang)."""
+    cxx = shlex.split(os.environ.get("FASTQ_TEST_CXX", ""))
+    cxx = cxx if cxx else [_tool("g++")]
     _tool("objdump")
     _tool("nm")
     flags = _compile_flags() + _includes()
@@ -100,7 +102,7 @@ def objects(tmp_path_factory):
 
     def build(src):
         obj = out_dir / (src.relative_to(CSRC).as_posix().replace("/", "_") + ".o")
-        r = subprocess.run([cxx, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+        r = subprocess.run([*cxx, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
         if r.returncode:
             pytest.fail(f"compiling {src.relative_to(ROOT)} failed:\n{r.stderr[-4000:]}")
         return src, obj
