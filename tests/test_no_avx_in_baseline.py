@@ -1,4 +1,4 @@
-"""No ISA leakage into the baseline (reliability.md §1.11, R12).
+"""No ISA leakage into the baseline (docs/architecture.md, "Dispatch").
 
 QEMU cannot catch an AVX instruction in baseline code (it executes it anyway), so this is a
 static check. The baseline translation units (the scalar kernel table, csrc/runtime/*.cpp,
@@ -10,7 +10,7 @@ SSE4). The AVX2 and AVX-512 objects are compiled the same way and must use ymm a
 (so the test can fail); every function in them that uses such instructions and has external
 (weak/COMDAT) linkage must live in that ISA's namespace and be defined by no baseline object:
 otherwise the linker could hand baseline code the AVX copy of a shared inline function
-(ecosystem.md B13).
+(docs/architecture.md, "Dispatch").
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def test_isa_code_is_not_shared_with_baseline(objects, isa):
 
 
 def test_build_flags_have_no_native_or_isa_switches():
-    # R12: one binary for every CPU of the architecture; ISA code only in target regions.
+    # One binary for every CPU of the architecture; ISA code only in target regions.
     text = (ROOT / "CMakeLists.txt").read_text()
     options = " ".join(m.group(1) for m in re.finditer(r"(?:target_)?(?:add_)?compile_options\(([^)]*)\)", text))
     assert not re.search(r"-march=native|-mavx|-mfma|-mbmi|-mpopcnt|-msse4|-mtune=native", options), options

@@ -1,4 +1,4 @@
-// Building blocks shared by the quantizers (SEMANTICS.md "Primitives"). Generic code: included
+// Building blocks shared by the quantizers (docs/semantics.md, "Primitives"). Generic code: included
 // inside a target namespace after the vector vocabulary.
 //
 // A quantizer is a struct with

@@ -83,7 +83,7 @@ IDIOMS = {
                  lambda x, dy: np.where(np.abs(x) <= 1, dy, np.float32(0))),
 }
 
-# A result beyond this many ulp from its baseline is flagged as a mismatch (SEMANTICS.md allows
+# A result beyond this many ulp from its baseline is flagged as a mismatch (docs/semantics.md allows
 # "a few ulp" for the transcendental passes; everything else must be exact).
 ULP_LIMIT = 16
 
@@ -275,7 +275,7 @@ def compare(result, expected) -> tuple:
 
 
 def _transcendental_check(name: str, config: dict, direction: str, x, dy, got, expected) -> tuple | None:
-    """SEMANTICS.md lets SwishSign's backward and DoReFa weights (fastq's own tanh) differ by a
+    """docs/semantics.md lets SwishSign's backward and DoReFa weights (fastq's own tanh) differ by a
     few ulp *of the size of the terms* (near a cancellation the relative error of the result is
     unbounded), and a DoReFa weight level may flip where it sits within a few ulp of a rounding
     tie. Returns (check, max ulp) for those passes, None for every other (which must be exact)."""
