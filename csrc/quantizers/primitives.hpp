@@ -19,13 +19,6 @@ FASTQ_INLINE V heaviside(V x) {
   return select(gt(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));
 }
 
-// tf.sign: -1, +0 or +1; NaN stays NaN.
-template <class V>
-FASTQ_INLINE V sign_tf(V x) {
-  const V zero = vconst<V>(0.0);
-  return select(gt(x, zero), vconst<V>(1.0), select(lt(x, zero), vconst<V>(-1.0), select(isnan(x), x, zero)));
-}
-
 // Clipped straight-through mask |x| <= clip (inclusive; NaN fails), or everywhere when the
 // quantizer has clip_value=None (flag != 0).
 template <class V>
