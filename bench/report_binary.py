@@ -1,4 +1,4 @@
-"""Print the README's binary-inference table (issue #3) as markdown.
+"""Print docs/performance.md's binary-inference table (issue #3) as markdown.
 
     python bench/report_binary.py [--rounds 25] [--threads 1 2]
 

@@ -1,4 +1,4 @@
-"""The quantizer table of README.md: every float32 pass at n = 1e3, 1e5, 1e6 and 1.6e7 against
+"""The quantizer table of docs/performance.md: every float32 pass at n = 1e3, 1e5, 1e6 and 1.6e7 against
 a plain copy of the same bytes through the same binding and against reference.py, one thread;
 and 2 threads against 1 at n = 1e6 (and for binary_matmul on S2, S3, S4, fastq alone: in a
 round-robin with NumPy, OpenBLAS's idle threads keep spinning on the second core). All candidates of one size are timed in one run,
