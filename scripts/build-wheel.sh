@@ -74,7 +74,8 @@ say "auditwheel"
 "$TOOLS/bin/auditwheel" show "$RAW"/*.whl
 # repair only renames here (nothing to graft: the module needs libc, libm and the loader alone);
 # it refuses if a symbol is newer than the platform allows.
-PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/auditwheel" repair --plat "manylinux_${GLIBC/./_}_$ARCH" -w "$REPO/dist" "$RAW"/*.whl
+PATH="$TOOLS/bin:$PATH" "$TOOLS/bin/auditwheel" repair --plat "manylinux_${GLIBC/./_}_$ARCH" \
+  -w "$REPO/dist" "$RAW"/*.whl
 for whl in "$REPO"/dist/*.whl; do
   "$TOOLS/bin/python" -m zipfile -l "$whl" | grep -q 'dist-info/licenses/LICENSE' || {
     echo "build-wheel.sh: $whl has no LICENSE" >&2; exit 1; }

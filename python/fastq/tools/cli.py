@@ -133,7 +133,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "Each row is repeated until its interquartile range is within 10%% of its median, or marked "
         "unstable. Default run at most ~2 minutes, --quick at most ~20 seconds.",
     )
-    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~15 s)")
+    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~12 s)")
     p.add_argument("--json", metavar="FILE", help="write the machine info and every measurement as JSON "
                    "('-': standard output, the table then goes to standard error)")
     p.add_argument("--plot", metavar="FILE.png", help="bar charts of the speedups (needs matplotlib)")
