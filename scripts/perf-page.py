@@ -6,7 +6,8 @@
 
 Each input replaces one generated block of docs/performance.md (between its BEGIN/END markers;
 a missing block is appended), headed by the machine, the date, the load average and the command
-that produced it. Hand-written text outside the blocks is kept.
+that produced it. Hand-written text outside the blocks is kept. --quantizers imports
+bench/report_quantizers.py (its table), so fastq must be importable (installed, or PYTHONPATH=python).
 """
 
 from __future__ import annotations

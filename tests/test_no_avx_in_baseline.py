@@ -183,3 +183,5 @@ def test_build_flags_have_no_native_or_isa_switches():
     text = (ROOT / "CMakeLists.txt").read_text()
     options = " ".join(m.group(1) for m in re.finditer(r"(?:target_)?(?:add_)?compile_options\(([^)]*)\)", text))
     assert not re.search(r"-march=native|-mavx|-mfma|-mbmi|-mpopcnt|-msse4|-mtune=native", options), options
+    # Scalar and SIMD paths round identically only without implicit FMA (clang's C++ default is on).
+    assert "-ffp-contract=off" in options.split(), options
