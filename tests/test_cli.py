@@ -171,6 +171,26 @@ def test_reexec_drops_openblas_variables(monkeypatch):
     assert env.openblas_env() == {"unset": {"OPENBLAS_CORETYPE": "Haswell"}, "set": {}}
 
 
+def test_reexec_of_a_script_keeps_its_command_line(monkeypatch):
+    # bench/report_*.py call the policy with no argv: the process's own command line is re-run.
+    seen = {}
+
+    def fake_execve(path, argv, env_):
+        seen.update(path=path, argv=argv, env=env_)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "name", "posix")
+    monkeypatch.setattr(os, "execve", fake_execve)
+    monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", "bench/report_binary.py", "--rounds", "3"],
+                        raising=False)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv(env.UNSET_MARKER, raising=False)
+    with pytest.raises(SystemExit):
+        env.reexec_without_openblas_vars("bench/report_binary.py")
+    assert seen["argv"] == [sys.executable, "-X", "dev", "bench/report_binary.py", "--rounds", "3"]
+    assert "OPENBLAS_CORETYPE" not in seen["env"] and seen["env"][env.UNSET_MARKER] == "OPENBLAS_CORETYPE=Haswell"
+
+
 def test_measure_interleaves_and_calibrates():
     calls = []
     stats = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
