@@ -7,6 +7,24 @@
 #include "kernels/bitpack.hpp"
 #include "kernels/peak.hpp"
 #include "kernels/bgemm.hpp"
+#include "kernels/bconv.hpp"
+#include "kernels/bpool.hpp"
+
+inline BinaryKernels make_binary_kernels() {
+  BinaryKernels b{};
+  b.tile_rows = kBgemmRows;
+  b.tile_cols = kTileCols;
+  b.pack_f32 = &pack_rows<float>;
+  b.pack_f64 = &pack_rows<double>;
+  b.unpack_f32 = &unpack_rows_f32;
+  b.pack_blocked = &pack_blocked;
+  b.gemm = &bgemm;
+  b.conv = &bconv;
+  b.max_pool = &bpool;
+  b.popcount_probe = &popcount_probe;
+  b.probe_macs_per_iter = kProbeMacsPerIter;
+  return b;
+}
 
 template <class T>
 TypedKernels<T> make_typed_kernels() {

@@ -9,7 +9,7 @@
 // Nothing can be optimised away: A and B derive from the seed, opaque() hides the A vectors
 // from the compiler after every step (so no XOR or count is loop-invariant), and every count is
 // summed into the returned checksum. No timing here (baseline code times it:
-// runtime/binary_ops.cpp), so no std::chrono is instantiated inside a target region.
+// runtime/bgemm_ops.cpp), so no std::chrono is instantiated inside a target region.
 
 // Steps per iteration: one widening period (kPopSteps), or 1 when the counts never need
 // widening (then they are widened once, at the end).

@@ -111,6 +111,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm256_set1_epi64x(static_cast<long long>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm256_setzero_si256()}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm256_and_si256(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm256_xor_si256(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm256_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm256_sub_epi64(a.v, b.v)}; }
@@ -151,6 +152,17 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
 // sum (64-bit lane counts) + the byte counts of acc.
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
   return {_mm256_add_epi64(sum.v, _mm256_sad_epu8(acc.v, _mm256_setzero_si256()))};
+}
+
+// Bits j < 8 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output): a <= b
+// unsigned is max(a, b) == b.
+constexpr std::size_t kSpanLanes = 8;
+FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
+  const __m256i a = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)),
+                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo)));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(span));
+  const __m256i le = _mm256_cmpeq_epi32(_mm256_max_epu32(a, b), b);
+  return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(le)));
 }
 
 // bgemm register tile: 4 rows of A x 2 word vectors of B (8 columns): 8 byte accumulators,

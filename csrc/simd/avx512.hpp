@@ -118,6 +118,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm512_set1_epi64(static_cast<long long>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm512_setzero_si512()}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm512_and_si512(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm512_xor_si512(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm512_add_epi64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm512_sub_epi64(a.v, b.v)}; }
@@ -153,6 +154,13 @@ constexpr std::size_t kPopSteps = 0;
 FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))}; }
 // sum (64-bit lane counts) + acc.
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+
+// Bits j < 16 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output).
+constexpr std::size_t kSpanLanes = 16;
+FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
+  const __m512i a = _mm512_sub_epi32(_mm512_loadu_si512(d), _mm512_loadu_si512(lo));
+  return _mm512_cmple_epu32_mask(a, _mm512_loadu_si512(span));
+}
 
 // bgemm register tile: kBgemmRows rows of A x kBgemmVecs word vectors of B (4 x 32 columns):
 // 16 accumulators + 4 B vectors + 1 broadcast of 32 zmm.

@@ -111,6 +111,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {vdupq_n_u64(a)}; }
   static FASTQ_INLINE Words zero() { return {vdupq_n_u64(0)}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {vandq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {veorq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {vaddq_u64(a.v, b.v)}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {vsubq_u64(a.v, b.v)}; }
@@ -136,6 +137,14 @@ constexpr std::size_t kPopSteps = 31;
 FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {vaddq_u8(acc.v, vcntq_u8(vreinterpretq_u8_u64(x.v)))}; }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
   return {vaddq_u64(sum.v, vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(acc.v))))};
+}
+
+// Bits j < 4 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output).
+constexpr std::size_t kSpanLanes = 4;
+FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
+  static const std::uint32_t weights[4] = {1, 2, 4, 8};
+  const uint32x4_t a = vsubq_u32(vreinterpretq_u32_s32(vld1q_s32(d)), vreinterpretq_u32_s32(vld1q_s32(lo)));
+  return vaddvq_u32(vandq_u32(vcleq_u32(a, vld1q_u32(span)), vld1q_u32(weights)));
 }
 
 // bgemm register tile: 4 rows of A x 4 word vectors of B (8 columns): 16 byte accumulators of

@@ -89,6 +89,7 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {a}; }
   static FASTQ_INLINE Words zero() { return {0}; }
 };
+FASTQ_INLINE Words operator&(Words a, Words b) { return {a.v & b.v}; }
 FASTQ_INLINE Words operator^(Words a, Words b) { return {a.v ^ b.v}; }
 FASTQ_INLINE Words operator+(Words a, Words b) { return {a.v + b.v}; }
 FASTQ_INLINE Words operator-(Words a, Words b) { return {a.v - b.v}; }
@@ -110,6 +111,17 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
   return {acc.v + ((v * 0x0101010101010101u) >> 56)};
 }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+
+// Bits j < 2 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output: 2 int32 per word).
+constexpr std::size_t kSpanLanes = 2;
+FASTQ_INLINE std::uint64_t in_span_bits(const std::int32_t* d, const std::int32_t* lo, const std::uint32_t* span) {
+  std::uint64_t m = 0;
+  for (std::size_t j = 0; j < kSpanLanes; ++j) {
+    const std::uint32_t a = static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(lo[j]);
+    m |= static_cast<std::uint64_t>(a <= span[j]) << j;
+  }
+  return m;
+}
 
 // bgemm register tile: 2 rows of A x 8 words of B (8 columns).
 constexpr std::size_t kBgemmRows = 2;

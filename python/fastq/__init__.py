@@ -19,6 +19,7 @@ from . import _core  # noqa: E402
 _core.active = _core.active_kernels()
 from . import context, metrics, quantizers, reference  # noqa: E402
 from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
+from .conv import BinaryConv2D, binary_conv2d, binary_max_pool2d  # noqa: E402
 from ._runtime import (  # noqa: E402
     _init_threads_from_env,
     active_isa,
@@ -55,6 +56,7 @@ __all__ = [
     "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer",
     "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
     "PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense",
+    "binary_conv2d", "BinaryConv2D", "binary_max_pool2d",
     "quantizers", "metrics", "context", "reference",
     "set_num_threads", "get_num_threads", "show_config", "active_isa", "available_isas", "compiled_isas",
 ]

@@ -251,24 +251,31 @@ class BinaryDense:
             float32: the folded batch norm of a binary network. Defaults 1 and 0.
         packed_output: return the packed signs of ``y`` (a :class:`PackedBits`, bit = y < 0)
             for the next binary layer instead of float32 ``y``.
+        activation: None or ``"relu"``: ``y = relu(dot) * scale + bias`` (applied to the integer
+            dot product, before the folded batch norm, as larq's ``QuantDense(activation="relu")``).
 
     ``layer(x)``: ``x`` of shape ``(..., in_features)``, float (sign-binarized and packed in
     one pass; float32/float64 C-contiguous input is read in place, anything else copied first)
     or a :class:`PackedBits`. Returns float32 ``(..., units)`` or, with ``packed_output``, a
     PackedBits of that shape; ``layer(x, out=y)`` writes float output into ``y``. ``y`` is
-    computed in float32 as ``float32(dot) * scale + bias``
-    (two roundings, no fused multiply-add), so it equals that NumPy expression exactly.
+    computed in float32 as ``float32(act(dot)) * scale + bias`` (two roundings, no fused
+    multiply-add), so it equals that NumPy expression exactly; packed output is bit for bit the
+    signs of that float (integer thresholds per unit, docs/binary.md).
     """
 
-    def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False):
+    def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False, activation=None):
         w = _operand(kernel, "kernel", 2)
         self.kernel = w
         self.units, self.in_features = w.shape
         self.scale = _per_unit(scale, self.units, 1.0, "scale")
         self.bias = _per_unit(bias, self.units, 0.0, "bias")
         self.packed_output = bool(packed_output)
+        if activation not in (None, "linear", "relu"):
+            raise ValueError(f"activation: expected None, 'linear' or 'relu', got {activation!r}")
+        self.activation = "relu" if activation == "relu" else None
         blocked = _core.active.pack_blocked(w._words, w._k)
-        self._plan = _core.active.dense_plan(blocked, w._k, self.units, self.scale, self.bias, self.packed_output)
+        self._plan = _core.active.dense_plan(blocked, w._k, self.units, self.scale, self.bias, self.packed_output,
+                                             self.activation == "relu")
 
     def __call__(self, x, out=None):
         """``out``: an optional C-contiguous float32 array of the result's shape to write into
@@ -288,11 +295,12 @@ class BinaryDense:
         return _wrap(y, self.units) if self.packed_output else y
 
     def __repr__(self) -> str:
-        return f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output})"
+        act = "" if self.activation is None else f", activation={self.activation!r}"
+        return f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output}{act})"
 
     def __reduce__(self):
-        return (_binary_dense, (self.kernel, self.scale, self.bias, self.packed_output))
+        return (_binary_dense, (self.kernel, self.scale, self.bias, self.packed_output, self.activation))
 
 
-def _binary_dense(kernel, scale, bias, packed_output):
-    return BinaryDense(kernel, scale, bias, packed_output=packed_output)
+def _binary_dense(kernel, scale, bias, packed_output, activation=None):
+    return BinaryDense(kernel, scale, bias, packed_output=packed_output, activation=activation)

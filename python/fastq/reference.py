@@ -45,6 +45,9 @@ __all__ = [
     "pack_bits",
     "unpack_bits",
     "binary_matmul",
+    "binary_output",
+    "binary_conv2d",
+    "max_pool2d_signs",
 ]
 
 CLASS_NAMES = (
@@ -430,3 +433,76 @@ def binary_matmul(a, b) -> np.ndarray:
     sa = np.where(a < 0, -1.0, 1.0)
     sb = np.where(b < 0, -1.0, 1.0)
     return (sa @ sb.T).astype(np.int32)
+
+
+# --------------------------------------------------------------------------------------------
+# Binary layers' output transform, convolution and max pooling (docs/binary.md)
+# --------------------------------------------------------------------------------------------
+
+
+def binary_output(dot, scale, bias, activation=None):
+    """The float32 output of a binary layer from its integer dot products (last axis = channels):
+    ``float32(float32(act(dot)) * scale) + bias``, each operation rounded to float32 on its own
+    (NumPy's float32 ufuncs never fuse them). ``act``: None or ``"relu"`` (max(dot, 0))."""
+    d = np.asarray(dot).astype(np.int64)
+    if activation == "relu":
+        d = np.maximum(d, 0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return d.astype(np.float32) * np.asarray(scale, np.float32) + np.asarray(bias, np.float32)
+
+
+def _pair(v):
+    return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))
+
+
+def _axis(size, taps, stride, dilation, padding):
+    """(output size, padding before, padding after) along one axis, TensorFlow's rules."""
+    extent = (taps - 1) * dilation + 1
+    if padding == "valid":
+        return max((size - extent) // stride + 1, 0), 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + extent - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def binary_conv2d(x, kernel, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1):
+    """int32 (N, OH, OW, O): the convolution of sign(x) (NHWC) with sign(kernel) (HWIO,
+    (KH, KW, C // groups, O)), ``sign(v) = -1 if v < 0 else +1``. Padded positions hold
+    ``pad_values`` (1.0: a +1 sign; 0.0: they contribute nothing). Output channel o of group
+    g = o // (O // groups) sees input channels g * C // groups .. (g + 1) * C // groups - 1."""
+    sx = np.where(np.asarray(x) < 0, -1.0, 1.0)
+    sk = np.where(np.asarray(kernel) < 0, -1.0, 1.0)
+    n, h, w, c = sx.shape
+    kh, kw, cg, o = sk.shape
+    if cg * groups != c or o % groups:
+        raise ValueError(f"x: C = {c}, kernel {sk.shape}, groups = {groups} do not fit")
+    (sh, sw), (dh, dw) = _pair(strides), _pair(dilation_rate)
+    oh, pt, pb = _axis(h, kh, sh, dh, padding)
+    ow, pl, pr = _axis(w, kw, sw, dw, padding)
+    xp = np.pad(sx, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=float(pad_values))
+    og = o // groups
+    out = np.zeros((n, oh, ow, o))
+    for ky in range(kh):
+        for kx in range(kw):
+            patch = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw, :]
+            for g in range(groups):
+                # float64 products of +-1 and 0 are exact integers
+                out[..., g * og:(g + 1) * og] += patch[..., g * cg:(g + 1) * cg] @ sk[ky, kx, :, g * og:(g + 1) * og]
+    return out.astype(np.int32)
+
+
+def max_pool2d_signs(x, pool_size, strides=None, padding="valid"):
+    """float32 +-1 (N, OH, OW, C): max pooling of sign(x) (NHWC); "same" windows only see the
+    input (padding is -inf, TensorFlow's max_pool)."""
+    sx = np.where(np.asarray(x) < 0, -1.0, 1.0)
+    n, h, w, c = sx.shape
+    (ph, pw) = _pair(pool_size)
+    (sh, sw) = _pair(pool_size if strides is None else strides)
+    oh, pt, pb = _axis(h, ph, sh, 1, padding)
+    ow, pl, pr = _axis(w, pw, sw, 1, padding)
+    xp = np.pad(sx, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=-np.inf)
+    out = np.full((n, oh, ow, c), -np.inf)
+    for ky in range(ph):
+        for kx in range(pw):
+            out = np.maximum(out, xp[:, ky:ky + (oh - 1) * sh + 1:sh, kx:kx + (ow - 1) * sw + 1:sw, :])
+    return out.astype(np.float32)

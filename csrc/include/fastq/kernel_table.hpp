@@ -42,18 +42,63 @@ struct TypedKernels {
   void (*tanh)(const T* x, T* y, std::size_t n);
 };
 
-// Where binary GEMM results go (exactly one of dots / y / bits is set). For output row i and
-// column j, with dot = k - 2 * popcount(a_i XOR b_j) (the +-1 dot product over k bits):
-//   dots[i * ld + j] = dot                                  (int32)
-//   y[i * ld + j]    = float(dot) * scale[j] + bias[j]      (float32, two roundings, no FMA)
-//   bits: the packed signs of that y (bit = y < 0), row i at bits + i * ld (ld in words).
+// ---- Binary (packed-bit) family: shared types; contract in docs/binary.md ----
+
+// A view of packed rows: `rows` rows of `k` bits, row r at words + r * kw. The public format has
+// kw = ceil(k / 64); a convolution's im2col rows hold one whole-word slice per tap, so there
+// kw > ceil(k / 64). Bits beyond the k real ones are zero in every operand (they XOR to 0).
+struct PackedRows {
+  const std::uint64_t* words;
+  std::size_t rows, k, kw;
+  const std::uint64_t* row(std::size_t r) const { return words + r * kw; }
+};
+
+// The output transform of a binary product: what each dot = k - 2 * popcount(a_i XOR b_j)
+// (the +-1 dot product, int32) becomes. The kernels compile one tile loop per kind and choose
+// it once per call; the tile never tests pointers.
+//   dots:   data[i * ld + j] = dot                                                (int32)
+//   affine: data[i * ld + j] = float(float(act(dot)) * scale[j]) + bias[j]        (float32,
+//           two roundings, no FMA; act = max(., 0) when relu, else the identity)
+//   signs:  bit j of packed row i (row i at data + i * ld words) = that float is < 0, which the
+//           caller has turned into an integer interval per column (binary_thresholds):
+//           bit = uint32(dot - lo[j]) <= span[j]. Bits are ORed into words the caller zeroed.
+enum class BinaryOutKind : int { dots, affine, signs };
 struct BinaryOut {
-  std::int32_t* dots;
-  float* y;
-  std::uint64_t* bits;
-  const float* scale;  // y and bits only: one per column, never null there
-  const float* bias;   // likewise
-  std::size_t ld;
+  BinaryOutKind kind;
+  void* data;
+  std::size_t ld;           // elements (dots, affine) or words (signs) from one output row to the next
+  const float* scale;       // affine
+  const float* bias;        // affine
+  bool relu;                // affine (signs: folded into the thresholds)
+  const std::int32_t* lo;   // signs
+  const std::uint32_t* span;  // signs
+};
+
+// A 2-D convolution over packed NHWC input (docs/binary.md). The input is the kernels' padded,
+// grouped layout: n images of hp x wp pixels, the image at rows pad_top .., columns pad_left ..
+// and zero words around it (hp, wp cover every output's receptive field); a pixel holds groups
+// slices of cgw = ceil(cg / 64) words (cg channels each, zero padding bits), pixel (n, y, x) at
+// ((n * hp + y) * wp + x) * groups * cgw. The weights of group g are og = o / groups rows of
+// kh * kw * cgw words (tap (ky, kx) at words (ky * kw + kx) * cgw), k = kh * kw * cg bits, in the
+// blocked layout, group g at g * (the blocked size of one group). Output pixels are numbered
+// p = (n * oh + y) * ow + x; output row p, column g * og + j.
+struct ConvShape {
+  std::size_t n, h, w, groups, cg, cgw;
+  std::size_t kh, kw, sh, sw, dh, dw;
+  std::size_t pad_top, pad_left;  // "same": TensorFlow's split (top/left gets floor(total / 2))
+  std::size_t hp, wp;             // the padded image
+  std::size_t oh, ow, o;
+  // pad_values = 0: a tap outside the input contributes 0. The kernel computes it as +1 (zero
+  // words) and subtracts, for border pixels, the sum of sign(w) over the missing taps, from
+  // tap_prefix: (kh + 1) x (kw + 1) x o int32, the 2-D prefix sums over taps of those sums.
+  bool pad_zero;
+  const std::int32_t* tap_prefix;
+};
+
+// Max pooling over packed NHWC (docs/binary.md): an output word is the AND of the window's
+// words (max of +-1 is -1 only where every tap is -1); "same" windows are clipped at the border.
+struct PoolShape {
+  std::size_t n, h, w, cw, ph, pw, sh, sw, pad_top, pad_left, oh, ow;
 };
 
 // Packed-bit kernels. Public format (docs/packed-format.md): a row of k values is
@@ -73,15 +118,20 @@ struct BinaryKernels {
   void (*unpack_f32)(const std::uint64_t* words, std::size_t rows, std::size_t k, float* out);
   // b: n rows x kw words (public rows) -> out: the blocked layout, ceil(n / 8) * 8 * kw words.
   void (*pack_blocked)(const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out);
-  // Rows [0, m) of a (public rows, kw words each, k bits) against the n columns of b_blocked
-  // (blocked layout, starting at a block boundary) into out rows row0.., columns col0...
-  // Bits output: a tile starting at a multiple of 64 columns sets its output word, later tiles
-  // OR into it, so each word must be written by one thread, in increasing column order.
-  void (*gemm)(const std::uint64_t* a, std::size_t m, const std::uint64_t* b_blocked, std::size_t n,
-               std::size_t kw, std::size_t k, const BinaryOut& out, std::size_t row0, std::size_t col0);
+  // The rows of a against the n columns of b_blocked (blocked layout, a.kw words per row,
+  // starting at a block boundary) into out rows row0.., columns col0...
+  void (*gemm)(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const BinaryOut& out,
+               std::size_t row0, std::size_t col0);
+  // Output pixels [p0, p1) of a convolution (ConvShape); scratch: 2 * kh * kw entries.
+  void (*conv)(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
+               std::size_t p1, const BinaryOut& out, std::size_t* scratch);
+  // Output rows [r0, r1) (r = n * oh + y) of a max pooling (PoolShape): out has cw words per
+  // pixel; scratch: w * cw words.
+  void (*max_pool)(const PoolShape& s, const std::uint64_t* x, std::uint64_t* out, std::size_t r0, std::size_t r1,
+                   std::uint64_t* scratch);
   // The xor + popcount peak probe (kernels/peak.hpp): `iters` iterations of the GEMM's inner
   // step on registers only, probe_macs_per_iter binary MACs (bits of XOR) each; returns a
-  // checksum (the total count of ones) that depends on seed. Timed by runtime/binary_ops.cpp.
+  // checksum (the total count of ones) that depends on seed. Timed by runtime/bgemm_ops.cpp.
   std::uint64_t (*popcount_probe)(std::uint64_t iters, std::uint64_t seed);
   std::uint64_t probe_macs_per_iter;
 };

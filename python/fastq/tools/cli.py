@@ -1,8 +1,9 @@
-"""The ``python -m fastq`` command line: ``bench``, ``demo`` and ``info``.
+"""The ``python -m fastq`` command line: ``bench``, ``demo``, ``info`` and ``model``.
 
     python -m fastq bench [--quick] [--json FILE] [--plot FILE.png]
     python -m fastq demo [--json]
     python -m fastq info
+    python -m fastq model summary|predict|bench m.h5   (fastq.models.cli)
 
 Adding a sub-command: a function that adds its parser to the sub-parsers and sets its
 ``handler(args, argv) -> exit status``, listed in ``COMMANDS``.
@@ -198,11 +199,18 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=_cmd_info)
 
 
+def _add_model(sub: argparse._SubParsersAction) -> None:
+    from ..models.cli import add_parser  # python -m fastq model summary|predict|bench
+
+    add_parser(sub)
+
+
 # The sub-commands, in the order --help lists them. Add yours here.
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
     "bench": _add_bench,
     "demo": _add_demo,
     "info": _add_info,
+    "model": _add_model,
 }
 
 

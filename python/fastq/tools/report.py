@@ -111,10 +111,17 @@ def _generic_table(rows: list[Record], report: Record) -> list[str]:
     return out
 
 
+def _conv_table(rows: list[Record], report: Record) -> list[str]:
+    from .conv_rows import format_conv
+
+    return format_conv(rows, report)
+
+
 # Table printers by record kind; kinds not listed get the generic table.
 TABLES: dict[str, Callable[[list[Record], Record], list[str]]] = {
     "quantizer": _quantizer_table,
     "binary_matmul": _matmul_table,
+    "binary_conv2d": _conv_table,
 }
 
 

@@ -8,6 +8,7 @@ What is measured
 * **binary_matmul** on pre-packed operands (and with the packing of A included) against NumPy's
   float32 matmul of the same ±1 matrices, and its fraction of the popcount peak
   (``machine.popcount_peak``).
+* **binary_conv2d**: QuickNet's 3x3 binary layers through ``BinaryConv2D`` (``conv_rows``).
 
 Every result is checked against its baseline before it is timed (``checks``); every row is timed
 by ``timing.measure`` until its spread is within ``Plan.max_spread`` or its time cap, and marked
@@ -74,6 +75,11 @@ class Run:
     start: float = field(default_factory=time.perf_counter)
     peak: dict[str, Any] | None = None
     peak_note: str = "not measured"
+
+    def ensure_peak(self) -> None:
+        """Measure the popcount peak once, before the first binary row needs it."""
+        if self.peak is None and self.peak_note == "not measured":
+            self.peak, self.peak_note = popcount_peak(0.15 if self.plan.quick else 0.4)
 
     def timed(self, candidates: dict[str, Callable[[], object]], budget_s: float, deadline: float) -> dict[str, Stats]:
         p = self.plan
@@ -191,8 +197,7 @@ def matmul_tasks(p: Plan, state: Run) -> list[Task]:
 
     def make(label: str, m: int, n: int, k: int) -> Task:
         def run_task(budget_s: float, deadline: float) -> list[Record]:
-            if state.peak is None and state.peak_note == "not measured":
-                state.peak, state.peak_note = popcount_peak(0.15 if p.quick else 0.4)
+            state.ensure_peak()
             rng = np.random.default_rng([p.seed, m, n, k])
             a = np.where(rng.random((m, k), dtype=np.float32) < 0.5, np.float32(-1), np.float32(1))
             b = np.where(rng.random((n, k), dtype=np.float32) < 0.5, np.float32(-1), np.float32(1))
@@ -224,8 +229,14 @@ def matmul_tasks(p: Plan, state: Run) -> list[Task]:
     return [make(label, m, n, k) for label, (m, n, k) in p.shapes.items()]
 
 
+def conv_tasks(p: Plan, state: Run) -> list[Task]:
+    from .conv_rows import conv_tasks as tasks  # QuickNet's binary convolutions (imports this module)
+
+    return tasks(p, state)
+
+
 # The row families of a run, in order. Add yours here (see the module docstring).
-TASK_FAMILIES: list[Callable[[Plan, Run], list[Task]]] = [quantizer_tasks, matmul_tasks]
+TASK_FAMILIES: list[Callable[[Plan, Run], list[Task]]] = [quantizer_tasks, matmul_tasks, conv_tasks]
 
 
 def run(p: Plan | None = None, progress: Callable[[int, int, str], None] | None = None) -> Record:

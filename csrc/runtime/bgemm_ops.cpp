@@ -1,7 +1,8 @@
-#include "runtime/binary_ops.hpp"
+#include "runtime/bgemm_ops.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 #include "runtime/thread_pool.hpp"
@@ -11,77 +12,37 @@ namespace {
 // Below this many word pairs (m * n * kw) a product stays on the calling thread: about 10 us of
 // AVX-512 work, where waking a worker starts to pay off (measured in bench/bench_binary.py).
 constexpr std::size_t kMinParallelWordPairs = std::size_t(1) << 19;
-// Packing: rows per task at least this many values' worth.
-constexpr std::size_t kMinParallelValues = std::size_t(1) << 16;
 // Column splits are whole output words, so no two tasks write the same packed output word.
 constexpr std::size_t kColumnUnit = 64;
 
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
-
-// Split rows x (values per row) into contiguous row ranges over the pool.
-template <class F>
-void for_row_ranges(std::size_t rows, std::size_t per_row, F&& fn) {
-  const std::size_t total = rows * per_row;
-  std::size_t pieces = total < kMinParallelValues ? 1 : std::min<std::size_t>(get_num_threads(), total / (kMinParallelValues / 2));
-  pieces = std::max<std::size_t>(1, std::min(pieces, rows));
-  if (pieces <= 1) {
-    if (rows) fn(std::size_t(0), rows);
-    return;
-  }
-  const std::size_t step = ceil_div(rows, pieces);
-  parallel_for(pieces, [&](std::size_t i) {
-    const std::size_t r0 = std::min(rows, i * step), r1 = std::min(rows, r0 + step);
-    if (r0 < r1) fn(r0, r1);
-  });
+// The float the output transform computes for dot d (kernel_table.hpp, BinaryOut): two
+// roundings, no FMA (the build uses -ffp-contract=off; float is IEEE binary32 on every target).
+float affine_value(long long d, float scale, float bias, bool relu) {
+  if (relu && d < 0) d = 0;
+  const float p = static_cast<float>(d) * scale;
+  return p + bias;
 }
 }  // namespace
 
-static void (*pack_fn(const KernelTable& t, const float*))(const float*, std::size_t, std::size_t, std::uint64_t*) {
-  return t.binary.pack_f32;
-}
-static void (*pack_fn(const KernelTable& t, const double*))(const double*, std::size_t, std::size_t, std::uint64_t*) {
-  return t.binary.pack_f64;
-}
-
-template <class T>
-void pack_bits(const KernelTable& t, const T* x, std::size_t rows, std::size_t k, std::uint64_t* out) {
-  const auto pack = pack_fn(t, x);
-  const std::size_t kw = packed_words(k);
-  for_row_ranges(rows, k, [&](std::size_t r0, std::size_t r1) { pack(x + r0 * k, r1 - r0, k, out + r0 * kw); });
-}
-template void pack_bits<float>(const KernelTable&, const float*, std::size_t, std::size_t, std::uint64_t*);
-template void pack_bits<double>(const KernelTable&, const double*, std::size_t, std::size_t, std::uint64_t*);
-
-void unpack_bits(const KernelTable& t, const std::uint64_t* words, std::size_t rows, std::size_t k, float* out) {
-  const std::size_t kw = packed_words(k);
-  for_row_ranges(rows, k, [&](std::size_t r0, std::size_t r1) { t.binary.unpack_f32(words + r0 * kw, r1 - r0, k, out + r0 * k); });
-}
-
-void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out) {
-  const std::size_t blocks = ceil_div(n, kBinaryBlock);
-  for_row_ranges(blocks, kBinaryBlock * kw, [&](std::size_t b0, std::size_t b1) {
-    const std::size_t r0 = b0 * kBinaryBlock, r1 = std::min(n, b1 * kBinaryBlock);
-    t.binary.pack_blocked(b + r0 * kw, r1 - r0, kw, out + b0 * kBinaryBlock * kw);
-  });
-}
-
-void binary_gemm(const KernelTable& t, const std::uint64_t* a, std::size_t m, const std::uint64_t* b, bool b_blocked,
-                 std::size_t n, std::size_t k, const BinaryOut& out) {
+void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t* b, bool b_blocked, std::size_t n,
+                 const BinaryOut& out) {
+  const std::size_t m = a.rows, kw = a.kw;
   if (m == 0 || n == 0) return;
+  if (out.kind == BinaryOutKind::signs) std::memset(out.data, 0, m * out.ld * sizeof(std::uint64_t));
   const BinaryKernels& kern = t.binary;
-  const std::size_t kw = packed_words(k);
 
   // Rows [r0, r1) x columns [c0, c1) (c0 a multiple of kColumnUnit, or 0).
   auto block = [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+    const PackedRows rows{a.row(r0), r1 - r0, a.k, kw};
     if (b_blocked) {
-      kern.gemm(a + r0 * kw, r1 - r0, b + c0 * kw, c1 - c0, kw, k, out, r0, c0);
+      kern.gemm(rows, b + c0 * kw, c1 - c0, out, r0, c0);
       return;
     }
     std::vector<std::uint64_t> panel(kern.tile_cols * kw);
     for (std::size_t c = c0; c < c1; c += kern.tile_cols) {
       const std::size_t nc = std::min(kern.tile_cols, c1 - c);
       kern.pack_blocked(b + c * kw, nc, kw, panel.data());
-      kern.gemm(a + r0 * kw, r1 - r0, panel.data(), nc, kw, k, out, r0, c);
+      kern.gemm(rows, panel.data(), nc, out, r0, c);
     }
   };
 
@@ -101,6 +62,35 @@ void binary_gemm(const KernelTable& t, const std::uint64_t* a, std::size_t m, co
     const std::size_t tasks = std::min(row_units, b_blocked ? 4 * threads : threads);
     const std::size_t step = ceil_div(row_units, tasks) * kern.tile_rows;
     parallel_for(ceil_div(m, step), [&](std::size_t i) { block(i * step, std::min(m, (i + 1) * step), 0, n); });
+  }
+}
+
+void binary_thresholds(const float* scale, const float* bias, bool relu, std::size_t n, std::size_t k, std::int32_t* lo,
+                       std::uint32_t* span) {
+  const long long K = static_cast<long long>(k);
+  for (std::size_t j = 0; j < n; ++j) {
+    auto neg = [&](long long d) { return affine_value(d, scale[j], bias[j], relu) < 0; };
+    const bool at_lo = neg(-K), at_hi = neg(K);
+    long long first = K + 1, last = K;  // the interval [first, last]; empty by default
+    if (at_lo && at_hi) {
+      first = -K;
+    } else if (at_lo) {  // non-increasing: the last negative d
+      long long a = -K, b = K;  // neg(a), !neg(b)
+      while (b - a > 1) {
+        const long long mid = a + (b - a) / 2;
+        (neg(mid) ? a : b) = mid;
+      }
+      first = -K, last = a;
+    } else if (at_hi) {  // non-decreasing: the first negative d
+      long long a = -K, b = K;  // !neg(a), neg(b)
+      while (b - a > 1) {
+        const long long mid = a + (b - a) / 2;
+        (neg(mid) ? b : a) = mid;
+      }
+      first = b;
+    }
+    lo[j] = static_cast<std::int32_t>(first);
+    span[j] = first > last ? 0u : static_cast<std::uint32_t>(last - first);
   }
 }
 

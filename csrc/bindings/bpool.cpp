@@ -1,0 +1,66 @@
+// pybind11 bindings of binary max pooling: `Kernels.max_pool2d`. Same rules as module.cpp.
+#include "bindings/binary_args.hpp"
+#include "runtime/bpool_ops.hpp"
+
+namespace py = pybind11;
+using fastq::Kernels;
+
+namespace {
+using namespace fastq::bindings;
+
+std::size_t positive(long long v, const char* name) {
+  if (v < 1) value_error(std::string(name) + ": expected integers >= 1, got " + std::to_string(v));
+  return static_cast<std::size_t>(v);
+}
+
+py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long long, long long> pool,
+                     std::pair<long long, long long> strides, const std::string& padding) {
+  if (kind_of(x) != Kind::u64)
+    type_error("x: expected a uint64 array of packed words in native byte order, got dtype " + dtype_str(x));
+  require_contiguous(x, "x");
+  if (x.ndim() != 4) value_error("x: expected packed NHWC words (N, H, W, words), got shape " + shape_str(x));
+  fastq::PoolShape s{};
+  s.n = static_cast<std::size_t>(x.shape(0));
+  s.h = static_cast<std::size_t>(x.shape(1));
+  s.w = static_cast<std::size_t>(x.shape(2));
+  s.cw = static_cast<std::size_t>(x.shape(3));
+  s.ph = positive(pool.first, "pool_size");
+  s.pw = positive(pool.second, "pool_size");
+  s.sh = positive(strides.first, "strides");
+  s.sw = positive(strides.second, "strides");
+  if (padding == "valid") {
+    if (s.ph > s.h || s.pw > s.w)
+      value_error("pool_size: (" + std::to_string(s.ph) + ", " + std::to_string(s.pw) +
+                  ") is larger than the input's " + std::to_string(s.h) + " x " + std::to_string(s.w) +
+                  " with padding='valid'");
+    s.oh = (s.h - s.ph) / s.sh + 1;
+    s.ow = (s.w - s.pw) / s.sw + 1;
+  } else if (padding == "same") {
+    s.oh = (s.h + s.sh - 1) / s.sh;
+    s.ow = (s.w + s.sw - 1) / s.sw;
+    // TensorFlow's split; every window keeps at least one input pixel (pad_top < ph).
+    const long long ty = s.oh ? static_cast<long long>((s.oh - 1) * s.sh + s.ph) - static_cast<long long>(s.h) : 0;
+    const long long tx = s.ow ? static_cast<long long>((s.ow - 1) * s.sw + s.pw) - static_cast<long long>(s.w) : 0;
+    s.pad_top = ty > 0 ? static_cast<std::size_t>(ty / 2) : 0;
+    s.pad_left = tx > 0 ? static_cast<std::size_t>(tx / 2) : 0;
+  } else {
+    value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
+  }
+  py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
+                                  static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(s.cw)});
+  std::uint64_t* o = out.mutable_data();
+  const auto* xp = static_cast<const std::uint64_t*>(x.data());
+  const fastq::KernelTable& t = *kern.table;
+  py::gil_scoped_release nogil;
+  fastq::binary_max_pool2d(t, s, xp, o);
+  return std::move(out);
+}
+}  // namespace
+
+void bind_bpool(py::module_& m) {
+  auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
+  cls.def("max_pool2d", &max_pool2d, py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"),
+          py::arg("padding"),
+          "Max pooling of packed NHWC words x (N, H, W, words) -> (N, OH, OW, words): the AND of each window's words "
+          "(docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border).");
+}

@@ -1,0 +1,83 @@
+#include "runtime/bitpack_ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/thread_pool.hpp"
+
+namespace fastq {
+namespace {
+// Packing: rows per task at least this many values' worth.
+constexpr std::size_t kMinParallelValues = std::size_t(1) << 16;
+
+void (*pack_fn(const KernelTable& t, const float*))(const float*, std::size_t, std::size_t, std::uint64_t*) {
+  return t.binary.pack_f32;
+}
+void (*pack_fn(const KernelTable& t, const double*))(const double*, std::size_t, std::size_t, std::uint64_t*) {
+  return t.binary.pack_f64;
+}
+}  // namespace
+
+void for_unit_ranges(std::size_t units, std::size_t work_per_unit, std::size_t min_parallel_work, std::size_t granule,
+                     std::size_t tasks_per_thread, const std::function<void(std::size_t, std::size_t)>& fn) {
+  if (units == 0) return;
+  const std::size_t threads = static_cast<std::size_t>(get_num_threads());
+  const std::size_t granules = ceil_div(units, granule);
+  if (threads <= 1 || units * work_per_unit < min_parallel_work || granules <= 1) {
+    fn(0, units);
+    return;
+  }
+  const std::size_t tasks = std::min(granules, tasks_per_thread * threads);
+  const std::size_t step = ceil_div(granules, tasks) * granule;
+  parallel_for(ceil_div(units, step), [&](std::size_t i) { fn(i * step, std::min(units, (i + 1) * step)); });
+}
+
+template <class T>
+void pack_bits(const KernelTable& t, const T* x, std::size_t rows, std::size_t k, std::uint64_t* out) {
+  const auto pack = pack_fn(t, x);
+  const std::size_t kw = packed_words(k);
+  // One range per thread: packing is a pass over memory, no imbalance to even out.
+  for_unit_ranges(rows, k, kMinParallelValues, 1, 1,
+                  [&](std::size_t r0, std::size_t r1) { pack(x + r0 * k, r1 - r0, k, out + r0 * kw); });
+}
+template void pack_bits<float>(const KernelTable&, const float*, std::size_t, std::size_t, std::uint64_t*);
+template void pack_bits<double>(const KernelTable&, const double*, std::size_t, std::size_t, std::uint64_t*);
+
+void unpack_bits(const KernelTable& t, const std::uint64_t* words, std::size_t rows, std::size_t k, float* out) {
+  const std::size_t kw = packed_words(k);
+  for_unit_ranges(rows, k, kMinParallelValues, 1, 1, [&](std::size_t r0, std::size_t r1) {
+    t.binary.unpack_f32(words + r0 * kw, r1 - r0, k, out + r0 * k);
+  });
+}
+
+void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out) {
+  const std::size_t blocks = ceil_div(n, kBinaryBlock);
+  for_unit_ranges(blocks, kBinaryBlock * kw, kMinParallelValues, 1, 1, [&](std::size_t b0, std::size_t b1) {
+    const std::size_t r0 = b0 * kBinaryBlock, r1 = std::min(n, b1 * kBinaryBlock);
+    t.binary.pack_blocked(b + r0 * kw, r1 - r0, kw, out + b0 * kBinaryBlock * kw);
+  });
+}
+
+void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg,
+                  std::uint64_t* out) {
+  const std::size_t kw = packed_words(groups * cg), cgw = packed_words(cg);
+  if (cg % 64 == 0) {  // group slices are already whole words: the layouts coincide
+    std::memcpy(out, words, rows * kw * sizeof(std::uint64_t));
+    return;
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint64_t* src = words + r * kw;
+    std::uint64_t* dst = out + r * groups * cgw;
+    for (std::size_t g = 0; g < groups; ++g, dst += cgw) {
+      for (std::size_t i = 0; i < cgw; ++i) {  // bits b .. b + 63 of the row, b = g * cg + 64 i
+        const std::size_t b = g * cg + 64 * i, q = b / 64, s = b % 64;
+        std::uint64_t v = src[q] >> s;
+        if (s && q + 1 < kw) v |= src[q + 1] << (64 - s);
+        const std::size_t left = cg - 64 * i;  // real bits in this word
+        if (left < 64) v &= (std::uint64_t(1) << left) - 1;
+        dst[i] = v;
+      }
+    }
+  }
+}
+}  // namespace fastq

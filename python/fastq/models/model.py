@@ -1,0 +1,247 @@
+"""fastq.models.Model: a compiled model and its executor."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import ops as _ops
+from .compile import compile_graph
+from .graph import Graph
+
+
+class _Pool:
+    """Activation buffers reused across ops (and across predict calls): an op's result goes into
+    the smallest free buffer that holds it, and a buffer is freed after its value's last use."""
+
+    def __init__(self):
+        self.free = []      # 1-D uint8 arrays
+        self.allocated = 0  # bytes
+
+    def get(self, nbytes):
+        best = None
+        for i, b in enumerate(self.free):
+            if b.nbytes >= nbytes and (best is None or b.nbytes < self.free[best].nbytes):
+                best = i
+        if best is not None:
+            return self.free.pop(best)
+        self.allocated += max(nbytes, 1)
+        return np.empty(max(nbytes, 1), np.uint8)
+
+    def put(self, buf):
+        self.free.append(buf)
+
+
+def _view(buf, shape, dtype):
+    n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    return buf[:n].view(dtype).reshape(shape)
+
+
+class Model:
+    """A Keras/larq model compiled for fastq. Made by :func:`fastq.models.load` or
+    :func:`fastq.models.from_keras`.
+
+    - ``predict(x)``: float32 NHWC batch in, what Keras's ``model.predict`` returns out.
+    - ``predict(x, outputs=[names])``: ``(predictions, {name: activation})`` for Keras layer names.
+    - ``summary()``: each op, binary or float, its output shape and MACs.
+    - Pickles (ops and weights included).
+    """
+
+    def __init__(self, graph: Graph, weights: dict, info=None):
+        self.graph = graph
+        self.weights = weights
+        self.info = dict(info or {})
+        self.name = graph.name
+        self.ops, self._outputs, self._aliases = compile_graph(graph, weights)
+        self._plans = {(): (self.ops, self._outputs, self._aliases)}
+        self._lock = threading.Lock()
+        self._pools = []
+
+    # -- pickling: everything but the transient pools and lock ------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_lock")
+        state.pop("_pools")
+        state["_plans"] = {(): self._plans[()]}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._pools = []
+
+    # -- introspection -----------------------------------------------------------------------------
+    @property
+    def input_names(self):
+        return list(self.graph.inputs)
+
+    @property
+    def output_names(self):
+        return list(self.graph.outputs)
+
+    @property
+    def input_shapes(self):
+        """Per-image input shapes (None for a dimension the model leaves open)."""
+        return [self.graph.input_shapes[i] for i in self.graph.inputs]
+
+    @property
+    def layer_names(self):
+        return [n.layer for n in self.graph.nodes]
+
+    def __repr__(self):
+        nb = sum(op.kind == "binary" for op in self.ops)
+        return f"<fastq.models.Model {self.name!r}: {len(self.ops)} ops ({nb} binary), inputs {self.input_shapes}>"
+
+    # -- running -----------------------------------------------------------------------------------
+    def _plan(self, keep):
+        key = tuple(sorted(set(keep)))
+        with self._lock:
+            plan = self._plans.get(key)
+        if plan is None:
+            plan = compile_graph(self.graph, self.weights, keep=key)
+            with self._lock:
+                self._plans[key] = plan
+        return plan
+
+    def _inputs(self, x):
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self.graph.inputs):
+            raise ValueError(f"x: the model has {len(self.graph.inputs)} inputs, got {len(xs)} arrays")
+        out = []
+        for name, a in zip(self.graph.inputs, xs):
+            a = np.asarray(a)
+            if a.dtype.kind not in "fiub":
+                raise TypeError(f"x: expected a real (float32) array for input {name!r}, got dtype {a.dtype}")
+            a = np.ascontiguousarray(a, dtype=np.float32)
+            want = self.graph.input_shapes[name]
+            if a.ndim != len(want) + 1 or any(w is not None and w != s for w, s in zip(want, a.shape[1:])):
+                shape = "(batch, " + ", ".join("None" if w is None else str(w) for w in want) + ")"
+                raise ValueError(f"x: expected input {name!r} of shape {shape}, got {a.shape}")
+            out.append(a)
+        if len({a.shape[0] for a in out}) != 1:
+            raise ValueError(f"x: the inputs have different batch sizes: {[a.shape[0] for a in out]}")
+        return out
+
+    def _shapes(self, plan, in_shapes):
+        op_list, _, _ = plan
+        shapes = dict(in_shapes)
+        for op in op_list:
+            shapes[op.name] = tuple(int(d) for d in op.output_shape([shapes[i] for i in op.inputs]))
+        return shapes
+
+    def _run(self, plan, xs, wanted, pool):
+        """Run ``plan`` on one chunk; returns {value name: array copy} for the wanted values."""
+        op_list, _, _ = plan
+        n = xs[0].shape[0]
+        values = dict(zip(self.graph.inputs, xs))
+        shapes = self._shapes(plan, {k: v.shape[1:] for k, v in values.items()})
+        last = {}
+        for i, op in enumerate(op_list):
+            for v in op.inputs:
+                last[v] = i
+        buffers = {}   # value -> pool buffer
+        result = {k: values[k].copy() for k in wanted if k in values}
+        for i, op in enumerate(op_list):
+            args = [values[v] for v in op.inputs]
+            shape = (n,) + shapes[op.name]
+            src = op.inputs[0]
+            if (op.inplace and src in buffers and last.get(src) == i and op.inputs.count(src) == 1
+                    and args[0].dtype == op.out_dtype and args[0].shape == shape):
+                buf = buffers.pop(src)
+                out = args[0]
+            else:
+                buf = pool.get(int(np.prod(shape, dtype=np.int64)) * op.out_dtype.itemsize)
+                out = _view(buf, shape, op.out_dtype)
+            op.run(args, out)
+            values[op.name] = out
+            buffers[op.name] = buf
+            if op.name in wanted:
+                result[op.name] = out.copy()
+            for v in set(op.inputs):
+                if last.get(v) == i and v in buffers:
+                    pool.put(buffers.pop(v))
+                    del values[v]
+            if op.name not in last and op.name in buffers:   # an output nobody reads
+                pool.put(buffers.pop(op.name))
+        for b in buffers.values():
+            pool.put(b)
+        return result
+
+    def predict(self, x, outputs=None, batch_size=32):
+        """Run the model on ``x`` (float32 NHWC batch, or a list for several inputs).
+
+        Returns the output array (a list for several outputs), like Keras's ``predict``. With
+        ``outputs=[layer names]`` returns ``(predictions, {name: activation})``; those layers keep
+        their own results (nothing is folded across them), which may move the predictions by
+        rounding only. Images are run ``batch_size`` at a time; the result of an image never
+        depends on the batch it is in.
+        """
+        xs = self._inputs(x)
+        names = [] if outputs is None else list(outputs)
+        if isinstance(outputs, str):
+            raise TypeError("outputs: expected a list of layer names, got a str")
+        known = {nd.name for nd in self.graph.nodes}
+        for name in names:
+            if name not in known:
+                raise ValueError(f"outputs: no layer named {name!r} in the model")
+        plan = self._plan(names)
+        _, out_values, aliases = plan
+        # A kept layer's value (after identity aliases) and the model outputs' values.
+        want_of = {name: aliases.get(name, name) for name in names}
+        finals = list(out_values)
+        wanted = set(finals) | set(want_of.values())
+        with self._lock:
+            pool = self._pools.pop() if self._pools else _Pool()
+        try:
+            n = xs[0].shape[0]
+            chunks = []
+            for s in range(0, max(n, 1), max(int(batch_size), 1)):
+                chunk = [a[s:s + batch_size] for a in xs]
+                if n == 0:
+                    chunk = xs
+                chunks.append(self._run(plan, chunk, wanted, pool))
+        finally:
+            with self._lock:
+                self._pools.append(pool)
+        merged = {k: np.concatenate([c[k] for c in chunks]) if len(chunks) > 1 else chunks[0][k] for k in wanted}
+        for k, v in merged.items():
+            if v.dtype == _ops.BITS:   # bits only stay inside binary chains; a kept value is float
+                merged[k] = np.where(v, np.float32(-1), np.float32(1))
+        preds = [merged[v] for v in finals]
+        preds = preds[0] if len(preds) == 1 else preds
+        if outputs is None:
+            return preds
+        return preds, {name: merged[want_of[name]] for name in names}
+
+    __call__ = predict
+
+    # -- summary -----------------------------------------------------------------------------------
+    def summary(self, input_shape=None, print_fn=print):
+        """Print each op (binary or float), its output shape and MACs per image. ``input_shape``:
+        the per-image input shape where the model leaves dimensions open."""
+        shapes = {}
+        ins = self.input_shapes
+        if input_shape is not None:
+            ins = [tuple(input_shape)] if len(ins) == 1 else [tuple(s) for s in input_shape]
+        for name, s in zip(self.graph.inputs, ins):
+            if any(d is None for d in s):
+                raise ValueError(f"input_shape: input {name!r} has open dimensions {s}; pass input_shape=")
+            shapes[name] = tuple(s)
+        shapes = self._shapes(self._plans[()], shapes)
+        rows = [("op", "kind", "layers", "output shape", "MACs")]
+        tot = {"binary": 0, "float": 0}
+        for op in self.ops:
+            macs = int(op.macs([shapes[i] for i in op.inputs]))
+            tot[op.kind] += macs
+            layers = ", ".join(op.layers)
+            rows.append((op.describe(), op.kind, layers if len(layers) <= 48 else layers[:45] + "...",
+                         str(shapes[op.name]), f"{macs:,}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        line = "  ".join("{:<%d}" % w for w in widths[:4]) + "  {:>%d}" % widths[4]
+        text = [f'Model "{self.name}": {len(self.ops)} ops', line.format(*rows[0]), "-" * (sum(widths) + 8)]
+        text += [line.format(*r) for r in rows[1:]]
+        text.append("-" * (sum(widths) + 8))
+        text.append(f"MACs per image: binary {tot['binary']:,}, float {tot['float']:,}")
+        print_fn("\n".join(text))
+        return {"binary_macs": tot["binary"], "float_macs": tot["float"], "ops": len(self.ops)}
