@@ -10,6 +10,7 @@ import typing
 
 __all__: list[str] = [
     "BoundQuantizer",
+    "ConvPlan",
     "DensePlan",
     "Kernels",
     "active",
@@ -66,6 +67,23 @@ class Kernels:
         """
         out[c] = mean |x[..., c]| over all other axes (float64 sums, rounded once).
         """
+    def conv_plan(
+        self,
+        words: numpy.ndarray,
+        cg: typing.SupportsInt | typing.SupportsIndex,
+        groups: typing.SupportsInt | typing.SupportsIndex,
+        strides: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
+        dilation: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+        pad_zero: bool,
+        output: str,
+        scale: typing.Any = None,
+        bias: typing.Any = None,
+        relu: bool = False,
+    ) -> ConvPlan:
+        """
+        A binary 2-D convolution on this ISA (docs/binary.md). words: uint64 (O, KH, KW, ceil(cg / 64)), the packed kernel[ky, kx, :, o] of each output channel; cg channels per group; strides, dilation: (h, w); padding 'valid'/'same'; pad_zero: pad_values = 0 (else 1); output 'dots' (int32), 'affine' (float32: float(float(act(dot)) * scale) + bias) or 'signs' (the packed signs of that float); scale, bias: float32 (O,); relu: act = max(., 0). Call it with x.
+        """
     def dense_plan(
         self,
         blocked: numpy.ndarray,
@@ -74,9 +92,10 @@ class Kernels:
         scale: numpy.ndarray,
         bias: numpy.ndarray,
         packed_output: bool,
+        relu: bool = False,
     ) -> DensePlan:
         """
-        A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 scale and bias of shape (n,). Call it with x.
+        A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 scale and bias of shape (n,), relu: act = max(dot, 0) before the scale. Call it with x.
         """
     def forward(
         self,
@@ -94,6 +113,16 @@ class Kernels:
     def max_abs(self, x: numpy.ndarray) -> float:
         """
         max |x| (NaN if any element is NaN).
+        """
+    def max_pool2d(
+        self,
+        x: numpy.ndarray,
+        pool_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
+        strides: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+    ) -> numpy.ndarray:
+        """
+        Max pooling of packed NHWC words x (N, H, W, words) -> (N, OH, OW, words): the AND of each window's words (docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border).
         """
     def pack_bits(self, x: numpy.ndarray) -> numpy.ndarray:
         """
@@ -149,7 +178,18 @@ class DensePlan:
     """
     def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
         """
-        y = (sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).
+        y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).
+        """
+    @property
+    def isa(self) -> str: ...
+
+class ConvPlan:
+    """
+    A binary convolution's fixed operands (see Kernels.conv_plan).
+    """
+    def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
+        """
+        x: float32/float64 NHWC (N, H, W, C) or its packed words (N, H, W, ceil(C / 64)) -> int32 / float32 (N, OH, OW, O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into.
         """
     @property
     def isa(self) -> str: ...
