@@ -19,6 +19,7 @@
 namespace py = pybind11;
 using fastq::KernelTable;
 void bind_binary(py::module_& m);  // binary.cpp
+void bind_float_ops(py::module_& m);  // float_ops.cpp
 
 namespace {
 using namespace fastq::bindings;
@@ -295,4 +296,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("build_type") = "debug (assertions on)";
 #endif
   bind_binary(m);
+  bind_float_ops(m);
 }

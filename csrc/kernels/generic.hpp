@@ -9,6 +9,8 @@
 #include "kernels/bgemm.hpp"
 #include "kernels/bconv.hpp"
 #include "kernels/bpool.hpp"
+#include "kernels/fconv.hpp"
+#include "kernels/fpool.hpp"
 
 inline BinaryKernels make_binary_kernels() {
   BinaryKernels b{};
@@ -47,5 +49,6 @@ inline KernelTable make_table(const char* isa) {
   t.f32 = make_typed_kernels<float>();
   t.f64 = make_typed_kernels<double>();
   t.binary = make_binary_kernels();
+  t.fl = make_float_kernels();
   return t;
 }

@@ -174,3 +174,11 @@ constexpr std::size_t kBgemmVecs = 2;
 // temporaries) - larger tiles spill, and measure the same rate: the ALU ports are the limit.
 constexpr std::size_t kProbeRows = 2;
 constexpr std::size_t kProbeVecs = 2;
+
+// ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
+// a * b + c with one rounding (VFMADD: same bits as std::fma).
+FASTQ_INLINE F fma(F a, F b, F c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+// Conv register tile: up to 2 vectors (16 channels) x fconv_rows(nv) pixels of accumulators,
+// plus nv weight vectors and one broadcast: 15 of 16 ymm for nv = 2.
+constexpr std::size_t kFconvVecs = 2;
+constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 2 ? 6 : 12; }

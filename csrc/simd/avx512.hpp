@@ -169,3 +169,11 @@ constexpr std::size_t kBgemmVecs = 4;
 // Peak probe tile (kernels/peak.hpp): the GEMM's; its 4 A rows stay in registers too (24 zmm).
 constexpr std::size_t kProbeRows = kBgemmRows;
 constexpr std::size_t kProbeVecs = kBgemmVecs;
+
+// ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
+// a * b + c with one rounding (VFMADD: same bits as std::fma).
+FASTQ_INLINE F fma(F a, F b, F c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+// Conv register tile: up to 4 vectors (64 channels) x fconv_rows(nv) pixels of accumulators
+// plus nv weight vectors (broadcasts are memory operands): 28-29 of 32 zmm.
+constexpr std::size_t kFconvVecs = 4;
+constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 4 ? 6 : nv == 3 ? 8 : 12; }

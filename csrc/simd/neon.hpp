@@ -155,3 +155,11 @@ constexpr std::size_t kBgemmVecs = 4;
 // 4 x 2: 4 x 4 spills byte accumulators (GCC computes all 16 XORs first).
 constexpr std::size_t kProbeRows = 4;
 constexpr std::size_t kProbeVecs = 2;
+
+// ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
+// a * b + c with one rounding (FMLA: same bits as std::fma).
+FASTQ_INLINE F fma(F a, F b, F c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
+// Conv register tile: up to 4 vectors (16 channels) x fconv_rows(nv) pixels of accumulators
+// plus nv weight vectors and one broadcast, of 32 q registers.
+constexpr std::size_t kFconvVecs = 4;
+constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 4 ? 6 : nv == 3 ? 8 : 12; }

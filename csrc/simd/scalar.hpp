@@ -130,3 +130,12 @@ constexpr std::size_t kBgemmVecs = 8;
 // constants fit the 15 general registers.
 constexpr std::size_t kProbeRows = 2;
 constexpr std::size_t kProbeVecs = 2;
+
+// ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
+// a * b + c with one rounding. The x86-64 baseline has no FMA instruction, so this is a call to
+// libm's fmaf (correctly rounded, like every FMA instruction): slow, but it is the reference.
+FASTQ_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) { return {__builtin_fmaf(a.v, b.v, c.v)}; }
+// Conv register tile: up to kFconvVecs vectors of output channels x fconv_rows(nv) pixels
+// (every FMA is a call here: the tile only sets the loop structure).
+constexpr std::size_t kFconvVecs = 4;
+constexpr std::size_t fconv_rows(std::size_t) { return 2; }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fastq/float_kernels.hpp"
 #include "fastq/quantizer_list.hpp"
 
 namespace fastq {
@@ -141,6 +142,7 @@ struct KernelTable {
   TypedKernels<float> f32;
   TypedKernels<double> f64;
   BinaryKernels binary;
+  FloatKernels fl;  // fastq/float_kernels.hpp
 };
 
 }  // namespace fastq

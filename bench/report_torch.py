@@ -1,0 +1,330 @@
+"""fastq.torch against PyTorch, one thread (torch.set_num_threads(1), fastq.set_num_threads(1)).
+
+    python bench/report_torch.py [--budget SECONDS] [--json FILE] [--no-compile] [--quick]
+
+Every comparison is timed in one run, interleaved (fastq.benchmark.measure: rotating order,
+medians of many repeats); every candidate's values are checked against fastq's NumPy result
+before timing. What it measures (issue 11's goals, docs/torch.md):
+
+1. A training step's quantizer work on 1e6 float32: forward + ``backward(dy)`` through
+   fastq.torch's operator, against the idiomatic PyTorch ``autograd.Function`` written the same
+   way (SteSign: ``torch.where(x >= 0, 1.0, -1.0)``, backward ``g * (x.abs() <= 1.0)``; SwishSign
+   and DoReFa: their formulas), and against fastq's own NumPy calls ``q(x)`` + ``q.grad(x, dy)``.
+2. Call overhead at 1e3: SteSign forward (+ backward) against an empty custom_op with autograd
+   (forward and backward ops that only allocate their output), and PyTorch's own dispatch cost.
+3. torch.compile (inductor) of the same step against eager.
+
+Page faults: with glibc's default malloc, a loop that frees and allocates 4 MB tensors in
+autograd's order can shrink the heap on every step (its trim threshold adapts to twice the
+largest freed block), so every step page-faults its outputs in again (~2000 faults at 1e6,
+which on a busy VM costs more than the kernels). The report prints the faults per call; run it
+also with the heap kept, to see the kernels' own cost:
+
+    GLIBC_TUNABLES=glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=67108864 \
+        python bench/report_torch.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+
+import fastq
+import fastq.torch as ft
+from fastq.benchmark import machine_info, measure
+
+N = 1_000_000
+SMALL = 1_000
+
+
+# -- the PyTorch formulas, written the idiomatic way ---------------------------------------------
+class TorchSteSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x.abs() <= 1.0)
+
+
+class TorchSwishSign(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, beta=5.0):
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return torch.where(x >= 0, 1.0, -1.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        b = ctx.beta * x
+        return g * ctx.beta * (2 - b * torch.tanh(b / 2)) / (1 + torch.cosh(b)), None
+
+
+class TorchDoReFaActivations(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k_bit=2):
+        ctx.save_for_backward(x)
+        n = 2**k_bit - 1
+        return torch.round(torch.clamp(x, 0.0, 1.0) * n) / n  # torch.round: half to even
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * ((x >= 0) & (x <= 1)), None
+
+
+class TorchDoReFaWeights(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k_bit=2):
+        n = 2**k_bit - 1
+        t = torch.tanh(x)
+        d = t.abs().max()
+        ctx.save_for_backward(t, d)
+        return 2 * (torch.round((t / (2 * d) + 0.5) * n) / n) - 1
+
+    @staticmethod
+    def backward(ctx, g):
+        t, d = ctx.saved_tensors
+        return g * (1 - t * t) / d, None
+
+
+# -- the empty custom op: what any Python custom op with autograd costs -------------------------
+@torch.library.custom_op("fastq_bench::empty", mutates_args=())
+def empty(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("fastq_bench::empty_backward", mutates_args=())
+def empty_backward(x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+empty.register_fake(lambda x: torch.empty_like(x))
+empty_backward.register_fake(lambda x, dy: torch.empty_like(x))
+
+
+def _setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+
+
+empty.register_autograd(lambda ctx, g: empty_backward(ctx.saved_tensors[0], g), setup_context=_setup)
+
+
+# The same with ste_sign's signature: what PyTorch charges for one float argument.
+@torch.library.custom_op("fastq_bench::empty_clip", mutates_args=())
+def empty_clip(x: torch.Tensor, clip_value: float | None = 1.0) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("fastq_bench::empty_clip_backward", mutates_args=())
+def empty_clip_backward(x: torch.Tensor, dy: torch.Tensor, clip_value: float | None = 1.0) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+empty_clip.register_fake(lambda x, clip_value=1.0: torch.empty_like(x))
+empty_clip_backward.register_fake(lambda x, dy, clip_value=1.0: torch.empty_like(x))
+
+
+def _setup_clip(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+    ctx.clip_value = inputs[1]
+
+
+empty_clip.register_autograd(lambda ctx, g: (empty_clip_backward(ctx.saved_tensors[0], g, ctx.clip_value), None),
+                             setup_context=_setup_clip)
+
+
+def step(fn, x, dy):
+    """One training step's quantizer work: forward, then backward with a given gradient."""
+    def run():
+        x.grad = None
+        fn(x).backward(dy)
+        return x.grad
+    return run
+
+
+def forward_only(fn, x):
+    def run():
+        with torch.no_grad():
+            return fn(x)
+    return run
+
+
+def check(name, got, want):
+    """fastq.torch must give fastq's NumPy values exactly; PyTorch's formulas (its own tanh and
+    cosh) within a float32 tolerance."""
+    got = got.detach().numpy() if isinstance(got, torch.Tensor) else got
+    if np.array_equal(got, want, equal_nan=True):
+        return
+    if name.startswith("torch") and np.allclose(got, want, rtol=1e-4, atol=1e-5, equal_nan=True):
+        n = np.count_nonzero(got != want)
+        print(f"  note: {name}: {n} values differ from fastq's by float32 rounding (PyTorch's tanh/cosh)")
+        return
+    raise SystemExit(f"{name}: {np.count_nonzero(got != want)} values differ from fastq's NumPy result")
+
+
+MINS = {}
+
+
+def group(title, cands, budget, checks=None):
+    for name, (fn, want) in (checks or {}).items():
+        check(name, fn(), want)
+    # Warm up (allocator and caches settle: the first few hundred 4 MB steps page-fault).
+    for fn in cands.values():
+        t = time.perf_counter()
+        while time.perf_counter() - t < min(0.3, budget / 10):
+            fn()
+    stats = measure(cands, budget)
+    faults = {}
+    for name, fn in cands.items():  # minor page faults per call, after the timing (steady state)
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(10):
+            fn()
+        faults[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10
+    print(f"\n{title}")
+    for name, s in stats.items():
+        print(f"  {name:<58} {s.median_ns / 1e3:10.2f} us  (min {s.min_ns / 1e3:.2f}, q1 {s.q1_ns / 1e3:.2f}, "
+              f"q3 {s.q3_ns / 1e3:.2f}, n={s.repeats}; {faults[name]:.0f} page faults/call)")
+    MINS.update({k: s.min_ns for k, s in stats.items()})
+    return {k: s.median_ns for k, s in stats.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--budget", type=float, default=6.0, help="seconds of sampling per group")
+    ap.add_argument("--json", help="write the medians (ns) and ratios here")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile group")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (CI): 0.2 s per group, no torch.compile")
+    args = ap.parse_args()
+    if args.quick:
+        args.budget, args.no_compile = 0.2, True
+
+    torch.set_num_threads(1)
+    fastq.set_num_threads(1)
+    info = machine_info()
+    load0 = os.getloadavg()
+    print(f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
+          f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}")
+    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
+    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
+
+    rng = np.random.default_rng(0)
+    xn = (rng.standard_normal(N) * 1.5).astype(np.float32)
+    dyn = rng.standard_normal(N).astype(np.float32)
+    x = torch.from_numpy(xn.copy()).requires_grad_()
+    dy = torch.from_numpy(dyn.copy())
+    res = {"load_average_start": load0, "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
+    ratios = {}
+
+    # 1. SteSign forward + backward at 1e6.
+    q = fastq.SteSign()
+    want = q.grad(xn, dyn)
+    xd = x.detach()
+    c = {
+        "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, x, dy),
+        "torch autograd.Function (where / abs<=1) fwd+bwd": step(TorchSteSign.apply, x, dy),
+        "fastq NumPy q(x) + q.grad(x, dy)": lambda: (q(xn), q.grad(xn, dyn)),
+        "fastq.torch both operators, no autograd (the adapter alone)":
+            lambda: (ft.ops.ste_sign(xd), ft.ops.ste_sign_backward(xd, dy)),
+    }
+    m = group(f"SteSign forward + backward, {N:.0e} float32", c, args.budget,
+              {"fastq.torch": (c["fastq.torch ops.ste_sign fwd+bwd"], want),
+               "torch SteSign": (c["torch autograd.Function (where / abs<=1) fwd+bwd"], want)})
+    ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[list(c)[1]] / m[list(c)[0]]
+    ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[list(c)[0]] / m[list(c)[2]]
+    ratios["SteSign: fastq.torch / fastq NumPy, minimums"] = MINS[list(c)[0]] / MINS[list(c)[2]]
+    ratios["SteSign: the operators without autograd / fastq NumPy"] = m[list(c)[3]] / m[list(c)[2]]
+    res["stesign"] = m
+
+    # SwishSign and DoReFa, the same way.
+    for label, fop, tfn, npq in [
+        ("SwishSign(beta=5)", lambda t: ft.ops.swish_sign(t, 5.0), TorchSwishSign.apply, fastq.SwishSign()),
+        ("DoReFa(k_bit=2, activations)", lambda t: ft.ops.dorefa(t, 2, "activations"),
+         TorchDoReFaActivations.apply, fastq.DoReFa()),
+        ("DoReFa(k_bit=2, weights)", lambda t: ft.ops.dorefa(t, 2, "weights"),
+         TorchDoReFaWeights.apply, fastq.DoReFa(mode="weights")),
+    ]:
+        want = npq.grad(xn, dyn)
+        c = {f"fastq.torch {label} fwd+bwd": step(fop, x, dy),
+             f"torch autograd.Function {label} fwd+bwd": step(tfn, x, dy),
+             f"fastq NumPy {label} q(x) + q.grad": lambda npq=npq: (npq(xn), npq.grad(xn, dyn))}
+        with torch.no_grad():
+            check(f"torch {label} forward", tfn(x), npq(xn))
+        m = group(f"{label} forward + backward, {N:.0e} float32", c, args.budget,
+                  {"fastq.torch": (c[list(c)[0]], want), f"torch {label}": (c[list(c)[1]], want)})
+        ratios[f"{label}: torch formula / fastq.torch (goal >= 3)"] = m[list(c)[1]] / m[list(c)[0]]
+        ratios[f"{label}: fastq.torch / fastq NumPy"] = m[list(c)[0]] / m[list(c)[2]]
+        res[label] = m
+
+    # 2. Call overhead at 1e3.
+    xs = torch.from_numpy(xn[:SMALL].copy()).requires_grad_()
+    dys = torch.from_numpy(dyn[:SMALL].copy())
+    qs = fastq.SteSign()
+    c = {
+        "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, xs, dys),
+        "empty custom_op (+ empty backward op) fwd+bwd": step(empty, xs, dys),
+        "empty custom_op with a float? argument fwd+bwd": step(empty_clip, xs, dys),
+        "fastq.torch ops.ste_sign forward, no_grad": forward_only(ft.ops.ste_sign, xs),
+        "empty custom_op forward, no_grad": forward_only(empty, xs),
+        "torch.empty_like(x) (no dispatch through a custom op)": lambda: torch.empty_like(xs),
+        "fastq NumPy q(x) + q.grad(x, dy)": lambda: (qs(xn[:SMALL]), qs.grad(xn[:SMALL], dyn[:SMALL])),
+        "fastq NumPy q(x)": lambda: qs(xn[:SMALL]),
+        "torch autograd.Function SteSign fwd+bwd": step(TorchSteSign.apply, xs, dys),
+    }
+    m = group(f"call overhead, {SMALL:.0e} float32", c, args.budget)
+    names = list(c)
+    ratios["1e3 fwd+bwd: fastq.torch - empty custom_op, us (goal <= 10)"] = (m[names[0]] - m[names[1]]) / 1e3
+    ratios["1e3 fwd+bwd: fastq.torch - empty custom_op, us, minimums"] = (MINS[names[0]] - MINS[names[1]]) / 1e3
+    ratios["1e3 fwd+bwd: fastq.torch - empty custom_op with a float? argument, us"] = (m[names[0]] - m[names[2]]) / 1e3
+    ratios["1e3 forward: fastq.torch - empty custom_op, us"] = (m[names[3]] - m[names[4]]) / 1e3
+    ratios["1e3: PyTorch's own cost of an empty custom_op with autograd fwd+bwd, us"] = m[names[1]] / 1e3
+    res["overhead"] = m
+
+    # 3. torch.compile against eager, the same step.
+    if not args.no_compile:
+        def block(t):
+            return ft.ops.ste_sign(t, 1.0)
+
+        compiled = torch.compile(block, fullgraph=True)
+        for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
+            step(compiled, x, dy)()
+            step(compiled, xs, dys)()
+        c = {"eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
+             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy)}
+        m = group("torch.compile vs eager, 1e6", c, args.budget,
+                  {"compiled": (c[list(c)[1]], fastq.SteSign().grad(xn, dyn))})
+        ratios["compiled / eager at 1e6 (goal <= 1)"] = m[list(c)[1]] / m[list(c)[0]]
+        ratios["compiled / eager at 1e6, minimums"] = MINS[list(c)[1]] / MINS[list(c)[0]]
+        c = {"eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
+             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys)}
+        m2 = group("torch.compile vs eager, 1e3", c, args.budget)
+        ratios["compiled / eager at 1e3"] = m2[list(c)[1]] / m2[list(c)[0]]
+        ratios["compiled - eager at 1e3, us"] = (m2[list(c)[1]] - m2[list(c)[0]]) / 1e3
+        res["compile"] = {**m, **m2}
+
+    load1 = os.getloadavg()
+    res["load_average_end"] = load1
+    res["ratios"] = ratios
+    res["minimums_ns"] = MINS
+    print("\nsummary")
+    for k, v in ratios.items():
+        print(f"  {k:<70} {v:8.2f}")
+    print(f"load average at end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

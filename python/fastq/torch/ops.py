@@ -1,0 +1,200 @@
+"""fastq's quantizers as PyTorch custom operators (``torch.ops.fastq.*``), forward and backward.
+
+Each quantizer ``name`` has two operators, both ``torch.library.custom_op`` in the ``fastq``
+namespace with a fake (meta) implementation:
+
+- ``fastq::name(Tensor x, <parameters>) -> Tensor``: the forward pass, differentiable: its
+  autograd formula calls ``fastq::name_backward``;
+- ``fastq::name_backward(Tensor x, Tensor dy, <parameters>) -> Tensor``: the pseudo-gradient
+  ``dx`` of fastq's ``q.grad(x, dy)``. It is linear in ``dy`` with a diagonal Jacobian, so its own
+  gradient with respect to ``dy`` is itself; with respect to ``x`` it is zero where the
+  pseudo-gradient is piecewise constant in ``x`` (every quantizer but ApproxSign, SwishSign and
+  DoReFa weights, whose second derivative is not implemented: NotImplementedError).
+
+Values are bit-identical to fastq's NumPy quantizers on the same data (docs/torch.md gives the
+float16/bfloat16 and non-contiguous rules). ``fastq.torch.ops.ste_sign(x, clip_value=1.0)`` etc.
+are the operators themselves (callable, differentiable).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import _adapter
+
+__all__ = [
+    "noop", "ste_sign", "approx_sign", "ste_heaviside", "swish_sign", "magnitude_aware_sign", "ste_tern", "dorefa",
+    "noop_backward", "ste_sign_backward", "approx_sign_backward", "ste_heaviside_backward", "swish_sign_backward",
+    "magnitude_aware_sign_backward", "ste_tern_backward", "dorefa_backward", "OPS", "BACKWARD_OPS", "OVERLOADS", "SPECS",
+]
+
+
+class _Spec:
+    """One quantizer's operator pair: its fastq class, its parameters (schema text and names)
+    and how the parameters become fastq constructor arguments."""
+
+    def __init__(self, name, class_name, params, names, defaults=(), smooth=lambda *p: False, kwargs=None, rounded=()):
+        self.name = name
+        self.defaults = defaults  # the schema's defaults: PyTorch leaves trailing default arguments out
+        self.class_name = class_name
+        self.params = params  # schema text after "Tensor x"
+        self.names = names  # the op's parameter names, in order
+        self.smooth = smooth  # params -> True when the pseudo-gradient depends smoothly on x
+        self.kwargs = kwargs or (lambda *p: dict(zip(names, p)))
+        self.rounded = rounded  # float parameters rounded to bfloat16 for bfloat16 input
+        self.op = f"fastq::{name}"
+        self.bop = f"fastq::{name}_backward"
+        self._cache = {}
+        self.moves = name == "magnitude_aware_sign"  # channel_dim may move an axis
+
+    def quantizer(self, dtype, params):
+        """fastq's NumPy quantizer for these parameters and this input dtype (cached)."""
+        key = (dtype is torch.bfloat16, params)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        kw = self.kwargs(*params)
+        if dtype is torch.bfloat16:
+            kw = {k: (_adapter.round_bf16(v) if k in self.rounded else v) for k, v in kw.items()}
+        q = _adapter.quantizer(self.class_name, tuple(kw.items()))
+        if len(self._cache) < 256:
+            self._cache[key] = q
+        return q
+
+
+_SPECS = [
+    # NoOp's precision does not change its values: the operator has no parameter.
+    _Spec("noop", "NoOp", "", (), kwargs=lambda: {"precision": 1}),
+    _Spec("ste_sign", "SteSign", ", float? clip_value=1.0", ("clip_value",), (1.0,), rounded=("clip_value",)),
+    _Spec("approx_sign", "ApproxSign", "", (), smooth=lambda: True),
+    _Spec("ste_heaviside", "SteHeaviside", ", float? clip_value=1.0", ("clip_value",), (1.0,), rounded=("clip_value",)),
+    _Spec("swish_sign", "SwishSign", ", float beta=5.0", ("beta",), (5.0,), smooth=lambda b: True, rounded=("beta",)),
+    # channel_dim: the axis with one scale per channel (fastq's and larq's last axis by default);
+    # it is not a fastq parameter: the tensor is presented to fastq with that axis last.
+    _Spec("magnitude_aware_sign", "MagnitudeAwareSign", ", float? clip_value=1.0, int channel_dim=-1",
+          ("clip_value", "channel_dim"), (1.0, -1), kwargs=lambda c, d: {"clip_value": c},
+          rounded=("clip_value",)),
+    _Spec("ste_tern", "SteTern",
+          ", float threshold_value=0.05, bool ternary_weight_networks=False, float? clip_value=1.0",
+          ("threshold_value", "ternary_weight_networks", "clip_value"), (0.05, False, 1.0),
+          rounded=("threshold_value", "clip_value")),
+    _Spec("dorefa", "DoReFa", ", int k_bit=2, str mode='activations'", ("k_bit", "mode"), (2, "activations"),
+          smooth=lambda k, mode: mode == "weights"),
+]
+
+
+def _moved(spec, x, params):
+    """MagnitudeAwareSign's channel_dim as fastq's last axis: the dim to move, or None."""
+    if spec.name != "magnitude_aware_sign" or x.dim() == 0:
+        return None
+    d = params[1]
+    if not -x.dim() <= d < x.dim():
+        raise IndexError(f"fastq::magnitude_aware_sign: channel_dim: expected a dim in [{-x.dim()}, {x.dim() - 1}] "
+                         f"for a {x.dim()}-D tensor, got {d}")
+    d %= x.dim()
+    return None if d == x.dim() - 1 else d
+
+
+def _run(spec, x, dy, params):
+    """The real implementation of both operators (dy None: forward)."""
+    if len(params) < len(spec.defaults):
+        params = (*params, *spec.defaults[len(params):])
+    # The common case first (float32/float64 CPU tensors, parameters seen before): no more
+    # Python than needed, for the per-call overhead.
+    if x.dtype in _adapter._NATIVE and x.is_cpu and not spec.moves:
+        q = spec._cache.get((False, params))
+        if q is not None:
+            if dy is None:
+                return _adapter.forward(q, x)
+            if dy.dtype is x.dtype and dy.is_cpu and dy.shape == x.shape:
+                return _adapter.backward(q, x, dy)
+    op = spec.op if dy is None else spec.bop
+    _adapter.check_tensor(x, "x", op)
+    if dy is not None:
+        _adapter.check_tensor(dy, "dy", op)
+        if dy.shape != x.shape:
+            raise ValueError(f"{op}: dy: expected shape {tuple(x.shape)} (the shape of x), got {tuple(dy.shape)}")
+        if dy.dtype != x.dtype:
+            dy = dy.to(x.dtype)  # as fastq: dy in x's dtype first (the gradient of x has x's dtype)
+    dtype = x.dtype
+    q = spec.quantizer(dtype, params)
+    moved = _moved(spec, x, params)
+    if moved is not None:  # one copy in, one out (documented)
+        x = x.movedim(moved, -1)
+        dy = None if dy is None else dy.movedim(moved, -1)
+    if dtype is torch.bfloat16:  # no NumPy bfloat16: exact float32 in, one rounding out
+        x = x.float()
+        dy = None if dy is None else dy.float()
+    y = _adapter.forward(q, x) if dy is None else _adapter.backward(q, x, dy)
+    if dtype is torch.bfloat16:
+        y = y.to(torch.bfloat16)
+    if moved is not None:
+        y = y.movedim(-1, moved).contiguous()
+    return y
+
+
+def _fake(spec, x, dy, params):
+    params = (*params, *spec.defaults[len(params):])
+    op = f"fastq::{spec.name}" + ("" if dy is None else "_backward")
+    if x.dtype not in _adapter._FLOATS:
+        raise TypeError(f"{op}: x: expected float32, float64, float16 or bfloat16, got {x.dtype}")
+    if dy is not None and dy.shape != x.shape:
+        raise ValueError(f"{op}: dy: expected shape {tuple(x.shape)} (the shape of x), got {tuple(dy.shape)}")
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
+BACKWARD_OPS = {}  # name -> the backward operator
+OVERLOADS = {}  # name -> torch.ops.fastq.<name>.default, the same operator one Python call shorter
+
+
+def _define(spec):
+    schema = f"(Tensor x{spec.params}) -> Tensor"
+    bschema = f"(Tensor x, Tensor dy{spec.params}) -> Tensor"
+
+    fwd = torch.library.custom_op(f"fastq::{spec.name}", lambda x, *p: _run(spec, x, None, p),
+                                  mutates_args=(), schema=schema)
+    bwd = torch.library.custom_op(f"fastq::{spec.name}_backward", lambda x, dy, *p: _run(spec, x, dy, p),
+                                  mutates_args=(), schema=bschema)
+    fwd.register_fake(lambda x, *p: _fake(spec, x, None, p))
+    bwd.register_fake(lambda x, dy, *p: _fake(spec, x, dy, p))
+
+    nones = (None,) * len(spec.names)
+    bwd_overload = getattr(torch.ops.fastq, f"{spec.name}_backward").default  # one Python frame less
+
+    # PyTorch gives setup_context every argument, defaults filled in.
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.params = inputs[1:]
+
+    def backward(ctx, grad):
+        return (bwd_overload(ctx.saved_tensors[0], grad, *ctx.params), *nones)
+
+    def setup_context_b(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.params = inputs[2:]
+
+    def backward_b(ctx, grad):
+        (x,) = ctx.saved_tensors
+        if ctx.needs_input_grad[0] and spec.smooth(*ctx.params):
+            raise NotImplementedError(
+                f"fastq::{spec.name}_backward: the derivative of the pseudo-gradient with respect to x "
+                f"(a second derivative) is not implemented for this quantizer")
+        ddx = torch.zeros_like(x) if ctx.needs_input_grad[0] else None  # piecewise constant in x
+        ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
+        return (ddx, ddy, *nones)
+
+    fwd.register_autograd(backward, setup_context=setup_context)
+    bwd.register_autograd(backward_b, setup_context=setup_context_b)
+    OPS[spec.name] = fwd
+    OVERLOADS[spec.name] = getattr(torch.ops.fastq, spec.name).default
+    BACKWARD_OPS[spec.name] = bwd
+    return fwd
+
+
+SPECS = {s.name: s for s in _SPECS}
+for _s in _SPECS:
+    globals()[_s.name] = _define(_s)
+    globals()[_s.name + "_backward"] = BACKWARD_OPS[_s.name]
+del _s
