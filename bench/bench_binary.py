@@ -9,7 +9,7 @@ Shapes: S1 (M=1, N=1000, K=1024), S2 (64, 4096, 4096), S3 (3136, 256, 2304: a 3x
 56x56x256 after im2col), S4 (1024, 1024, 1024). ``extra_info`` holds GMAC/s and the fraction of
 the core's xor+popcount peak of the table that ran, measured in the same session by fastq's
 native probe (``_core.popcount_peak``: the table's own GEMM inner step on registers only; on
-AVX2 that is the nibble-lookup popcount the AVX2 GEMM uses). The README's table comes from
+AVX2 that is the nibble-lookup popcount the AVX2 GEMM uses). docs/performance.md's table comes from
 bench/report_binary.py (interleaved medians of many repeats).
 """
 

@@ -3,7 +3,7 @@ bytes through the same binding (NoOp's forward kernel). Run:
 
     python -m pytest bench/bench_quantizers.py --benchmark-group-by=param:n,param:threads
 
-Performance targets (issue #2) are read off these groups; see README for the measured table.
+Performance targets (issue #2) are read off these groups; see docs/performance.md for the measured table.
 """
 
 import numpy as np

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 import fastq
+from fastq.tools.env import OPENBLAS_VARS as _OPENBLAS_VARS  # the policy: fastq/tools/env.py
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# pytest cannot re-execute itself safely from a conftest (its output capture is active), so
+# here the policy's other branch applies: refuse to measure with the variables set.
 
 
 def pytest_configure(config):

@@ -1,4 +1,4 @@
-"""Print the README's binary-inference table (issue #3) as markdown.
+"""Print docs/performance.md's binary-inference table (issue #3) as markdown.
 
     python bench/report_binary.py [--rounds 25] [--threads 1 2]
 
@@ -13,7 +13,7 @@ on AVX-512, the nibble lookup the AVX2 GEMM uses on AVX2).
 
 NumPy reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when it is imported, and this environment
 sets both for old OpenBLAS bugs (they slow current NumPy), so the script re-executes itself
-without them before importing NumPy; the table footer records the BLAS that ran (threadpoolctl).
+without them (``fastq.tools.env``); the table footer records the BLAS that ran (threadpoolctl).
 NumPy's BLAS runs with the same thread count as fastq.
 
 fastq's binary_matmul and NumPy's matmul write into preallocated outputs (``out=``): a fresh
@@ -25,12 +25,10 @@ their APIs do.
 from __future__ import annotations
 
 import os
-import sys
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if any(v in os.environ for v in _OPENBLAS_VARS):  # before NumPy is imported anywhere
-    env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
-    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+from fastq.tools.env import reexec_without_openblas_vars  # noqa: E402
+
+reexec_without_openblas_vars("bench/report_binary.py")  # the one OpenBLAS-environment policy
 
 import argparse  # noqa: E402
 import platform  # noqa: E402

@@ -1,8 +1,8 @@
-"""The quantizer table of README.md: every float32 pass at n = 1e3, 1e5, 1e6 and 1.6e7 against
+"""The quantizer table of docs/performance.md: every float32 pass at n = 1e3, 1e5, 1e6 and 1.6e7 against
 a plain copy of the same bytes through the same binding and against reference.py, one thread;
 and 2 threads against 1 at n = 1e6 (and for binary_matmul on S2, S3, S4, fastq alone: in a
 round-robin with NumPy, OpenBLAS's idle threads keep spinning on the second core). All candidates of one size are timed in one run,
-interleaved (fastq.benchmark.measure: rotating order, medians of many repeats).
+interleaved (fastq.tools.timing.measure: rotating order, medians of many repeats).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/report_quantizers.py [--json FILE]
 
@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import numpy as np
 
 import fastq
 from fastq import _core, reference
-from fastq.benchmark import machine_info, measure
+from fastq.tools.env import reexec_without_openblas_vars
+from fastq.tools.machine import machine_info
+from fastq.tools.timing import measure
 
 SIZES = [1_000, 100_000, 1_000_000, 16_000_000]
 CASES = [
@@ -80,8 +81,7 @@ def main():
     ap.add_argument("--budget", type=float, default=20.0, help="seconds of sampling per size")
     ap.add_argument("--threads-only", action="store_true", help="only the 2-threads-vs-1 part")
     args = ap.parse_args()
-    if any(v in os.environ for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")):
-        sys.exit("unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE first (see the docstring)")
+    reexec_without_openblas_vars("bench/report_quantizers.py")  # the one OpenBLAS-environment policy
     rng = np.random.default_rng(0)
     results = {"machine": machine_info(), "single_thread": {}, "threads": {}}
     fastq.set_num_threads(1)

@@ -2,7 +2,7 @@
 
     python bench/report_torch.py [--budget SECONDS] [--json FILE] [--no-compile] [--quick]
 
-Every comparison is timed in one run, interleaved (fastq.benchmark.measure: rotating order,
+Every comparison is timed in one run, interleaved (fastq.tools.timing.measure: rotating order,
 medians of many repeats); every candidate's values are checked against fastq's NumPy result
 before timing. What it measures (issue 11's goals, docs/torch.md):
 
@@ -38,7 +38,8 @@ import torch
 
 import fastq
 import fastq.torch as ft
-from fastq.benchmark import machine_info, measure
+from fastq.tools.machine import machine_info
+from fastq.tools.timing import measure
 
 N = 1_000_000
 SMALL = 1_000

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-compile fastq._core for aarch64 and run the whole pytest suite under qemu-user, with
 # Debian's arm64 Python 3.11 + NumPy unpacked into a private folder (nothing arm64 is installed).
-# See shared/research/reliability.md §1.10. Needs root (apt-get) on Debian 12.
+# See README.md, "Tests and reliability checks". Needs root (apt-get) on Debian 12.
 #
 #   scripts/test-aarch64.sh [pytest args; default: tests]
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build fastq._core with AddressSanitizer + UndefinedBehaviorSanitizer (GCC) and run the whole
 # pytest suite against it. Fails on any sanitizer report or test failure.
-# See shared/research/reliability.md §1.8.
+# See README.md, "Tests and reliability checks".
 #
 #   scripts/test-sanitizers.sh [pytest args; default: tests]
 #

@@ -36,7 +36,7 @@ CASE_IDS = [repr(q) for q in QUANTIZER_CASES]
 
 
 def edge_values(dtype) -> np.ndarray:
-    """The values SEMANTICS.md names: zeros, NaN, infinities, ±clip and neighbours, thresholds,
+    """The values docs/semantics.md names: zeros, NaN, infinities, ±clip and neighbours, thresholds,
     DoReFa ties, subnormals, the SwishSign sign change and overflow region."""
     dt = np.dtype(dtype)
     fi = np.finfo(dt)
@@ -88,7 +88,7 @@ def assert_same_values(a, b, msg=""):
 
 
 def swish_grad_bound(x, dy, beta, dtype):
-    """SEMANTICS.md's documented bound for SwishSign's backward pass (transcendentals): a few
+    """docs/semantics.md's documented bound for SwishSign's backward pass (transcendentals): a few
     ulp of the size of the terms, plus the smallest normal number. Where larq's cosh(βx)
     overflows the dtype, larq returns ∓0 and fastq the tiny true value: allow that value."""
     dt = np.dtype(dtype)

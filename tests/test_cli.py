@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import fastq
-from fastq import benchmark, cli, reference
+from fastq import reference
+from fastq.tools import checks, cli, env, tasks, timing
+from fastq.tools import report as report_mod
 
 PACKAGE_PARENT = str(Path(fastq.__file__).resolve().parent.parent)
 
@@ -19,17 +21,17 @@ PACKAGE_PARENT = str(Path(fastq.__file__).resolve().parent.parent)
 def run_fastq(*args, code=None, timeout=120, env_extra=None):
     """Run ``python -m fastq ARGS`` (or ``python -c CODE``) with the fastq under test first on
     the path; returns the CompletedProcess (text)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([PACKAGE_PARENT, *filter(None, [env.get("PYTHONPATH")])])
-    env.pop(benchmark.UNSET_MARKER, None)
-    env.update(env_extra or {})
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = os.pathsep.join([PACKAGE_PARENT, *filter(None, [environ.get("PYTHONPATH")])])
+    environ.pop(env.UNSET_MARKER, None)
+    environ.update(env_extra or {})
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "fastq", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=environ, capture_output=True, text=True, timeout=timeout)
 
 
 # A child in which the named modules cannot be imported (as if not installed).
 BLOCK = ("import sys\nfor m in {mods!r}: sys.modules[m] = None\n"
-         "from fastq.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+         "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n")
 
 
 def test_help_and_info():
@@ -43,7 +45,7 @@ def test_help_and_info():
 
 def test_core_imports_without_optional_dependencies():
     code = ("import sys\nfor m in ('sklearn', 'matplotlib', 'tqdm', 'threadpoolctl'): sys.modules[m] = None\n"
-            "import fastq, fastq.cli, fastq.benchmark, fastq.demo\nprint('ok')\n")
+            "import fastq, fastq.tools.cli, fastq.tools.tasks, fastq.tools.demo\nprint('ok')\n")
     r = run_fastq(code=code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
@@ -58,8 +60,13 @@ def test_core_imports_without_optional_dependencies():
 def quick_bench(tmp_path_factory):
     """One real ``bench --quick`` run with --json and --plot, shared by the checks below."""
     out = tmp_path_factory.mktemp("bench")
-    r = run_fastq("bench", "--quick", "--json", str(out / "b.json"), "--plot", str(out / "b.png"),
-                  "--progress", "always")
+    try:
+        import matplotlib  # noqa: F401
+
+        plot = ["--plot", str(out / "b.png")]
+    except ImportError:  # --plot without matplotlib is an error (tested below)
+        plot = []
+    r = run_fastq("bench", "--quick", "--json", str(out / "b.json"), *plot, "--progress", "always")
     return r, out
 
 
@@ -70,7 +77,7 @@ def test_bench_quick_runs(quick_bench):
     assert f"isa:      {fastq.active_isa()}" in r.stdout
     assert "wall time" in r.stdout
     assert "done" in r.stderr  # the progress bar reached its end
-    if any(k in os.environ for k in benchmark.OPENBLAS_VARS):
+    if any(k in os.environ for k in env.OPENBLAS_VARS):
         assert "re-running without" in r.stderr
         assert "NumPy ran without" in r.stdout
 
@@ -100,8 +107,7 @@ def test_bench_quick_json(quick_bench):
     assert {r_["name"] for r_ in mm} == {"S1", "S4"}
     for r_ in mm:
         assert r_["baseline_ns"] > 0
-        if benchmark.binary_api("binary_matmul") is not None:
-            assert r_["check"] == "exact" and r_["speedup"] > 0
+        assert r_["check"] == "exact" and r_["speedup"] > 0
         frac = r_["peak_fraction"]
         assert frac is None or 0 < frac < 2
         if report["popcount_peak"] is None:
@@ -115,16 +121,23 @@ def test_bench_quick_plot(quick_bench):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_plot_without_matplotlib(tmp_path):
+def test_bench_plot_without_matplotlib_is_an_error(tmp_path):
     png = tmp_path / "p.png"
     r = run_fastq("bench", "--quick", "--size", "4096", "--shapes", "S1", "--time-limit", "0.5",
-                  "--keep-openblas-env", "--plot", str(png), "--json", "-",
-                  code=BLOCK.format(mods=("matplotlib",)))
-    assert r.returncode == 0, r.stderr
+                  "--keep-openblas-env", "--plot", str(png), code=BLOCK.format(mods=("matplotlib",)))
+    assert r.returncode == 2, r.stderr
     assert "matplotlib" in r.stderr and 'pip install "fastq-bnn[demo]"' in r.stderr
-    assert not png.exists()
+    assert not png.exists() and "Quantizers" not in r.stdout  # refused before measuring anything
+
+
+def test_bench_json_to_stdout(tmp_path):
+    r = run_fastq("bench", "--quick", "--size", "4096", "--shapes", "S1", "--time-limit", "0.5",
+                  "--keep-openblas-env", "--json", "-")
+    assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)  # --json -: JSON alone on stdout, the table on stderr
     assert report["results"] and "Quantizers" in r.stderr
+    for r_ in report["results"]:
+        assert isinstance(r_["stable"], bool) and r_["spread"] >= 0
 
 
 def test_bench_rejects_unknown_shape():
@@ -143,24 +156,44 @@ def test_reexec_drops_openblas_variables(monkeypatch):
     monkeypatch.setattr(os, "execve", fake_execve)
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setenv("OPENBLAS_L2_SIZE", "512")
-    monkeypatch.delenv(benchmark.UNSET_MARKER, raising=False)
+    monkeypatch.delenv(env.UNSET_MARKER, raising=False)
     with pytest.raises(SystemExit):
         cli.main(["bench", "--quick"])
     assert seen["path"] == sys.executable
     assert seen["argv"][-4:] == ["-m", "fastq", "bench", "--quick"]
-    assert not any(k in seen["env"] for k in benchmark.OPENBLAS_VARS)
-    assert seen["env"][benchmark.UNSET_MARKER] == "OPENBLAS_CORETYPE=Haswell\nOPENBLAS_L2_SIZE=512"
+    assert not any(k in seen["env"] for k in env.OPENBLAS_VARS)
+    assert seen["env"][env.UNSET_MARKER] == "OPENBLAS_CORETYPE=Haswell\nOPENBLAS_L2_SIZE=512"
     # In the re-executed process the marker is there: no second re-exec, and it is reported.
-    monkeypatch.setenv(benchmark.UNSET_MARKER, "OPENBLAS_CORETYPE=Haswell")
+    monkeypatch.setenv(env.UNSET_MARKER, "OPENBLAS_CORETYPE=Haswell")
     monkeypatch.delenv("OPENBLAS_CORETYPE")
     monkeypatch.delenv("OPENBLAS_L2_SIZE")
-    assert cli._reexec_without_openblas_vars(["bench"], "bench") is None
-    assert benchmark.openblas_env() == {"unset": {"OPENBLAS_CORETYPE": "Haswell"}, "set": {}}
+    assert env.reexec_without_openblas_vars("fastq bench", ["-m", "fastq", "bench"]) is None
+    assert env.openblas_env() == {"unset": {"OPENBLAS_CORETYPE": "Haswell"}, "set": {}}
+
+
+def test_reexec_of_a_script_keeps_its_command_line(monkeypatch):
+    # bench/report_*.py call the policy with no argv: the process's own command line is re-run.
+    seen = {}
+
+    def fake_execve(path, argv, env_):
+        seen.update(path=path, argv=argv, env=env_)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "name", "posix")
+    monkeypatch.setattr(os, "execve", fake_execve)
+    monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", "bench/report_binary.py", "--rounds", "3"],
+                        raising=False)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv(env.UNSET_MARKER, raising=False)
+    with pytest.raises(SystemExit):
+        env.reexec_without_openblas_vars("bench/report_binary.py")
+    assert seen["argv"] == [sys.executable, "-X", "dev", "bench/report_binary.py", "--rounds", "3"]
+    assert "OPENBLAS_CORETYPE" not in seen["env"] and seen["env"][env.UNSET_MARKER] == "OPENBLAS_CORETYPE=Haswell"
 
 
 def test_measure_interleaves_and_calibrates():
     calls = []
-    stats = benchmark.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+    stats = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
                               budget_s=0.01, min_sample_ns=200_000, min_repeats=3, max_repeats=5)
     for s in stats.values():
         assert 3 <= s.repeats <= 5
@@ -171,16 +204,46 @@ def test_measure_interleaves_and_calibrates():
     assert switches >= stats["a"].repeats
 
 
+def test_measure_repeats_until_stable_or_marks_unstable():
+    import time as _time
+
+    # A candidate whose every other call takes 4x longer: its spread never falls under 10%.
+    state = {"n": 0}
+
+    def noisy():
+        state["n"] += 1
+        _time.sleep(0.0004 if state["n"] % 2 else 0.0001)
+
+    t0 = _time.perf_counter()
+    stats = timing.measure({"noisy": noisy}, budget_s=0.01, min_sample_ns=100_000, min_repeats=3, max_repeats=5,
+                           deadline=_time.perf_counter() + 0.3, max_spread=0.10)
+    assert stats["noisy"].repeats > 5  # went on past the planned rounds
+    assert _time.perf_counter() - t0 < 3  # and stopped at the cap
+    assert stats["noisy"].spread > 0.10
+    row = tasks.timed_record("x", "n", "noisy row", stats["noisy"], "b", stats["noisy"], "exact", 0.10)
+    assert row["stable"] is False
+    report = {"fastq": "0", "machine": {"cpu": "c", "machine": "m", "isa_active": "scalar", "isa_available": [],
+                                        "num_threads": 1, "numpy": "1", "python": "3"},
+              "plan": {"max_spread": 0.10}, "results": [row], "wall_time_s": 1.0}
+    text = report_mod.format_report(report)
+    assert "unstable" in text and "1 row(s) unstable" in text
+    assert f"{row['speedup']:.2f}x" not in text  # no headline figure from noise
+    # A steady candidate is stable after its planned rounds.
+    stats = timing.measure({"steady": lambda: None}, budget_s=0.01, min_sample_ns=200_000, min_repeats=5,
+                           max_repeats=5, deadline=_time.perf_counter() + 5, max_spread=0.5)
+    assert stats["steady"].spread <= 0.5 and stats["steady"].repeats == 5
+
+
 def test_compare_checks():
     x = np.array([1.0, -0.0, np.nan, 2.0], np.float32)
-    assert benchmark.compare(x, x.copy()) == ("exact", 0)
+    assert checks.compare(x, x.copy()) == ("exact", 0)
     y = x.copy()
     y[3] = np.nextafter(np.float32(2), np.float32(3))
-    assert benchmark.compare(y, x) == ("<= 1 ulp", 1)
+    assert checks.compare(y, x) == ("<= 1 ulp", 1)
     y[3] = 3.0
-    assert benchmark.compare(y, x)[0].startswith("MISMATCH")
-    assert benchmark.compare(np.array([1, 2], np.int32), np.array([1, 3], np.int32))[0].startswith("MISMATCH")
-    assert benchmark.compare(np.zeros(3, np.float32), np.full(3, -0.0, np.float32)) == ("exact", 0)
+    assert checks.compare(y, x)[0].startswith("MISMATCH")
+    assert checks.compare(np.array([1, 2], np.int32), np.array([1, 3], np.int32))[0].startswith("MISMATCH")
+    assert checks.compare(np.zeros(3, np.float32), np.full(3, -0.0, np.float32)) == ("exact", 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,8 +260,6 @@ def test_demo_without_scikit_learn():
 def test_demo_full_run():
     """The real demo (default training): accuracy >= 0.90, packed == float simulation."""
     pytest.importorskip("sklearn")
-    if benchmark.binary_api("BinaryDense") is None:
-        pytest.skip("this build has no BinaryDense")
     r = run_fastq("demo", "--json", "--timing-budget", "1")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)  # JSON alone on stdout; the log is on stderr
@@ -215,7 +276,7 @@ def test_demo_full_run():
 
 def test_demo_training_is_deterministic():
     pytest.importorskip("sklearn")
-    from fastq import demo
+    from fastq.tools import demo
 
     cfg = demo.DemoConfig(epochs=2, hidden=(32, 32))
     x_train, _, y_train, _ = demo.load_data(cfg)
@@ -230,7 +291,7 @@ def test_demo_training_is_deterministic():
 
 
 def test_exact_matmul_is_exact():
-    from fastq import demo
+    from fastq.tools import demo
 
     rng = np.random.default_rng(1)
     d = (rng.standard_normal((64, 50)) * 1e-3).astype(np.float32)

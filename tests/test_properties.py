@@ -4,14 +4,14 @@ Every quantizer class (the reference's CLASS_NAMES plus the base ``Quantizer``),
 ``grad``, and larq's function forms, on random shapes (0-d and empty included), layouts
 (C/F order, strided, negative strides, transposed, ``basic_indices`` views, misaligned,
 byte-swapped, read-only, Python lists and scalars), dtypes (float16/32/64, integers, bool),
-parameters and ``out=`` (fresh, strided, in place, shifted overlap), with SEMANTICS.md's edge
+parameters and ``out=`` (fresh, strided, in place, shifted overlap), with docs/semantics.md's edge
 values mixed in.
 
 Exactness: bit-exact (signs of zero count; NaN == NaN whatever its payload), except where
-SEMANTICS.md documents an error:
+docs/semantics.md documents an error:
 * SwishSign's backward (its transcendentals): |fastq - ref| <= 8·eps·|dy·β|·(2 + |βx|·tanh(|βx|/2))
   / (1 + cosh(βx)) + tiny, in float64 with the result dtype's eps and tiny; plus, where the
-  reference's working-dtype cosh(βx) overflows (SEMANTICS: "dx is ∓0"), fastq's tiny true value.
+  reference's working-dtype cosh(βx) overflows (docs/semantics.md: "dx is ∓0"), fastq's tiny true value.
 * DoReFa weights (fastq's own tanh, within 2 ulp, then divisions by 2d and d): fastq's tanh is
   within 2 ulp of the correctly rounded tanh; a level may differ only where p·n is within tol = 4·eps·(n+1)
   of a rounding tie (and then by at most ceil(tol) + 1 levels); the gradient is within
@@ -79,7 +79,7 @@ FUNCTION_FORMS = {
     "ste_heaviside": "SteHeaviside",
     "ste_tern": "SteTern",
 }
-# larq's registry aliases (SEMANTICS.md); get(alias) gives a default instance.
+# larq's registry aliases (docs/semantics.md); get(alias) gives a default instance.
 ALIASES = {
     "SteSign": "ste_sign",
     "ApproxSign": "approx_sign",
@@ -121,7 +121,7 @@ def configs(name):
 
 
 def full_config(name, cfg):
-    """cfg merged over the defaults (SEMANTICS.md)."""
+    """cfg merged over the defaults (docs/semantics.md)."""
     defaults = {
         "SteSign": {"clip_value": 1.0},
         "SteHeaviside": {"clip_value": 1.0},
@@ -159,7 +159,7 @@ def working(rd):
 
 
 def specials(dt, name, cfg):
-    """SEMANTICS.md's edge values for float dtype ``dt`` and quantizer config ``cfg``."""
+    """docs/semantics.md's edge values for float dtype ``dt`` and quantizer config ``cfg``."""
     t = dt.type
     fi = np.finfo(dt)
     v = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, math.nan, math.inf, -math.inf, 2.0, -3.0, 0.05, -0.05]
@@ -280,7 +280,7 @@ def relayout(draw, a, layout):
 
 @st.composite
 def inputs(draw, name, cfg, dtypes=None):
-    """(x, description): x an array-like with SEMANTICS.md's edge values in some layout."""
+    """(x, description): x an array-like with docs/semantics.md's edge values in some layout."""
     dt = draw(st.sampled_from(dtypes or FLOAT_DTYPES * 3 + INT_DTYPES), label="dtype")
     layout = draw(st.sampled_from(LAYOUTS), label="layout")
     if layout == "basic":
@@ -367,7 +367,7 @@ def swish_bound(xw, dyw, beta, rd):
         g = np.abs(dyw.astype(np.float64) * beta)
         b = np.abs(beta * x)
         bound = 8 * float(fi.eps) * g * (2 + b * np.tanh(b / 2)) / (1 + np.cosh(b)) + float(fi.tiny)
-        # SEMANTICS: where cosh(βx) overflows the working dtype the reference gives ∓0;
+        # docs/semantics.md: where cosh(βx) overflows the working dtype the reference gives ∓0;
         # fastq (swish_sign.hpp) returns the tiny true value there instead.
         overflow = b > math.log(float(wfi.max))
         true_value = g * (2 + b) * 2 * np.exp(-b)
@@ -399,7 +399,7 @@ def fastq_tanh(w):
 
 
 def prepared(x):
-    """(x in the working dtype, result dtype, working dtype) as SEMANTICS.md converts."""
+    """(x in the working dtype, result dtype, working dtype) as docs/semantics.md converts."""
     a = np.asarray(x)
     rd = ref.result_dtype(a)
     wd = working(rd)
@@ -412,7 +412,7 @@ def prepared_dy(dy, shape, rd, wd):
 
 
 def check_dorefa_weights(x, dy, got, k_bit):
-    """DoReFa weights use fastq's own tanh ("within a few ulp", SEMANTICS.md), then divide by 2d
+    """DoReFa weights use fastq's own tanh ("within a few ulp", docs/semantics.md), then divide by 2d
     (forward) or d (backward) exactly as the reference does, so: fastq's tanh is within 4 ulp of np.tanh; a level may differ from the
     reference only where p·n lies within tol = 16·eps·(n+1) of a rounding tie, and then by at
     most ceil(tol) + 1 levels (one level unless k_bit is close to the dtype's precision); the
@@ -461,7 +461,7 @@ def ref_name_config(name, cfg):
 
 def check(name, cfg, x, got, dy=None):
     """Compare fastq's result ``got`` for input ``x`` (and ``dy``) with the reference, using the
-    documented bounds where SEMANTICS.md allows an error."""
+    documented bounds where docs/semantics.md allows an error."""
     cfg = full_config(name, cfg)
     rname, rcfg = ref_name_config(name, cfg)
     if name == "DoReFa" and cfg["mode"] == "weights":
@@ -600,7 +600,7 @@ def test_function_form_matches_reference(fname, data):
 @settings(PROFILE)
 @given(data=st.data())
 def test_out_equals_fresh_and_in_place(data):
-    """q(x, out=buf) and in-place q(x, out=x) equal q(x), for every class (R4's invariant)."""
+    """q(x, out=buf) and in-place q(x, out=x) equal q(x), for every class (the aliasing rule)."""
     name = data.draw(st.sampled_from(CLASSES), label="name")
     cfg = data.draw(configs(name), label="config")
     q = build(data, name, cfg)
@@ -625,7 +625,7 @@ def test_out_equals_fresh_and_in_place(data):
 
 @pytest.mark.parametrize("name", ["ApproxSign", "SwishSign", "MagnitudeAwareSign", "SteSign", "NoOp"])
 def test_grad_of_float16_x_rounds_a_wider_dy_to_float16_first(name):
-    # SEMANTICS/reference: dy is converted to x's result dtype (float16) before the float32
+    # docs/semantics.md and the reference: dy is converted to x's result dtype (float16) before the float32
     # computation, so a float32/float64 dy gives the same dx as the same dy rounded to float16.
     rng = np.random.default_rng(1)
     x = (rng.standard_normal(64) * 0.5).astype(np.float16)

@@ -1,4 +1,4 @@
-"""The quantizers against the NumPy reference (SEMANTICS.md), and larq's object protocol."""
+"""The quantizers against the NumPy reference (docs/semantics.md), and larq's object protocol."""
 
 import copy
 import pickle
@@ -49,7 +49,7 @@ def assert_within(a, b, bound, msg):
 
 
 def check_dorefa_weights(q, x, dy, y, y_ref, g, g_ref):
-    """DoReFa weights use fastq's tanh (SEMANTICS.md: a few ulp), so a level may differ only
+    """DoReFa weights use fastq's tanh (docs/semantics.md: a few ulp), so a level may differ only
     where t/(2d)*n + n/2 lies within a few ulp of a rounding tie, and the gradient by a few ulp
     of |dy|*(1 + t²)/d."""
     work = np.float32 if y.dtype == np.float16 else y.dtype

@@ -1,7 +1,7 @@
 """Tests of fastq.reference (the pure-NumPy oracle) against hand-computed values.
 
 Every expected number below is written literally or computed from first principles in float64 /
-plain Python, never by calling fastq.reference itself. The edges are the ones SEMANTICS.md names.
+plain Python, never by calling fastq.reference itself. The edges are the ones docs/semantics.md names.
 """
 
 import math
@@ -53,7 +53,7 @@ def test_sign(dtype):
 
 
 def test_sign_subnormal_float32_follows_ieee():
-    # SEMANTICS "fastq decisions": no flush to zero, so sign(-1e-40) = -1.
+    # docs/semantics.md, "Deliberate differences from larq": no flush to zero, so sign(-1e-40) = -1.
     assert_same(ref.sign(arr([1e-40, -1e-40], F32)), arr([1, -1], F32))
 
 
@@ -110,7 +110,7 @@ def test_ste_grad_clip_zero_and_fractional():
 
 
 def test_float16_parameters_round_to_float16_first():
-    # SEMANTICS: parameters are converted to the input's dtype. float16(0.7) = 0.7001953125 is
+    # docs/semantics.md: parameters are converted to the input's dtype. float16(0.7) = 0.7001953125 is
     # above 0.7, so x = float16(0.7) sits exactly on the clip and passes.
     x = arr([0.7, -0.7, 0.70068359375], F16)  # the last is the next float16 up
     assert_same(ref.backward("SteSign", x, F16(2), clip_value=0.7), arr([2, 2, 0], F16))

@@ -1,4 +1,4 @@
-"""Concurrency and threading (reliability.md §1.12, R10): fastq releases the GIL around its
+"""Concurrency and threading (docs/architecture.md, "Threads"): fastq releases the GIL around its
 kernels and runs large inputs on its own thread pool.
 
 (a) 8 Python threads call the same quantizer instance at once, on different data, large (pool)

@@ -107,7 +107,9 @@ py::array output(const py::object& out_obj, const Shape& shape, std::initializer
 
 // ---- Convolution plans ----
 
-struct ConvPlan {
+// Named apart from bconv.cpp's ConvPlan: libc++ (the wheel's zig clang) compares the type_info of
+// internal-linkage types by name, so two anonymous-namespace ConvPlans would collide in pybind11.
+struct FloatConvPlan {
   const fastq::KernelTable* table;
   bool depthwise;
   std::size_t kh, kw, c, o, mult;  // o = output channels (depthwise: c * mult)
@@ -121,11 +123,11 @@ struct ConvPlan {
   }
 };
 
-ConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, const std::vector<long long>& strides,
+FloatConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, const std::vector<long long>& strides,
                    const std::vector<long long>& dilation, const std::string& padding, const py::object& scale,
                    const py::object& bias, bool relu) {
   require_f32(w, "kernel", 4);
-  ConvPlan p{};
+  FloatConvPlan p{};
   p.depthwise = depthwise;
   p.kh = static_cast<std::size_t>(w.shape(0));
   p.kw = static_cast<std::size_t>(w.shape(1));
@@ -152,14 +154,14 @@ ConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, cons
   return p;
 }
 
-fastq::ConvGeom plan_geom(const ConvPlan& p, const py::array& x) {
+fastq::ConvGeom plan_geom(const FloatConvPlan& p, const py::array& x) {
   require_f32(x, "x", 4);
   if (static_cast<std::size_t>(x.shape(3)) != p.c)
     value_error("x: expected shape (batch, height, width, " + std::to_string(p.c) + ") (NHWC), got " + shape_str(x));
   return fastq::conv_geom(static_cast<std::size_t>(x.shape(1)), static_cast<std::size_t>(x.shape(2)), p.c, p.o, p.win);
 }
 
-py::tuple plan_output_shape(const ConvPlan& p, const std::vector<long long>& shape) {
+py::tuple plan_output_shape(const FloatConvPlan& p, const std::vector<long long>& shape) {
   if (shape.size() != 4 || shape[0] < 0 || shape[1] < 0 || shape[2] < 0 || shape[3] != static_cast<long long>(p.c))
     value_error("shape: expected (batch, height, width, " + std::to_string(p.c) + ") (NHWC), got " +
                 std::to_string(shape.size()) + " values");
@@ -168,7 +170,7 @@ py::tuple plan_output_shape(const ConvPlan& p, const std::vector<long long>& sha
   return py::make_tuple(shape[0], g.oh, g.ow, p.o);
 }
 
-py::array run_plan(const ConvPlan& p, const py::array& x, const py::object& out_obj) {
+py::array run_plan(const FloatConvPlan& p, const py::array& x, const py::object& out_obj) {
   fastq::ConvGeom g = plan_geom(p, x);
   const std::size_t n = static_cast<std::size_t>(x.shape(0));
   py::array out = output(out_obj,
@@ -401,15 +403,16 @@ void bind_float_ops(py::module_& m) {
       },
       py::arg("seconds") = 0.2,
       "{isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).");
-  py::class_<ConvPlan>(m, "FloatConvPlan", "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
+  py::class_<FloatConvPlan>(m, "FloatConvPlan",
+                            "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
       .def("__call__", &run_plan, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of "
            "y's shape that shares no memory with x.")
       .def("output_shape", &plan_output_shape, py::arg("shape"),
            "The shape __call__(x) returns for an x of this shape.")
-      .def_property_readonly("isa", [](const ConvPlan& p) { return std::string(p.table->isa); })
-      .def_property_readonly("depthwise", [](const ConvPlan& p) { return p.depthwise; })
-      .def_property_readonly("kernel_size", [](const ConvPlan& p) { return py::make_tuple(p.kh, p.kw); })
-      .def_property_readonly("in_channels", [](const ConvPlan& p) { return p.c; })
-      .def_property_readonly("out_channels", [](const ConvPlan& p) { return p.o; });
+      .def_property_readonly("isa", [](const FloatConvPlan& p) { return std::string(p.table->isa); })
+      .def_property_readonly("depthwise", [](const FloatConvPlan& p) { return p.depthwise; })
+      .def_property_readonly("kernel_size", [](const FloatConvPlan& p) { return py::make_tuple(p.kh, p.kw); })
+      .def_property_readonly("in_channels", [](const FloatConvPlan& p) { return p.c; })
+      .def_property_readonly("out_channels", [](const FloatConvPlan& p) { return p.o; });
 }

@@ -1,4 +1,4 @@
-// Building blocks shared by the quantizers (SEMANTICS.md "Primitives"). Generic code: included
+// Building blocks shared by the quantizers (docs/semantics.md, "Primitives"). Generic code: included
 // inside a target namespace after the vector vocabulary.
 //
 // A quantizer is a struct deriving from QuantizerBase with
@@ -33,13 +33,6 @@ FASTQ_INLINE V sign_pm1(V x) {
 template <class V>
 FASTQ_INLINE V heaviside(V x) {
   return select(gt(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));
-}
-
-// tf.sign: -1, +0 or +1; NaN stays NaN.
-template <class V>
-FASTQ_INLINE V sign_tf(V x) {
-  const V zero = vconst<V>(0.0);
-  return select(gt(x, zero), vconst<V>(1.0), select(lt(x, zero), vconst<V>(-1.0), select(isnan(x), x, zero)));
 }
 
 // Clipped straight-through mask |x| <= clip (inclusive; NaN fails), or everywhere when the

@@ -1,6 +1,6 @@
 """Argument normalisation shared by every entry point.
 
-The dtype rule (SEMANTICS.md, "fastq decisions"): float16/32/64 keep their dtype; integer and
+The dtype rule (docs/semantics.md, "Deliberate differences from larq"): float16/32/64 keep their dtype; integer and
 bool inputs become ``np.result_type(x, np.float16)`` (as ``np.sin`` does); anything else is a
 TypeError. Kernels run in float32 or float64; float16 is computed in float32 and rounded once.
 Every conversion or copy happens here, visibly: the native layer never converts.

@@ -1,6 +1,6 @@
 """Binary (XNOR-popcount) inference: bit-packing, the packed +-1 matrix product, a dense layer.
 
-The packed format is the one DESIGN.md fixes, identical on every ISA: the last axis is packed
+The packed format is the one docs/packed-format.md fixes, identical on every ISA: the last axis is packed
 into ``uint64`` words, element ``i`` of a row in bit ``i % 64`` of word ``i // 64`` (least
 significant bit first); the bit is 1 exactly when the value is ``< 0`` (so +0.0, -0.0 and NaN
 pack as +1, matching larq's ``sign``); rows are padded with zero bits to whole words. On a

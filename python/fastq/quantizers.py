@@ -1,6 +1,6 @@
 """larq's quantizers on NumPy arrays, forward and backward, computed by native kernels.
 
-Every class follows SEMANTICS.md: larq's numbers (forward and pseudo-gradient), larq's registry
+Every class follows docs/semantics.md: larq's numbers (forward and pseudo-gradient), larq's registry
 names and config formats. ``q(x)`` is the forward pass; ``q.grad(x, dy)`` the input gradient
 (vector-Jacobian product) for an upstream gradient ``dy`` of the same shape. Both take an
 optional ``out=`` array (in place, ``out=x``, is allowed) and keep the input's float dtype.
@@ -44,7 +44,7 @@ _KERAS_KEYS = frozenset({"name", "trainable", "dtype"})
 
 
 def _param(value, rd: np.dtype) -> float:
-    """A user parameter as the kernels see it: converted to the input's dtype (SEMANTICS.md),
+    """A user parameter as the kernels see it: converted to the input's dtype (docs/semantics.md),
     which for float16 input means rounded to float16 before the float32 computation."""
     return float(rd.type(value))
 

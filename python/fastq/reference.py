@@ -1,11 +1,11 @@
 """Pure-NumPy reference implementation of fastq's quantizers (the test oracle).
 
-This module is written directly from ``SEMANTICS.md`` (which follows larq 0.14's formulas) and
+This module is written directly from ``docs/semantics.md`` (which follows larq 0.14's formulas) and
 shares no code with fastq's native kernels. It is the oracle the C++ scalar kernels are tested
 against and the NumPy baseline of the benchmarks, so it is written to be obviously right first
 and vectorized second (no Python loops over elements). It depends on NumPy only.
 
-dtype rules (SEMANTICS.md, "fastq decisions")
+dtype rules (docs/semantics.md, "Deliberate differences from larq")
 ---------------------------------------------
 * The output dtype is :func:`result_dtype` of the input: float16/32/64 are kept, integer and bool
   inputs follow ``np.result_type(x, np.float16)``, complex/object/string/datetime raise TypeError.
@@ -13,7 +13,7 @@ dtype rules (SEMANTICS.md, "fastq decisions")
   is computed in float32 and the result rounded to float16 once** (this is what the native side
   does). Every operation is then a single-dtype IEEE operation in the working dtype.
 * User parameters (``clip_value``, ``threshold_value``, ``beta``) are converted to the *input's*
-  dtype first, as SEMANTICS.md says ("Python-float parameters are converted to the input's dtype
+  dtype first, as docs/semantics.md says ("Python-float parameters are converted to the input's dtype
   before use"), then widened (exactly) to the working dtype. This only matters for float16:
   float16 ``x == float16(0.05)`` is then exactly ``±threshold_value`` and maps to ±1, and
   ``|x| <= clip`` compares against the float16 clip. Constants inside the formulas (``0.7``,
@@ -61,7 +61,7 @@ CLASS_NAMES = (
     "DoReFa",
 )
 
-# Each quantizer's own get_config parameters and their defaults (SEMANTICS.md).
+# Each quantizer's own get_config parameters and their defaults (docs/semantics.md).
 _DEFAULTS = {
     "NoOp": {"precision": None},
     "SteSign": {"clip_value": 1.0},
@@ -374,7 +374,7 @@ def backward(name: str, x, dy, /, **config) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Packed bits and binary matmul (DESIGN.md, "The packed-bit format")
+# Packed bits and binary matmul (docs/packed-format.md)
 # --------------------------------------------------------------------------------------------
 
 

@@ -376,7 +376,7 @@ def test_pool_ops_same_padding():
 
 # -- python -m fastq model ------------------------------------------------------------------------
 def test_cli_summary_predict_bench(capsys, tmp_path):
-    from fastq.cli import main
+    from fastq.tools.cli import main
 
     path = os.path.join(FIX, "birealnet_blocks.h5")
     assert main(["model", "summary", path]) == 0

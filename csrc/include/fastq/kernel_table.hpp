@@ -127,7 +127,7 @@ struct PoolShape {
   std::size_t n, h, w, cw, ph, pw, sh, sw, pad_top, pad_left, oh, ow;
 };
 
-// Packed-bit kernels. Public format (docs/binary.md): a row of k values is
+// Packed-bit kernels. Public format (docs/packed-format.md): a row of k values is
 // words(k) = ceil(k / 64) uint64 words, element i in bit i % 64 of word i / 64, bit = 1 exactly
 // when x < 0 (so -0.0 and NaN give 0), padding bits zero. "Blocked" is the GEMM kernels' own
 // layout of B (identical on every ISA): rows in blocks of kBinaryBlock, block b holding

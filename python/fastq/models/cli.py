@@ -84,7 +84,7 @@ def _predict(args, argv) -> int:
 def _bench(args, argv) -> int:
     import fastq
 
-    from ..cli import Progress
+    from ..tools.cli import Progress
 
     model = _load(args)
     shape = _shape(model, args)

@@ -1,19 +1,24 @@
-"""The ``python -m fastq`` command line: ``bench``, ``demo`` and ``info``.
+"""The ``python -m fastq`` command line: ``bench``, ``demo``, ``info`` and ``model``.
 
     python -m fastq bench [--quick] [--json FILE] [--plot FILE.png]
     python -m fastq demo [--json]
     python -m fastq info
     python -m fastq model summary|predict|bench m.h5   (fastq.models.cli)
+
+Adding a sub-command: a function that adds its parser to the sub-parsers and sets its
+``handler(args, argv) -> exit status``, listed in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from typing import Callable
 
-__all__ = ["build_parser", "main"]
+from .env import reexec_without_openblas_vars
+
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 PLOT_HINT = 'pip install "fastq-bnn[demo]"'
 
@@ -27,7 +32,7 @@ class Progress:
     """``progress(done, total, label)``; draws on stderr when it is a terminal (``mode="auto"``),
     always (``"always"``) or never (``"never"``)."""
 
-    def __init__(self, mode: str = "auto", stream=None, width: int = 28):
+    def __init__(self, mode: str = "auto", stream: object = None, width: int = 28) -> None:
         self.stream = stream or sys.stderr
         isatty = getattr(self.stream, "isatty", lambda: False)()
         self.enabled = mode == "always" or (mode == "auto" and isatty)
@@ -75,94 +80,61 @@ class Progress:
 # ---------------------------------------------------------------------------------------------
 
 
-def _reexec_without_openblas_vars(argv: list[str], command: str) -> int | None:
-    """If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, run this same command again without them
-    (OpenBLAS reads them when NumPy is imported, which has already happened here). On POSIX the
-    process is replaced (os.execve: same pid, exit status, signals); elsewhere a child runs and
-    its exit status is returned. Returns None when nothing had to be done."""
-    from .benchmark import OPENBLAS_VARS, UNSET_MARKER
-
-    present = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
-    if not present or os.environ.get(UNSET_MARKER):
-        return None
-    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
-    env[UNSET_MARKER] = "\n".join(f"{k}={v}" for k, v in present.items())
-    # Keep the interpreter's own options (-X ..., -I, ...) when we can see them.
-    flags: list[str] = []
-    orig = getattr(sys, "orig_argv", None)
-    if orig and "-m" in orig[1:]:
-        i = orig.index("-m", 1)
-        if i + 1 < len(orig) and orig[i + 1] == "fastq":
-            flags = orig[1:i]
-    cmd = [sys.executable, *flags, "-m", "fastq", *argv]
-    print(f"fastq {command}: re-running without " + ", ".join(f"{k}={v}" for k, v in present.items())
-          + " (they are set to dodge bugs of old OpenBLAS builds and slow a current NumPy; "
-          "--keep-openblas-env keeps them)", file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    if os.name == "posix":
-        os.execve(sys.executable, cmd, env)  # does not return
-    import subprocess
-
-    return subprocess.call(cmd, env=env)
-
-
-def _cmd_bench(args, argv: list[str]) -> int:
+def _cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.plot is not None:  # before anything runs: a plot that cannot be made is an error
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(f"fastq bench: --plot needs matplotlib, which is not installed ({PLOT_HINT})", file=sys.stderr)
+            return 2
     if not args.keep_openblas_env:
-        status = _reexec_without_openblas_vars(argv, "bench")
+        status = reexec_without_openblas_vars("fastq bench", ["-m", "fastq", *argv])
         if status is not None:
             return status
     import fastq
 
-    from . import benchmark
+    from . import plan, report, tasks
 
     if args.threads is not None:
         if args.threads < 1:
             print(f"fastq bench: --threads must be >= 1, got {args.threads}", file=sys.stderr)
             return 2
         fastq.set_num_threads(args.threads)
-    want_plot = args.plot is not None
-    if want_plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print(f"fastq bench: --plot needs matplotlib, which is not installed ({PLOT_HINT}); "
-                  "running the benchmark without the plot", file=sys.stderr, flush=True)
-            want_plot = False
     shapes = None
     if args.shapes is not None:
         shapes = [s.strip().upper() for s in args.shapes.split(",") if s.strip()]
     try:
-        p = benchmark.plan(quick=args.quick, size=args.size, shapes=shapes, time_limit_s=args.time_limit,
-                           seed=args.seed)
+        p = plan.plan(quick=args.quick, size=args.size, shapes=shapes, time_limit_s=args.time_limit, seed=args.seed)
     except ValueError as e:
         print(f"fastq bench: {e}", file=sys.stderr)
         return 2
     table_stream = sys.stderr if args.json == "-" else sys.stdout
     print(f"fastq bench{' --quick' if p.quick else ''}: up to ~{p.time_limit_s:.0f} s "
-          f"(medians of interleaved repeats, each sample >= {p.min_sample_ns / 1e6:g} ms)",
-          file=table_stream, flush=True)
-    report = benchmark.run(p, progress=Progress(args.progress))
-    print(benchmark.format_report(report), file=table_stream, flush=True)
+          f"(medians of interleaved repeats, each sample >= {p.min_sample_ns / 1e6:g} ms, repeated until "
+          f"IQR/median <= {100 * p.max_spread:.0f}% or the row's time cap)", file=table_stream, flush=True)
+    result = tasks.run(p, progress=Progress(args.progress))
+    print(report.format_report(result), file=table_stream, flush=True)
     if args.json is not None:
-        benchmark.write_json(report, args.json)
+        report.write_json(result, args.json)
         if args.json != "-":
             print(f"wrote {args.json}", file=table_stream)
-    if want_plot:
-        benchmark.plot(report, args.plot)
+    if args.plot is not None:
+        report.plot(result, args.plot)
         print(f"wrote {args.plot}", file=table_stream)
-    bad = [r for r in report["results"] if str(r.get("check", "")).startswith("MISMATCH")]
+    bad = [r for r in result["results"] if str(r.get("check", "")).startswith("MISMATCH")]
     return 1 if bad else 0
 
 
-def _add_bench(sub) -> None:
+def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="benchmark fastq against NumPy on this machine",
         description="Every quantizer's forward and backward against the NumPy reference, binary_matmul "
         "against NumPy float32 matmul of the same ±1 matrices, and the fraction of the popcount peak. "
-        "Default run at most ~2 minutes, --quick at most ~20 seconds.",
+        "Each row is repeated until its interquartile range is within 10%% of its median, or marked "
+        "unstable. Default run at most ~2 minutes, --quick at most ~20 seconds.",
     )
-    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~15 s)")
+    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~12 s)")
     p.add_argument("--json", metavar="FILE", help="write the machine info and every measurement as JSON "
                    "('-': standard output, the table then goes to standard error)")
     p.add_argument("--plot", metavar="FILE.png", help="bar charts of the speedups (needs matplotlib)")
@@ -184,7 +156,7 @@ def _add_bench(sub) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _cmd_demo(args, argv) -> int:
+def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     from . import demo
 
     missing = demo.missing_requirements()
@@ -192,7 +164,7 @@ def _cmd_demo(args, argv) -> int:
         print(missing, file=sys.stderr)
         return 2
     if not args.keep_openblas_env:  # the speedup is measured against NumPy's BLAS
-        status = _reexec_without_openblas_vars(argv, "demo")
+        status = reexec_without_openblas_vars("fastq demo", ["-m", "fastq", *argv])
         if status is not None:
             return status
     if args.torch:  # the PyTorch demo lives with fastq.torch (needs PyTorch)
@@ -205,7 +177,7 @@ def _cmd_demo(args, argv) -> int:
     return demo.main(args)
 
 
-def _add_demo(sub) -> None:
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     from . import demo
 
     p = sub.add_parser(
@@ -225,11 +197,31 @@ def _add_demo(sub) -> None:
     p.set_defaults(handler=_cmd_demo)
 
 
-def _cmd_info(args, argv) -> int:
+def _cmd_info(args: argparse.Namespace, argv: list[str]) -> int:
     import fastq
 
     fastq.show_config()
     return 0
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    info = sub.add_parser("info", help="the build: ISAs compiled / available / active, threads")
+    info.set_defaults(handler=_cmd_info)
+
+
+def _add_model(sub: argparse._SubParsersAction) -> None:
+    from ..models.cli import add_parser  # python -m fastq model summary|predict|bench
+
+    add_parser(sub)
+
+
+# The sub-commands, in the order --help lists them. Add yours here.
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+    "bench": _add_bench,
+    "demo": _add_demo,
+    "info": _add_info,
+    "model": _add_model,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,14 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m fastq",
         description="fastq: larq's quantizers and binary XNOR-popcount inference as native CPU kernels.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{bench,demo,info,model}")
-    _add_bench(sub)
-    _add_demo(sub)
-    from .models.cli import add_parser as _add_model  # python -m fastq model summary|predict|bench
-
-    _add_model(sub)
-    info = sub.add_parser("info", help="the build: ISAs compiled / available / active, threads")
-    info.set_defaults(handler=_cmd_info)
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    for add in COMMANDS.values():
+        add(sub)
     return parser
 
 
@@ -256,4 +243,5 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
-    return args.handler(args, argv)
+    status: int = args.handler(args, argv)
+    return status

@@ -34,7 +34,7 @@ import numpy as np
 
 import fastq
 
-from .benchmark import binary_api, openblas_env
+from .env import openblas_env
 
 __all__ = ["THRESHOLDS", "DemoConfig", "main", "run"]
 
@@ -267,12 +267,11 @@ class PackedNetwork:
     def __init__(self, layers, thresholds):
         self.thresholds = thresholds
         last = len(layers) - 1
-        dense, self.pack_bits = binary_api("BinaryDense"), binary_api("pack_bits")
-        self.layers = [dense(wb, scale=scale, bias=bias, packed_output=i < last)
+        self.layers = [fastq.BinaryDense(wb, scale=scale, bias=bias, packed_output=i < last)
                        for i, (wb, scale, bias) in enumerate(layers)]
 
     def logits(self, x: np.ndarray):
-        h = self.pack_bits(thermometer_shift(x, self.thresholds))
+        h = fastq.pack_bits(thermometer_shift(x, self.thresholds))
         for layer in self.layers:
             h = layer(h)
         return h
@@ -294,7 +293,7 @@ def _time_pair(packed_fn, float_fn, budget_s):
     """Median seconds per call of (packed, float); interleaved samples, >= 1 ms each. The float
     simulation is also timed with BLAS on one thread (faster for small matrices on some
     machines) and its faster setting is the baseline, so the speedup is not flattered."""
-    from .benchmark import measure
+    from .timing import measure
 
     stats = measure({"packed": packed_fn, "float": float_fn}, budget_s / 2)
     packed_ns, float_ns = stats["packed"].median_ns, stats["float"].median_ns
@@ -419,8 +418,6 @@ def missing_requirements() -> str | None:
     except ImportError:
         return ("fastq demo needs scikit-learn (for its bundled digits data set), which is not installed.\n"
                 f"Install the demo extra:  {INSTALL_HINT}")
-    if binary_api("BinaryDense") is None or binary_api("pack_bits") is None:
-        return "fastq demo: this build of fastq has no BinaryDense (binary inference)."
     return None
 
 
