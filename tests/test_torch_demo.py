@@ -69,7 +69,7 @@ def test_demo_torch_without_torch():
             "        if name == 'torch' or name.startswith('torch.'):\n"
             "            raise ImportError('No module named ' + repr(name))\n"
             "sys.meta_path.insert(0, Block())\n"
-            "from fastq.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+            "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n")
     r = _run("demo", "--torch", "--keep-openblas-env", code=code, timeout=120)
     assert r.returncode == 2
     assert "PyTorch" in r.stderr and "demo --torch" in r.stderr

@@ -169,7 +169,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
             return status
     if args.torch:  # the PyTorch demo lives with fastq.torch (needs PyTorch)
         try:
-            from .torch import demo as torch_demo
+            from ..torch import demo as torch_demo
         except ImportError as e:
             print(f"fastq demo --torch: {e}", file=sys.stderr)
             return 2
