@@ -46,14 +46,20 @@ class Model:
     - ``predict(x, outputs=[names])``: ``(predictions, {name: activation})`` for Keras layer names.
     - ``summary()``: each op, binary or float, its output shape and MACs.
     - Pickles (ops and weights included).
+
+    ``impl="native"`` (the default) runs fastq's native kernels (fastq.models.ops);
+    ``impl="reference"`` the NumPy reference ops (fastq.models.reference_ops), for cross-checks.
     """
 
-    def __init__(self, graph: Graph, weights: dict, info=None):
+    def __init__(self, graph: Graph, weights: dict, info=None, impl="native"):
+        if impl not in ("native", "reference"):
+            raise ValueError(f"impl: expected 'native' or 'reference', got {impl!r}")
         self.graph = graph
         self.weights = weights
         self.info = dict(info or {})
         self.name = graph.name
-        self.ops, self._outputs, self._aliases = compile_graph(graph, weights)
+        self.impl = impl
+        self.ops, self._outputs, self._aliases = compile_graph(graph, weights, impl=impl)
         self._plans = {(): (self.ops, self._outputs, self._aliases)}
         self._lock = threading.Lock()
         self._pools = []
@@ -99,7 +105,7 @@ class Model:
         with self._lock:
             plan = self._plans.get(key)
         if plan is None:
-            plan = compile_graph(self.graph, self.weights, keep=key)
+            plan = compile_graph(self.graph, self.weights, keep=key, impl=self.impl)
             with self._lock:
                 self._plans[key] = plan
         return plan
@@ -144,15 +150,15 @@ class Model:
         result = {k: values[k].copy() for k in wanted if k in values}
         for i, op in enumerate(op_list):
             args = [values[v] for v in op.inputs]
-            shape = (n,) + shapes[op.name]
+            shape, dtype = op.storage((n,) + shapes[op.name])
             src = op.inputs[0]
             if (op.inplace and src in buffers and last.get(src) == i and op.inputs.count(src) == 1
-                    and args[0].dtype == op.out_dtype and args[0].shape == shape):
+                    and args[0].dtype == dtype and args[0].shape == shape):
                 buf = buffers.pop(src)
                 out = args[0]
             else:
-                buf = pool.get(int(np.prod(shape, dtype=np.int64)) * op.out_dtype.itemsize)
-                out = _view(buf, shape, op.out_dtype)
+                buf = pool.get(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+                out = _view(buf, shape, dtype)
             op.run(args, out)
             values[op.name] = out
             buffers[op.name] = buf
@@ -206,7 +212,8 @@ class Model:
                 self._pools.append(pool)
         merged = {k: np.concatenate([c[k] for c in chunks]) if len(chunks) > 1 else chunks[0][k] for k in wanted}
         for k, v in merged.items():
-            if v.dtype == _ops.BITS:   # bits only stay inside binary chains; a kept value is float
+            # bits only stay inside binary chains (a kept value is float); the reference's are bool
+            if v.dtype == _ops.BITS:
                 merged[k] = np.where(v, np.float32(-1), np.float32(1))
         preds = [merged[v] for v in finals]
         preds = preds[0] if len(preds) == 1 else preds
