@@ -453,3 +453,14 @@ def test_native_matches_reference(name):
     packed = [op for op in model.ops if getattr(op, "packed_output", False)]
     assert all(op.storage((2, 5, 5, 65))[0] == (2, 5, 5, 2) for op in packed if op.kind == "binary"
                and isinstance(op, ops.BinaryConv2D))
+
+
+def test_zoo_folds_float_batchnorm_and_relu_maxpool():
+    """conv -> BN (no conv bias) becomes the conv's epilogue; relu -> max pool one op."""
+    from fastq.models import zoo
+
+    for name in ("QuickNet", "BiRealNet"):
+        model = zoo.build(name, seed=0)
+        assert not any(isinstance(op, ops.Affine) for op in model.ops), name
+    q = zoo.build("QuickNet", seed=0)
+    assert sum(isinstance(op, ops.MaxPool2D) and op.relu for op in q.ops) == 3

@@ -306,13 +306,29 @@ class Compiler:
         act = _activation(n)
         fused = act if act in ("relu", "linear") else None
         name = n.name if fused is not None else f"{n.name}/linear"
-        common = dict(bias=w[1] if use_bias else None, strides=_pair(c.get("strides", 1)), padding=_padding(n),
-                      dilation=_pair(c.get("dilation_rate", 1)), activation=fused, pad_value=pad_value)
+        layers, scale, bias = [n.layer], None, w[1] if use_bias else None
+        if bias is None and act == "linear":
+            # conv -> BN [-> relu] without a conv bias: the BN is the epilogue's scale and bias,
+            # the same two roundings as the separate op (y * scale, then + bias).
+            u = self._sole_user(n.name)
+            if u is not None and u.class_name == "BatchNormalization":
+                inv, off, _ = _bn_affine(u, self.weights)
+                scale, bias = inv.astype(np.float32), off.astype(np.float32)
+                self.folded.add(u.name)
+                layers.append(u.layer)
+                name = u.name
+                r = self._sole_user(name)
+                if r is not None and _relu_like(r):
+                    fused, name = "relu", r.name
+                    self.folded.add(r.name)
+                    layers.append(r.layer)
+        common = dict(bias=bias, strides=_pair(c.get("strides", 1)), padding=_padding(n),
+                      dilation=_pair(c.get("dilation_rate", 1)), activation=fused, pad_value=pad_value, scale=scale)
         if depthwise:
             op = self.impl.DepthwiseConv2D(name, [src], kernel, **common)
         else:
             op = self.impl.Conv2D(name, [src], kernel, groups=int(c.get("groups", 1)), **common)
-        self._emit(op, [n.layer])
+        self._emit(op, layers)
         if fused is None:
             self._emit(self.impl.Activation(n.name, [name], act), [n.layer])
 
@@ -359,7 +375,18 @@ class Compiler:
             layers.append(u.layer)
         self._emit(self.impl.Affine(out, n.inputs, scale.astype(np.float32), bias.astype(np.float32), act), layers)
 
+    def _relu_then_maxpool(self, n):
+        """A plain relu whose only consumer is a max pool: one fused op (QuickNet's transitions)."""
+        u = self._sole_user(n.name) if _relu_like(n) else None
+        if u is None or u.class_name not in ("MaxPooling2D", "MaxPool2D"):
+            return False
+        self._pool(u, self.impl.MaxPool2D, inputs=n.inputs, relu=True, layers=[n.layer, u.layer])
+        self.folded.add(u.name)
+        return True
+
     def _lower_Activation(self, n):
+        if self._relu_then_maxpool(n):
+            return
         self._emit(self.impl.Activation(n.name, n.inputs, _activation(n)))
 
     def _lower_Softmax(self, n):
@@ -369,17 +396,19 @@ class Compiler:
         self._emit(self.impl.Activation(n.name, n.inputs, "softmax"))
 
     def _lower_ReLU(self, n):
+        if self._relu_then_maxpool(n):
+            return
         c = n.config
         mv = c.get("max_value")
         self._emit(self.impl.Activation(n.name, n.inputs, "relu", None if mv is None else float(mv),
                                   float(c.get("negative_slope") or 0.0), float(c.get("threshold") or 0.0)))
 
-    def _pool(self, n, cls):
+    def _pool(self, n, cls, inputs=None, layers=None, **kw):
         _channels_last(n)
         c = n.config
         size = _pair(c.get("pool_size", 2))
         strides = c.get("strides") or size
-        self._emit(cls(n.name, n.inputs, size, _pair(strides), _padding(n)))
+        self._emit(cls(n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
 
     def _lower_MaxPooling2D(self, n):
         self._pool(n, self.impl.MaxPool2D)
@@ -428,6 +457,8 @@ class Compiler:
         fn = n.config.get("function")
         kw = n.kwargs
         if fn == "nn.relu" and len(n.inputs) == 1:
+            if self._relu_then_maxpool(n):
+                return
             return self._emit(self.impl.Activation(n.name, n.inputs, "relu"))
         kind = "add" if fn in TFOP_ADD else "mul" if fn in TFOP_MUL else "sub" if fn in TFOP_SUB else None
         if kind is None:

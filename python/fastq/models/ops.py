@@ -167,15 +167,15 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
     """Float convolution on the native kernels (the reference for groups > 1 or non-zero padding)."""
 
     def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 groups=1, activation=None, pad_value=0.0):
-        super().__init__(name, inputs, kernel, bias, strides, padding, dilation, groups, activation, pad_value)
+                 groups=1, activation=None, pad_value=0.0, scale=None):
+        super().__init__(name, inputs, kernel, bias, strides, padding, dilation, groups, activation, pad_value, scale)
         self._build()
 
     def _build(self):
         self._native = None
         if self.groups == 1 and (self.pad_value == 0.0 or self.padding == "valid"):
             self._native = _f.Conv2D(self.kernel, strides=self.strides, dilation=self.dilation, padding=self.padding,
-                                     bias=self.bias, relu=self.activation == "relu")
+                                     scale=self.scale, bias=self.bias, relu=self.activation == "relu")
 
     def run(self, inputs, out):
         if self._native is None:
@@ -185,15 +185,16 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
 
 class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
     def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 activation=None, pad_value=0.0):
-        super().__init__(name, inputs, kernel, bias, strides, padding, dilation, activation, pad_value)
+                 activation=None, pad_value=0.0, scale=None):
+        super().__init__(name, inputs, kernel, bias, strides, padding, dilation, activation, pad_value, scale)
         self._build()
 
     def _build(self):
         self._native = None
         if self.pad_value == 0.0 or self.padding == "valid":
             self._native = _f.DepthwiseConv2D(self.kernel, strides=self.strides, dilation=self.dilation,
-                                              padding=self.padding, bias=self.bias, relu=self.activation == "relu")
+                                              padding=self.padding, scale=self.scale, bias=self.bias,
+                                              relu=self.activation == "relu")
 
     def run(self, inputs, out):
         if self._native is None:
@@ -251,13 +252,6 @@ class Add(_ref.Add):
 class MaxPool2D(_ref.MaxPool2D):
     """Max pool of float32 (native; ``relu=True`` after a fused relu) or of packed words (native:
     the AND of each window's words)."""
-
-    def __init__(self, name, inputs, pool_size, strides, padding, relu=False):
-        super().__init__(name, inputs, pool_size, strides, padding)
-        self.relu = bool(relu)
-
-    def describe(self):
-        return ("ReLU + " if self.relu else "") + "MaxPool2D"
 
     def run(self, inputs, out):
         x = inputs[0]

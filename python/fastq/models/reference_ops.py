@@ -206,19 +206,23 @@ def _binary_output(acc, op, out):
 
 
 class Conv2D(_ConvBase):
-    """Float convolution (HWIO kernel), ``+ bias``, optional relu. ``pad_value``: the value of
-    SAME padding (larq's ``pad_values``; Keras pads with 0)."""
+    """Float convolution (HWIO kernel), ``* scale`` (a folded batch norm), ``+ bias``, optional
+    relu, each step rounded. ``pad_value``: the value of SAME padding (larq's ``pad_values``;
+    Keras pads with 0)."""
 
     def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 groups=1, activation=None, pad_value=0.0):
+                 groups=1, activation=None, pad_value=0.0, scale=None):
         super().__init__(name, inputs, kernel, strides, padding, dilation, groups, pad_value)
         self.bias = None if bias is None else np.asarray(bias, np.float32)
+        self.scale = None if scale is None else np.asarray(scale, np.float32)
         self.activation = activation
 
     def run(self, inputs, out):
         x = inputs[0]
         for n in range(x.shape[0]):
             acc = self._accumulate(np.asarray(x[n], np.float32))
+            if self.scale is not None:
+                acc *= self.scale
             if self.bias is not None:
                 acc += self.bias
             _activate(acc, self.activation)
@@ -227,11 +231,12 @@ class Conv2D(_ConvBase):
 
 class DepthwiseConv2D(Op):
     """Float depthwise convolution, kernel (kh, kw, C, depth_multiplier): output channel
-    ``c * multiplier + m``; taps summed in row-major order."""
+    ``c * multiplier + m``; taps summed in row-major order; then scale, bias, relu as Conv2D."""
 
     def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 activation=None, pad_value=0.0):
+                 activation=None, pad_value=0.0, scale=None):
         super().__init__(name, inputs)
+        self.scale = None if scale is None else np.asarray(scale, np.float32)
         self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)
         self.ksize = self.kernel.shape[:2]
         self.strides, self.padding, self.dilation = tuple(strides), padding, tuple(dilation)
@@ -259,6 +264,8 @@ class DepthwiseConv2D(Op):
             for i, j, v in _taps(xp, self.ksize, self.strides, self.dilation, out_hw):
                 acc += v[..., None] * self.kernel[i, j]
             acc = acc.reshape(out_hw + (c * m,))
+            if self.scale is not None:
+                acc *= self.scale
             if self.bias is not None:
                 acc += self.bias
             _activate(acc, self.activation)
@@ -505,7 +512,15 @@ class _Pool(Op):
 
 class MaxPool2D(_Pool):
     """Max over the window; SAME padding never wins (TensorFlow pads with -inf). Works on bits
-    too (bit = negative: the max of signs is negative only where every tap is)."""
+    too (bit = negative: the max of signs is negative only where every tap is). ``relu``: a
+    relu fused before it (relu(max(x)), the same values up to the sign of a zero)."""
+
+    def __init__(self, name, inputs, pool_size, strides, padding, relu=False):
+        super().__init__(name, inputs, pool_size, strides, padding)
+        self.relu = bool(relu)
+
+    def describe(self):
+        return ("ReLU + " if self.relu else "") + "MaxPool2D"
 
     def run(self, inputs, out):
         x = inputs[0]
@@ -524,6 +539,8 @@ class MaxPool2D(_Pool):
                     np.logical_and(out[n], v, out=out[n])
                 else:
                     np.maximum(out[n], v, out=out[n])
+            if self.relu and not bits:
+                np.maximum(out[n], np.float32(0), out=out[n])
 
 
 class AvgPool2D(_Pool):
