@@ -547,6 +547,9 @@ def run(p: Plan | None = None, progress: Callable[[int, int, str], None] | None 
         from .bench_conv import conv_tasks  # QuickNet's binary convolutions
 
         tasks += conv_tasks(p, peak_holder, _Task, measure, compare)
+        from .models.bench import model_tasks  # whole zoo models, batch 1 (no file needed)
+
+        tasks += model_tasks(p, _Task)
     total_weight = sum(t.weight for t in tasks)
     results: list[dict] = []
     # Keep a reserve for setup that the budget division cannot see (data creation, calibration).
@@ -667,6 +670,9 @@ def format_report(report: dict) -> str:
     from .bench_conv import format_conv
 
     out += format_conv(report)
+    from .models.bench import format_models
+
+    out += format_models(report)
     bad = [r for r in report["results"] if str(r.get("check", "")).startswith("MISMATCH")]
     if bad:
         out.append(f"WARNING: {len(bad)} result(s) differ from their baseline (see the check column)")
