@@ -86,7 +86,11 @@ def test_batchnorm_folded_and_packed_output():
 def test_quicknet_block_relu_before_bn_folds():
     model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
     binary = [op for op in model.ops if op.kind == "binary"]
-    assert binary and all(op.pre_relu and not op.post_relu and len(op.layers) == 2 for op in binary)
+    assert binary and all(op.pre_relu and not op.post_relu and op.layers[1].startswith("batch_normalization")
+                          for op in binary)
+    # the block's residual add is fused into the conv when the shortcut is already computed
+    assert all(len(op.layers) == 2 + (len(op.inputs) > 1) for op in binary)
+    assert any(len(op.inputs) > 1 for op in binary)
 
 
 def test_bias_relu_not_folded():
@@ -424,7 +428,8 @@ def test_zoo_architectures(name, binary, float_):
     stats = model.summary(print_fn=lambda s: None)
     assert (stats["binary_macs"], stats["float_macs"]) == (binary, float_)
     convs = [op for op in model.ops if isinstance(op, ops.BinaryConv2D)]
-    assert convs and all(len(op.layers) == 2 for op in convs)   # every binary conv has its BN folded
+    assert convs and all(op.layers[1].startswith("batch_normalization") for op in convs)   # BN folded
+    assert all(len(op.inputs) == 2 for op in convs)   # and each one's shortcut add fused
 
 
 def test_zoo_predict_and_pickle():

@@ -139,6 +139,7 @@ class Compiler:
         self.alias = {}          # identity layer output -> the value it passes on
         self.ops = []
         self.folded = set()      # nodes consumed by an earlier op
+        self.emitted = set(graph.inputs)   # values computed so far
 
     # -- public ------------------------------------------------------------------------------------
     def run(self):
@@ -189,6 +190,12 @@ class Compiler:
                 return None
         return qi, qk
 
+    def _add_of_two(self, u):
+        """True when node u adds exactly two tensors (Add or a TFOpLambda add)."""
+        if u.class_name == "Add":
+            return len(u.inputs) == 2
+        return (u.class_name == "TFOpLambda" and u.config.get("function") in TFOP_ADD and len(u.inputs) == 2)
+
     def _consumers_binarize(self, name):
         users = self.users.get(name, [])
         if not users or name in self.keep:
@@ -205,6 +212,7 @@ class Compiler:
         if layers:
             op.layers = layers
         self.ops.append(op)
+        self.emitted.add(op.name)
         return op
 
     def _lower(self, n):
@@ -262,9 +270,21 @@ class Compiler:
                 layers.append(u.layer)
                 out = u.name
         packed = self._consumers_binarize(out)
+        inputs = list(n.inputs)
+        if is_conv and not post and not packed:
+            # conv (+ BN) -> Add(y, r) with r already computed: r is added in the conv's output
+            # transform, (y + r) with one rounding as Keras's Add (the sum of two is commutative).
+            u = self._sole_user(out)
+            if u is not None and self._add_of_two(u):
+                other = [i for i in u.inputs if i != out]
+                if len(other) == 1 and self.value(other[0]) in self.emitted:
+                    inputs.append(other[0])
+                    self.folded.add(u.name)
+                    layers.append(u.layer)
+                    out = u.name
         if is_conv:
             op = self.impl.BinaryConv2D(
-                out, n.inputs, kernel, strides=_pair(c.get("strides", 1)), padding=_padding(n),
+                out, inputs, kernel, strides=_pair(c.get("strides", 1)), padding=_padding(n),
                 dilation=_pair(c.get("dilation_rate", 1)), groups=int(c.get("groups", 1)),
                 pad_values=float(c.get("pad_values", 0.0)), scale=scale.astype(np.float32),
                 bias=bias.astype(np.float32), pre_relu=pre, post_relu=post, packed_output=packed)

@@ -16,7 +16,9 @@ read by the next binary op, never unpacked.
   plans (kernel packed once, ``pre_relu`` = their ``activation="relu"`` on the integer dot,
   float ``y = float32(act(dot) * scale) + bias`` or its packed signs). ``post_relu`` with float
   output is one more native relu pass; with packed output it is all +1 (relu(y) is never < 0).
-  Bit for bit the reference's results.
+  A residual Add after a binary conv (QuickNet, Bi-Real Net shortcuts) is fused into its output
+  transform when the shortcut is already computed: ``(y + r)``, one more rounding, as Keras. Bit
+  for bit the reference's results.
 - Float convolutions, depthwise, dense, batch norm (affine), add, relu, softmax, max / average /
   global average pooling: :mod:`fastq._float_ops` (docs/float-ops.md: a fixed fma order per
   output, identical on every ISA, thread count and batch). Their results agree with the
@@ -86,7 +88,7 @@ class BinaryConv2D(_BinaryOp):
         self._plan = self._layer._plan
 
     def describe(self):
-        return "BinaryConv2D" + (" -> bits" if self.packed_output else "")
+        return "BinaryConv2D" + (" -> bits" if self.packed_output else "") + (" + Add" if len(self.inputs) > 1 else "")
 
     def output_shape(self, in_shapes):
         h, w, _ = in_shapes[0]
@@ -101,7 +103,10 @@ class BinaryConv2D(_BinaryOp):
         if self.packed_output and self.post_relu:
             out[...] = 0
             return
-        self._plan(inputs[0], out)
+        if len(inputs) > 1:   # a fused residual Add (the compiler never combines it with post_relu)
+            self._plan(inputs[0], out, inputs[1])
+        else:
+            self._plan(inputs[0], out)
         self._finish(out)
 
     def __reduce__(self):   # the plan is rebuilt from the layer (which pickles)

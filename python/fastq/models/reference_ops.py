@@ -183,13 +183,15 @@ class BinaryConv2D(_ConvBase):
         self.out_dtype = BITS if packed_output else F32
 
     def describe(self):
-        return "BinaryConv2D" + (" -> bits" if self.packed_output else "")
+        return "BinaryConv2D" + (" -> bits" if self.packed_output else "") + (" + Add" if len(self.inputs) > 1 else "")
 
     def run(self, inputs, out):
         x = inputs[0]
         for n in range(x.shape[0]):
             acc = self._accumulate(_signs(x[n]))
             _binary_output(acc, self, out[n].reshape(acc.shape))
+            if len(inputs) > 1:    # a fused residual Add: (y + r), one more rounding
+                out[n] += inputs[1][n]
 
 
 def _binary_output(acc, op, out):
