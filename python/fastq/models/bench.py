@@ -92,6 +92,30 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
             "clock": getattr(clock, "__name__", str(clock))}
 
 
+def check_model(name, seed=0):
+    """"deterministic" when two images give the same bits alone and together (1 and 2 threads)
+    and each prediction is a probability vector, else "MISMATCH: ..."."""
+    import fastq
+
+    from . import zoo
+
+    model = zoo.build(name, seed=seed)
+    x = np.random.default_rng(seed + 1).standard_normal((2, 224, 224, 3)).astype(np.float32)
+    before = fastq.get_num_threads()
+    try:
+        fastq.set_num_threads(1)
+        alone = np.concatenate([model.predict(x[:1]), model.predict(x[1:])])
+        fastq.set_num_threads(2)
+        both = model.predict(x)
+    finally:
+        fastq.set_num_threads(before)
+    if not np.array_equal(alone, both):
+        return "MISMATCH: batch / thread count changed the bits"
+    if not (np.isfinite(both).all() and np.allclose(both.sum(axis=1), 1, atol=1e-5)):
+        return "MISMATCH: not probabilities"
+    return "deterministic"
+
+
 def model_tasks(p, task_cls, models=None) -> list:
     """``python -m fastq bench``'s end-to-end rows (benchmark.py's Plan and _Task passed in)."""
     names = models or (("QuickNet",) if p.quick else ("QuickNet", "BiRealNet"))
@@ -100,6 +124,7 @@ def model_tasks(p, task_cls, models=None) -> list:
         def run(budget_s, deadline=None):
             r = zoo_row(name, seed=p.seed, repeats=3 if p.quick else 7, threads=1)
             r["kind"] = "model"
+            r["check"] = check_model(name, p.seed)
             return [r]
 
         return task_cls(f"model {name} (batch 1, one thread)", 3.0, run)
@@ -114,11 +139,12 @@ def format_models(report: dict) -> list:
     out = ["Whole models: fastq.models.zoo (random weights), batch 1, 224x224x3, one thread; thread CPU time; "
            "floor = binary MACs / popcount peak + float FLOPs / FMA peak",
            f"{'model':<14}{'ms':>8}{'floor ms':>10}{'x floor':>9}{'binary':>8}{'float':>8}{'memory':>8}"
-           f"{'python':>8}"]
+           f"{'python':>8}  check"]
     out.append("-" * len(out[-1]))
     for r in rows:
         b = r["breakdown"]
         out.append(f"{r['name']:<14}{r['seconds'] * 1e3:>8.2f}{r['floor_s'] * 1e3:>10.2f}{r['ratio']:>9.2f}"
-                   + "".join(f"{b[k] * 1e3:>8.2f}" for k in ("binary", "float", "memory", "python")))
+                   + "".join(f"{b[k] * 1e3:>8.2f}" for k in ("binary", "float", "memory", "python"))
+                   + f"  {r.get('check', '')}")
     out.append("")
     return out
