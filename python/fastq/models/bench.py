@@ -58,7 +58,8 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
 
     ``peak``: (popcount MAC/s, FMA FLOP/s) from :func:`peaks` (measured here if None).
     Returns a dict: name, batch, threads, seconds, floor_s, ratio, binary_macs, float_macs,
-    breakdown {binary, float, memory, python} in seconds (python = the executor's own time).
+    breakdown {binary, float, memory, python} in seconds (from model.profile's runs; python = the
+    executor's own time).
     """
     import fastq
 
@@ -84,7 +85,9 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
     breakdown = {"binary": 0.0, "float": 0.0, "memory": 0.0}
     for op, t in per_op:
         breakdown[op_class(op)] += t
-    breakdown["python"] = max(seconds - sum(breakdown.values()), 0.0)
+    # the executor's own time: the profiled runs' total minus their ops (same runs: less noise
+    # than against predict's separate timing)
+    breakdown["python"] = max(total - sum(breakdown.values()), 0.0)
     floor = batch * (stats["binary_macs"] / pc + 2 * stats["float_macs"] / fma)
     return {"name": name, "batch": batch, "threads": threads, "seconds": seconds, "floor_s": floor,
             "ratio": seconds / floor, "binary_macs": stats["binary_macs"], "float_macs": stats["float_macs"],
