@@ -4,9 +4,10 @@ in the side venv with TensorFlow / larq / LCE (scripts/larq-env.sh), called by r
     TF_USE_LEGACY_KERAS=1 build/larq-venv/bin/python bench/peers_zoo.py QuickNet ... > peers.json
 
 LCE: its interpreter with use_xnnpack=True, use_indirect_bgemm=True (its best x86 path), one
-thread. With SAVE_DIR set, each model is also saved there as NAME.h5. TensorFlow: the Keras model (larq's layers: float compute of the ±1 values) in a
-tf.function, intra- and inter-op parallelism 1. Each is timed by the process's CPU time (the
-machine may be shared) and by wall time; medians of the repeats.
+thread. With SAVE_DIR set, each model is also saved there as NAME.h5. TensorFlow: the Keras
+model (larq's layers: float compute of the ±1 values) in a tf.function, intra- and inter-op
+parallelism 1. Each is timed by the process's CPU time (the machine may be shared) and by wall
+time; medians of the repeats.
 """
 
 import json

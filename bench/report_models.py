@@ -163,7 +163,8 @@ def main(argv=None):
         load(args.load_h5)
         t = time.perf_counter()
         load(args.load_h5)
-        print(f"\nfastq.models.load({os.path.basename(args.load_h5)}): {time.perf_counter() - t:.3f} s wall (goal < 1 s)")
+        took = time.perf_counter() - t
+        print(f"\nfastq.models.load({os.path.basename(args.load_h5)}): {took:.3f} s wall (goal < 1 s)")
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
     return rows
 

@@ -81,7 +81,8 @@ class BinaryConv2D(_BinaryOp):
         self.pre_relu, self.post_relu = bool(pre_relu), bool(post_relu)
         self.packed_output = bool(packed_output)
         # packed relu(y) is all +1: no convolution to run (the zero words are written in run).
-        self._layer = _BinaryConv2D(kernel, strides=self.strides, padding=padding, pad_values=1.0 if pad_values else 0.0,
+        self._layer = _BinaryConv2D(kernel, strides=self.strides, padding=padding,
+                                    pad_values=1.0 if pad_values else 0.0,
                                     dilation_rate=self.dilation, groups=int(groups), scale=self.scale, bias=self.bias,
                                     activation="relu" if self.pre_relu else None,
                                     packed_output=self.packed_output)
