@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from .. import _float_ops as _f
 from ..binary import BinaryDense as _BinaryDense
 from ..conv import BinaryConv2D as _BinaryConv2D
@@ -262,7 +263,6 @@ class MaxPool2D(_ref.MaxPool2D):
     def run(self, inputs, out):
         x = inputs[0]
         if x.dtype == WORDS:
-            from .. import _core
             _core.active.max_pool2d(x, self.pool_size, self.strides, self.padding, out)
         else:
             _f.max_pool2d(x, self.pool_size, self.strides, self.padding, relu=self.relu, out=out)
