@@ -107,7 +107,7 @@ ConvPlan make_conv_plan(const Kernels& kern, const py::array& words, long long c
   return p;
 }
 
-py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_obj) {
+py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_obj, const py::object& res_obj) {
   const std::size_t c = p.cg * p.groups, cgw = fastq::packed_words(p.cg);
   const Kind kd = kind_of(x);
   if (kd == Kind::u64) {
@@ -145,12 +145,32 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
   o.kind = p.kind;
   py::array out;
   if (p.kind == fastq::BinaryOutKind::dots) {
+    if (!res_obj.is_none()) value_error("residual: only for float32 output (output='affine')");
     out = output_array<std::int32_t>(out_obj, shape, "int32");
     o.ld = p.o;
   } else if (p.kind == fastq::BinaryOutKind::affine) {
     out = output_array<float>(out_obj, shape, "float32");
     o.ld = p.o, o.scale = p.scale.data(), o.bias = p.bias.data(), o.relu = p.relu;
+    if (!res_obj.is_none()) {
+      // The residual of a fused Add: float32 of the output's shape, element (p, j) read just
+      // before y's element (p, j) is written: it may be x (read only) or out itself, but must not
+      // overlap out otherwise.
+      if (!py::isinstance<py::array>(res_obj))
+        type_error("residual: expected a float32 NumPy array, got " +
+                   py::str(py::type::of(res_obj).attr("__name__")).cast<std::string>());
+      auto r = py::reinterpret_borrow<py::array>(res_obj);
+      if (kind_of(r) != Kind::f32) type_error("residual: expected dtype float32, got " + dtype_str(r));
+      if (std::vector<py::ssize_t>(r.shape(), r.shape() + r.ndim()) != shape)
+        value_error("residual: expected shape " + shape_str(shape) + ", got " + shape_str(r));
+      require_contiguous(r, "residual");
+      const char* rb = static_cast<const char*>(r.data());
+      const char* ob = static_cast<const char*>(out.data());
+      if (rb != ob && rb < ob + out.nbytes() && ob < rb + r.nbytes())
+        value_error("residual: must be out itself or not overlap it");
+      o.residual = static_cast<const float*>(r.data());
+    }
   } else {
+    if (!res_obj.is_none()) value_error("residual: only for float32 output (output='affine')");
     shape[3] = static_cast<py::ssize_t>(fastq::packed_words(p.o));
     out = output_array<std::uint64_t>(out_obj, shape, "uint64");
     o.ld = fastq::packed_words(p.o), o.lo = p.lo.data(), o.span = p.span.data();
@@ -179,7 +199,10 @@ void bind_bconv(py::module_& m) {
           "(O,); relu: act = max(., 0). Call it with x.");
   py::class_<ConvPlan>(m, "ConvPlan", "A binary convolution's fixed operands (see Kernels.conv_plan).")
       .def("__call__", &run_conv, py::arg("x").noconvert(), py::arg("out") = py::none(),
+           py::arg("residual") = py::none(),
            "x: float32/float64 NHWC (N, H, W, C) or its packed words (N, H, W, ceil(C / 64)) -> int32 / float32 "
-           "(N, OH, OW, O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into.")
+           "(N, OH, OW, O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into; "
+           "residual (float32 output only): float32 (N, OH, OW, O) added after the bias, y = (d * s + b) + r, "
+           "each step rounded (may be x or out itself, must not overlap out otherwise).")
       .def_property_readonly("isa", [](const ConvPlan& p) { return std::string(p.table->isa); });
 }

@@ -14,7 +14,7 @@ std::size_t positive(long long v, const char* name) {
 }
 
 py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long long, long long> pool,
-                     std::pair<long long, long long> strides, const std::string& padding) {
+                     std::pair<long long, long long> strides, const std::string& padding, const py::object& out_obj) {
   if (kind_of(x) != Kind::u64)
     type_error("x: expected a uint64 array of packed words in native byte order, got dtype " + dtype_str(x));
   require_contiguous(x, "x");
@@ -46,21 +46,24 @@ py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long lon
   } else {
     value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
   }
-  py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
-                                  static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(s.cw)});
-  std::uint64_t* o = out.mutable_data();
+  // out=: the models executor writes every activation into a reused buffer.
+  py::array out = output_array<std::uint64_t>(out_obj, {static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
+                                                        static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(s.cw)},
+                                              "uint64");
+  auto* o = static_cast<std::uint64_t*>(out.mutable_data());
   const auto* xp = static_cast<const std::uint64_t*>(x.data());
   const fastq::KernelTable& t = *kern.table;
   py::gil_scoped_release nogil;
   fastq::binary_max_pool2d(t, s, xp, o);
-  return std::move(out);
+  return out;
 }
 }  // namespace
 
 void bind_bpool(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
   cls.def("max_pool2d", &max_pool2d, py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"),
-          py::arg("padding"),
+          py::arg("padding"), py::arg("out") = py::none(),
           "Max pooling of packed NHWC words x (N, H, W, words) -> (N, OH, OW, words): the AND of each window's words "
-          "(docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border).");
+          "(docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border); "
+          "out: an optional C-contiguous uint64 array of the result's shape to write into.");
 }

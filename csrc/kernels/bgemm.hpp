@@ -108,21 +108,24 @@ struct DotsOut {
     for (std::size_t j = 0; j < nc; ++j) dst[j] = d[j];
   }
 };
-template <bool Relu>
+template <bool Relu, bool Residual>
 struct AffineOut {
   float* y;
   std::size_t ld;
   const float* scale;
   const float* bias;
+  const float* res;  // Residual: same layout as y
   static constexpr bool direct = false;
   FASTQ_INLINE void row(const std::int32_t* __restrict d, std::size_t nc, std::size_t r, std::size_t col0) const {
-    float* __restrict dst = y + r * ld + col0;
+    float* dst = y + r * ld + col0;  // may be res itself (element j read before it is written)
     const float* __restrict s = scale + col0;
     const float* __restrict b = bias + col0;
+    const float* rr = Residual ? res + r * ld + col0 : nullptr;
     for (std::size_t j = 0; j < nc; ++j) {
       const std::int32_t v = Relu ? (d[j] > 0 ? d[j] : 0) : d[j];
       const float p = static_cast<float>(v) * s[j];  // rounded here (no FMA: -ffp-contract=off)
-      dst[j] = p + b[j];
+      const float q = p + b[j];
+      dst[j] = Residual ? q + rr[j] : q;
     }
   }
 };
@@ -218,8 +221,12 @@ FASTQ_INLINE void with_out(const BinaryOut& o, F&& f) {
     case BinaryOutKind::dots:
       return f(DotsOut{static_cast<std::int32_t*>(o.data), o.ld});
     case BinaryOutKind::affine:
-      if (o.relu) return f(AffineOut<true>{static_cast<float*>(o.data), o.ld, o.scale, o.bias});
-      return f(AffineOut<false>{static_cast<float*>(o.data), o.ld, o.scale, o.bias});
+      if (o.residual) {
+        if (o.relu) return f(AffineOut<true, true>{static_cast<float*>(o.data), o.ld, o.scale, o.bias, o.residual});
+        return f(AffineOut<false, true>{static_cast<float*>(o.data), o.ld, o.scale, o.bias, o.residual});
+      }
+      if (o.relu) return f(AffineOut<true, false>{static_cast<float*>(o.data), o.ld, o.scale, o.bias, nullptr});
+      return f(AffineOut<false, false>{static_cast<float*>(o.data), o.ld, o.scale, o.bias, nullptr});
     case BinaryOutKind::signs:
       return f(SignsOut{static_cast<std::uint64_t*>(o.data), o.ld, o.lo, o.span});
   }

@@ -228,10 +228,15 @@ class BinaryConv2D:
     def __delattr__(self, name):
         raise AttributeError(f"{name} is read-only: build a new BinaryConv2D")
 
-    def __call__(self, x, out=None):
+    def __call__(self, x, out=None, residual=None):
+        """``residual`` (float output only): a float32 ``(N, OH, OW, O)`` array added after the
+        bias, ``y = (float32(act(dot)) * scale + bias) + residual``, each step rounded (a fused
+        residual Add; it may be ``x`` or ``out`` itself, and must not overlap ``out`` otherwise)."""
         xin = _conv_input(x, self.in_channels)
         if not self._packed_output:
-            return self._plan(xin, out)
+            return self._plan(xin, out, residual)
+        if residual is not None:
+            raise ValueError("residual: only for float32 output (this layer has packed_output=True)")
         words = self._plan(xin, out)
         if out is None:
             return _wrap(words, self.filters)

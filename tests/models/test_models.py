@@ -13,7 +13,8 @@ import pytest
 h5py = pytest.importorskip("h5py")
 
 import fastq.models as fm  # noqa: E402
-from fastq.models import ops  # noqa: E402
+import fastq  # noqa: E402
+from fastq.models import ops, reference_ops  # noqa: E402
 
 HERE = os.path.dirname(__file__)
 FIX = os.path.join(HERE, "fixtures")
@@ -85,7 +86,11 @@ def test_batchnorm_folded_and_packed_output():
 def test_quicknet_block_relu_before_bn_folds():
     model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
     binary = [op for op in model.ops if op.kind == "binary"]
-    assert binary and all(op.pre_relu and not op.post_relu and len(op.layers) == 2 for op in binary)
+    assert binary and all(op.pre_relu and not op.post_relu and op.layers[1].startswith("batch_normalization")
+                          for op in binary)
+    # the block's residual add is fused into the conv when the shortcut is already computed
+    assert all(len(op.layers) == 2 + (len(op.inputs) > 1) for op in binary)
+    assert any(len(op.inputs) > 1 for op in binary)
 
 
 def test_bias_relu_not_folded():
@@ -275,7 +280,18 @@ def test_missing_h5py_message():
     assert 'ImportError: fastq.models needs h5py to read Keras model files: pip install "fastq-bnn[models]"' in r.stderr
 
 
-# -- the NumPy ops against direct formulas --------------------------------------------------------
+# -- the ops (NumPy reference and native) against direct formulas --------------------------------
+IMPLS = {"reference": reference_ops, "native": ops}
+
+
+def _bits(impl, x):
+    """The bits of float x (bit = x < 0) as each implementation holds them."""
+    return x < 0 if impl == "reference" else fastq.pack_bits(np.ascontiguousarray(x, np.float32)).words
+
+
+def _bits_out(op, shape):
+    s, dtype = op.storage(shape)
+    return np.empty(s, dtype)
 def _direct_conv(x, k, strides, padding, dilation, groups, pad_value):
     """Direct loops: every output element summed over its window (independent of ops.py)."""
     n, h, w, c = x.shape
@@ -302,10 +318,12 @@ def _direct_conv(x, k, strides, padding, dilation, groups, pad_value):
     return out
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("strides,padding,dilation,groups,pad_values", [
     ((1, 1), "same", (1, 1), 1, 1.0), ((1, 1), "same", (1, 1), 1, 0.0), ((2, 2), "same", (1, 1), 1, 0.0),
     ((2, 1), "valid", (1, 1), 2, 1.0), ((1, 1), "same", (2, 2), 1, 1.0), ((3, 3), "same", (1, 2), 2, 0.0)])
-def test_binary_conv_op(strides, padding, dilation, groups, pad_values):
+def test_binary_conv_op(strides, padding, dilation, groups, pad_values, impl):
+    ops = IMPLS[impl]
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 7, 6, 4)).astype(np.float32)
     x[0, 0, 0, 0] = 0.0   # sign(0) = +1
@@ -327,16 +345,19 @@ def test_binary_conv_op(strides, padding, dilation, groups, pad_values):
         packed = ops.BinaryConv2D("c", ["x"], k, strides, padding, dilation, groups, pad_values, scale, bias, pre,
                                   post, packed_output=True)
         bits = np.empty(out.shape, bool)
+        bits = _bits_out(packed, out.shape)
         packed.run([x], bits)
-        np.testing.assert_array_equal(bits, want < 0)
+        np.testing.assert_array_equal(bits, _bits(impl, want))
         # bits in = the same as the float input it came from
         out2 = np.empty_like(out)
-        op.run([x < 0], out2)
+        op.run([_bits(impl, x)], out2)
         np.testing.assert_array_equal(out2, out)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("padding,strides", [("same", (2, 2)), ("valid", (1, 1)), ("same", (1, 1))])
-def test_float_conv_and_depthwise_ops(padding, strides):
+def test_float_conv_and_depthwise_ops(padding, strides, impl):
+    ops = IMPLS[impl]
     rng = np.random.default_rng(2)
     x = (rng.integers(-8, 9, (2, 6, 5, 3)) / 4).astype(np.float32)   # dyadic: every sum exact
     k = (rng.integers(-4, 5, (3, 3, 3, 4)) / 4).astype(np.float32)
@@ -356,7 +377,9 @@ def test_float_conv_and_depthwise_ops(padding, strides):
     np.testing.assert_array_equal(out, _direct_conv(x, kg, strides, padding, (1, 1), 3, 0.0))
 
 
-def test_pool_ops_same_padding():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_pool_ops_same_padding(impl):
+    ops = IMPLS[impl]
     x = np.arange(2 * 5 * 5 * 1, dtype=np.float32).reshape(2, 5, 5, 1) - 20
     mp = ops.MaxPool2D("m", ["x"], (3, 3), (2, 2), "same")
     out = np.empty((2, 3, 3, 1), np.float32)
@@ -367,11 +390,10 @@ def test_pool_ops_same_padding():
     ap.run([x], out)
     assert out[0, 2, 2, 0] == x[0, 4, 4, 0]                    # the corner window holds one real tap
     assert out[0, 0, 2, 0] == (x[0, 0, 4, 0] + x[0, 1, 4, 0]) / 2
-    bits = x < 0
-    outb = np.empty((2, 3, 3, 1), bool)
-    mp.run([bits], outb)
+    outb = _bits_out(mp, (2, 3, 3, 1)) if impl == "reference" else np.empty((2, 3, 3, 1), np.uint64)
+    mp.run([_bits(impl, x)], outb)
     mp.run([x], out)
-    np.testing.assert_array_equal(outb, out < 0)            # max-pool commutes with the sign
+    np.testing.assert_array_equal(outb, _bits(impl, out))   # max-pool commutes with the sign
 
 
 # -- python -m fastq model ------------------------------------------------------------------------
@@ -406,7 +428,8 @@ def test_zoo_architectures(name, binary, float_):
     stats = model.summary(print_fn=lambda s: None)
     assert (stats["binary_macs"], stats["float_macs"]) == (binary, float_)
     convs = [op for op in model.ops if isinstance(op, ops.BinaryConv2D)]
-    assert convs and all(len(op.layers) == 2 for op in convs)   # every binary conv has its BN folded
+    assert convs and all(op.layers[1].startswith("batch_normalization") for op in convs)   # BN folded
+    assert all(len(op.inputs) == 2 for op in convs)   # and each one's shortcut add fused
 
 
 def test_zoo_predict_and_pickle():
@@ -419,3 +442,30 @@ def test_zoo_predict_and_pickle():
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x), y)
     with pytest.raises(ValueError, match="name: expected one of"):
         zoo.build("ResNet50")
+
+
+# -- native ops against the NumPy reference ops ---------------------------------------------------
+@pytest.mark.parametrize("name", LARQ)
+def test_native_matches_reference(name):
+    model = fm.load(os.path.join(FIX, name + ".h5"))
+    assert model.impl == "native"
+    ref = fm.Model(model.graph, model.weights, impl="reference")
+    assert [type(op).__name__ for op in ref.ops] == [type(op).__name__ for op in model.ops]
+    x = np.random.default_rng(5).standard_normal((3,) + fixture(name)["x"].shape[1:]).astype(np.float32)
+    y, yr = model.predict(x), ref.predict(x)
+    np.testing.assert_allclose(y, yr, rtol=0, atol=1e-5)
+    # packed bits between binary layers: uint64 words natively, bool in the reference
+    packed = [op for op in model.ops if getattr(op, "packed_output", False)]
+    assert all(op.storage((2, 5, 5, 65))[0] == (2, 5, 5, 2) for op in packed if op.kind == "binary"
+               and isinstance(op, ops.BinaryConv2D))
+
+
+def test_zoo_folds_float_batchnorm_and_relu_maxpool():
+    """conv -> BN (no conv bias) becomes the conv's epilogue; relu -> max pool one op."""
+    from fastq.models import zoo
+
+    for name in ("QuickNet", "BiRealNet"):
+        model = zoo.build(name, seed=0)
+        assert not any(isinstance(op, ops.Affine) for op in model.ops), name
+    q = zoo.build("QuickNet", seed=0)
+    assert sum(isinstance(op, ops.MaxPool2D) and op.relu for op in q.ops) == 3

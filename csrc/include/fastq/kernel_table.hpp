@@ -98,6 +98,8 @@ struct BinaryOut {
   bool relu;                // affine (signs: folded into the thresholds)
   const std::int32_t* lo;   // signs
   const std::uint32_t* span;  // signs
+  const float* residual;    // affine: nullptr, or added after the bias (same layout as data): y + r,
+                            // one more rounding (a residual Add fused, as Keras computes BN(x) + r)
 };
 
 // A 2-D convolution over packed NHWC input (docs/binary.md). The input is the kernels' padded,

@@ -26,9 +26,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import quantizers as _q
-from . import layout_ops, ops
+from . import layout_ops, ops, reference_ops
 from .graph import Graph, Node, UnsupportedModelError
 
+IMPLS = {"native": ops, "reference": reference_ops}
 SIGN_FORWARD = (_q.SteSign, _q.ApproxSign, _q.SwishSign)
 BINARY_KERNEL = (_q.SteSign, _q.MagnitudeAwareSign)
 
@@ -128,7 +129,8 @@ def _relu_like(node):
 
 
 class Compiler:
-    def __init__(self, graph: Graph, weights: dict, keep=()):
+    def __init__(self, graph: Graph, weights: dict, keep=(), impl=ops):
+        self.impl = impl         # the ops module: native (ops) or NumPy (reference_ops)
         self.graph = graph
         self.weights = weights
         self.keep = set(keep) | set(graph.outputs)
@@ -137,6 +139,7 @@ class Compiler:
         self.alias = {}          # identity layer output -> the value it passes on
         self.ops = []
         self.folded = set()      # nodes consumed by an earlier op
+        self.emitted = set(graph.inputs)   # values computed so far
 
     # -- public ------------------------------------------------------------------------------------
     def run(self):
@@ -187,6 +190,12 @@ class Compiler:
                 return None
         return qi, qk
 
+    def _add_of_two(self, u):
+        """True when node u adds exactly two tensors (Add or a TFOpLambda add)."""
+        if u.class_name == "Add":
+            return len(u.inputs) == 2
+        return (u.class_name == "TFOpLambda" and u.config.get("function") in TFOP_ADD and len(u.inputs) == 2)
+
     def _consumers_binarize(self, name):
         users = self.users.get(name, [])
         if not users or name in self.keep:
@@ -203,6 +212,7 @@ class Compiler:
         if layers:
             op.layers = layers
         self.ops.append(op)
+        self.emitted.add(op.name)
         return op
 
     def _lower(self, n):
@@ -260,15 +270,28 @@ class Compiler:
                 layers.append(u.layer)
                 out = u.name
         packed = self._consumers_binarize(out)
+        inputs = list(n.inputs)
+        if is_conv and not post and not packed:
+            # conv (+ BN) -> Add(y, r) with r already computed: r is added in the conv's output
+            # transform, (y + r) with one rounding as Keras's Add (the sum of two is commutative).
+            u = self._sole_user(out)
+            if u is not None and self._add_of_two(u):
+                other = [i for i in u.inputs if i != out]
+                if len(other) == 1 and self.value(other[0]) in self.emitted:
+                    inputs.append(other[0])
+                    self.folded.add(u.name)
+                    layers.append(u.layer)
+                    out = u.name
         if is_conv:
-            op = ops.BinaryConv2D(
-                out, n.inputs, kernel, strides=_pair(c.get("strides", 1)), padding=_padding(n),
+            op = self.impl.BinaryConv2D(
+                out, inputs, kernel, strides=_pair(c.get("strides", 1)), padding=_padding(n),
                 dilation=_pair(c.get("dilation_rate", 1)), groups=int(c.get("groups", 1)),
                 pad_values=float(c.get("pad_values", 0.0)), scale=scale.astype(np.float32),
                 bias=bias.astype(np.float32), pre_relu=pre, post_relu=post, packed_output=packed)
         else:
-            op = ops.BinaryDense(out, n.inputs, kernel, scale=scale.astype(np.float32), bias=bias.astype(np.float32),
-                                 pre_relu=pre, post_relu=post, packed_output=packed)
+            op = self.impl.BinaryDense(out, n.inputs, kernel, scale=scale.astype(np.float32),
+                                       bias=bias.astype(np.float32), pre_relu=pre, post_relu=post,
+                                       packed_output=packed)
         self._emit(op, layers)
 
     def _input_quantize(self, n, src):
@@ -279,7 +302,7 @@ class Compiler:
         if isinstance(qi, _q.MagnitudeAwareSign) or (isinstance(qi, _q.SteTern) and qi.ternary_weight_networks):
             raise _err(n, f"input quantizer {type(qi).__name__} depends on the whole batch; not supported")
         name = f"{n.name}/input_quantizer"
-        self._emit(ops.Quantize(name, [src], qi), [n.layer])
+        self._emit(self.impl.Quantize(name, [src], qi), [n.layer])
         return name
 
     def _quant_kernel(self, n, kernel, key="kernel_quantizer"):
@@ -303,15 +326,31 @@ class Compiler:
         act = _activation(n)
         fused = act if act in ("relu", "linear") else None
         name = n.name if fused is not None else f"{n.name}/linear"
-        common = dict(bias=w[1] if use_bias else None, strides=_pair(c.get("strides", 1)), padding=_padding(n),
-                      dilation=_pair(c.get("dilation_rate", 1)), activation=fused, pad_value=pad_value)
+        layers, scale, bias = [n.layer], None, w[1] if use_bias else None
+        if bias is None and act == "linear":
+            # conv -> BN [-> relu] without a conv bias: the BN is the epilogue's scale and bias,
+            # the same two roundings as the separate op (y * scale, then + bias).
+            u = self._sole_user(n.name)
+            if u is not None and u.class_name == "BatchNormalization":
+                inv, off, _ = _bn_affine(u, self.weights)
+                scale, bias = inv.astype(np.float32), off.astype(np.float32)
+                self.folded.add(u.name)
+                layers.append(u.layer)
+                name = u.name
+                r = self._sole_user(name)
+                if r is not None and _relu_like(r):
+                    fused, name = "relu", r.name
+                    self.folded.add(r.name)
+                    layers.append(r.layer)
+        common = dict(bias=bias, strides=_pair(c.get("strides", 1)), padding=_padding(n),
+                      dilation=_pair(c.get("dilation_rate", 1)), activation=fused, pad_value=pad_value, scale=scale)
         if depthwise:
-            op = ops.DepthwiseConv2D(name, [src], kernel, **common)
+            op = self.impl.DepthwiseConv2D(name, [src], kernel, **common)
         else:
-            op = ops.Conv2D(name, [src], kernel, groups=int(c.get("groups", 1)), **common)
-        self._emit(op, [n.layer])
+            op = self.impl.Conv2D(name, [src], kernel, groups=int(c.get("groups", 1)), **common)
+        self._emit(op, layers)
         if fused is None:
-            self._emit(ops.Activation(n.name, [name], act), [n.layer])
+            self._emit(self.impl.Activation(n.name, [name], act), [n.layer])
 
     def _lower_QuantConv2D(self, n):
         self._conv(n, False, True)
@@ -336,9 +375,9 @@ class Compiler:
         act = _activation(n)
         fused = act if act in ("relu", "linear") else None
         name = n.name if fused is not None else f"{n.name}/linear"
-        self._emit(ops.Dense(name, [src], kernel, w[1] if use_bias else None, fused), [n.layer])
+        self._emit(self.impl.Dense(name, [src], kernel, w[1] if use_bias else None, fused), [n.layer])
         if fused is None:
-            self._emit(ops.Activation(n.name, [name], act), [n.layer])
+            self._emit(self.impl.Activation(n.name, [name], act), [n.layer])
 
     def _lower_Dense(self, n):
         self._dense(n, False)
@@ -354,49 +393,62 @@ class Compiler:
             act, out = "relu", u.name
             self.folded.add(u.name)
             layers.append(u.layer)
-        self._emit(ops.Affine(out, n.inputs, scale.astype(np.float32), bias.astype(np.float32), act), layers)
+        self._emit(self.impl.Affine(out, n.inputs, scale.astype(np.float32), bias.astype(np.float32), act), layers)
+
+    def _relu_then_maxpool(self, n):
+        """A plain relu whose only consumer is a max pool: one fused op (QuickNet's transitions)."""
+        u = self._sole_user(n.name) if _relu_like(n) else None
+        if u is None or u.class_name not in ("MaxPooling2D", "MaxPool2D"):
+            return False
+        self._pool(u, self.impl.MaxPool2D, inputs=n.inputs, relu=True, layers=[n.layer, u.layer])
+        self.folded.add(u.name)
+        return True
 
     def _lower_Activation(self, n):
-        self._emit(ops.Activation(n.name, n.inputs, _activation(n)))
+        if self._relu_then_maxpool(n):
+            return
+        self._emit(self.impl.Activation(n.name, n.inputs, _activation(n)))
 
     def _lower_Softmax(self, n):
         axis = n.config.get("axis", -1)
         if axis not in (-1, [-1]):
             raise _err(n, f"axis {axis!r}: only the last axis is supported")
-        self._emit(ops.Activation(n.name, n.inputs, "softmax"))
+        self._emit(self.impl.Activation(n.name, n.inputs, "softmax"))
 
     def _lower_ReLU(self, n):
+        if self._relu_then_maxpool(n):
+            return
         c = n.config
         mv = c.get("max_value")
-        self._emit(ops.Activation(n.name, n.inputs, "relu", None if mv is None else float(mv),
+        self._emit(self.impl.Activation(n.name, n.inputs, "relu", None if mv is None else float(mv),
                                   float(c.get("negative_slope") or 0.0), float(c.get("threshold") or 0.0)))
 
-    def _pool(self, n, cls):
+    def _pool(self, n, cls, inputs=None, layers=None, **kw):
         _channels_last(n)
         c = n.config
         size = _pair(c.get("pool_size", 2))
         strides = c.get("strides") or size
-        self._emit(cls(n.name, n.inputs, size, _pair(strides), _padding(n)))
+        self._emit(cls(n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
 
     def _lower_MaxPooling2D(self, n):
-        self._pool(n, ops.MaxPool2D)
+        self._pool(n, self.impl.MaxPool2D)
 
     _lower_MaxPool2D = _lower_MaxPooling2D
 
     def _lower_AveragePooling2D(self, n):
-        self._pool(n, ops.AvgPool2D)
+        self._pool(n, self.impl.AvgPool2D)
 
     _lower_AvgPool2D = _lower_AveragePooling2D
 
     def _lower_GlobalAveragePooling2D(self, n):
         _channels_last(n)
-        self._emit(ops.GlobalAvgPool2D(n.name, n.inputs, n.config.get("keepdims", False)))
+        self._emit(self.impl.GlobalAvgPool2D(n.name, n.inputs, n.config.get("keepdims", False)))
 
     _lower_GlobalAvgPool2D = _lower_GlobalAveragePooling2D
 
     def _lower_Flatten(self, n):
         _channels_last(n)
-        self._emit(ops.Reshape(n.name, n.inputs, (-1,)))
+        self._emit(self.impl.Reshape(n.name, n.inputs, (-1,)))
 
     def _lower_Permute(self, n):
         dims = n.config.get("dims")
@@ -406,16 +458,16 @@ class Compiler:
         self._emit(layout_ops.Permute(n.name, n.inputs, dims))
 
     def _lower_Reshape(self, n):
-        self._emit(ops.Reshape(n.name, n.inputs, tuple(n.config["target_shape"])))
+        self._emit(self.impl.Reshape(n.name, n.inputs, tuple(n.config["target_shape"])))
 
     def _lower_Add(self, n):
         if len(n.inputs) < 2:
             raise _err(n, "needs at least two inputs")
-        self._emit(ops.Add(n.name, n.inputs))
+        self._emit(self.impl.Add(n.name, n.inputs))
 
     def _lower_Concatenate(self, n):
         axis = int(n.config.get("axis", -1))
-        self._emit(ops.Concatenate(n.name, n.inputs, axis if axis < 0 else axis - 1))
+        self._emit(self.impl.Concatenate(n.name, n.inputs, axis if axis < 0 else axis - 1))
 
     def _lower_ZeroPadding2D(self, n):
         _channels_last(n)
@@ -426,30 +478,33 @@ class Compiler:
             pads = ((p[0], p[0]), (p[1], p[1]))
         else:
             pads = tuple(tuple(int(x) for x in v) for v in p)
-        self._emit(ops.ZeroPadding2D(n.name, n.inputs, pads))
+        self._emit(self.impl.ZeroPadding2D(n.name, n.inputs, pads))
 
     def _lower_TFOpLambda(self, n):
         fn = n.config.get("function")
         kw = n.kwargs
         if fn == "nn.relu" and len(n.inputs) == 1:
-            return self._emit(ops.Activation(n.name, n.inputs, "relu"))
+            if self._relu_then_maxpool(n):
+                return
+            return self._emit(self.impl.Activation(n.name, n.inputs, "relu"))
         kind = "add" if fn in TFOP_ADD else "mul" if fn in TFOP_MUL else "sub" if fn in TFOP_SUB else None
         if kind is None:
             raise _err(n, f"TensorFlow function {fn!r} is not supported "
                           f"(supported: {', '.join(sorted(TFOP_ADD | TFOP_MUL | TFOP_SUB | {'nn.relu'}))})")
         if len(n.inputs) == 2:
             if kind == "add":
-                return self._emit(ops.Add(n.name, n.inputs))
-            return self._emit(ops.Binary(n.name, n.inputs, kind))
+                return self._emit(self.impl.Add(n.name, n.inputs))
+            return self._emit(self.impl.Binary(n.name, n.inputs, kind))
         y = kw.get("y")
         if len(n.inputs) == 1 and isinstance(y, (int, float)):
-            return self._emit(ops.Scalar(n.name, n.inputs, kind, y))
+            return self._emit(self.impl.Scalar(n.name, n.inputs, kind, y))
         raise _err(n, f"{fn}: expected two tensors or a tensor and a number, got inputs {n.inputs} and {kw}")
 
 
-def compile_graph(graph: Graph, weights: dict, keep=()):
-    """The ops of ``graph`` in execution order, and the value name of each graph output."""
-    c = Compiler(graph, weights, keep)
+def compile_graph(graph: Graph, weights: dict, keep=(), impl="native"):
+    """The ops of ``graph`` in execution order, and the value name of each graph output.
+    ``impl``: "native" (fastq.models.ops) or "reference" (the NumPy reference_ops)."""
+    c = Compiler(graph, weights, keep, IMPLS[impl])
     op_list = c.run()
     outputs = [c.value(o) for o in graph.outputs]
     aliases = {k: c.value(k) for k in c.alias}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
@@ -18,6 +19,7 @@ class _Pool:
     def __init__(self):
         self.free = []      # 1-D uint8 arrays
         self.allocated = 0  # bytes
+        self.schedules = {}  # (plan, chunk shapes, wanted) -> buffer assignment (Model._schedule)
 
     def get(self, nbytes):
         best = None
@@ -46,14 +48,20 @@ class Model:
     - ``predict(x, outputs=[names])``: ``(predictions, {name: activation})`` for Keras layer names.
     - ``summary()``: each op, binary or float, its output shape and MACs.
     - Pickles (ops and weights included).
+
+    ``impl="native"`` (the default) runs fastq's native kernels (fastq.models.ops);
+    ``impl="reference"`` the NumPy reference ops (fastq.models.reference_ops), for cross-checks.
     """
 
-    def __init__(self, graph: Graph, weights: dict, info=None):
+    def __init__(self, graph: Graph, weights: dict, info=None, impl="native"):
+        if impl not in ("native", "reference"):
+            raise ValueError(f"impl: expected 'native' or 'reference', got {impl!r}")
         self.graph = graph
         self.weights = weights
         self.info = dict(info or {})
         self.name = graph.name
-        self.ops, self._outputs, self._aliases = compile_graph(graph, weights)
+        self.impl = impl
+        self.ops, self._outputs, self._aliases = compile_graph(graph, weights, impl=impl)
         self._plans = {(): (self.ops, self._outputs, self._aliases)}
         self._lock = threading.Lock()
         self._pools = []
@@ -99,7 +107,7 @@ class Model:
         with self._lock:
             plan = self._plans.get(key)
         if plan is None:
-            plan = compile_graph(self.graph, self.weights, keep=key)
+            plan = compile_graph(self.graph, self.weights, keep=key, impl=self.impl)
             with self._lock:
                 self._plans[key] = plan
         return plan
@@ -130,42 +138,67 @@ class Model:
             shapes[op.name] = tuple(int(d) for d in op.output_shape([shapes[i] for i in op.inputs]))
         return shapes
 
-    def _run(self, plan, xs, wanted, pool):
-        """Run ``plan`` on one chunk; returns {value name: array copy} for the wanted values."""
+    def _schedule(self, plan, xs, wanted, pool):
+        """The buffers of one chunk shape, assigned once and cached in the pool: each value goes
+        into the smallest free buffer that holds it (or its input's buffer, for an in-place op)
+        and a buffer is freed after its value's last use. Returns (steps, wanted inputs): steps
+        are (op, input slots, output view, copy?); slots 0..k-1 are the model inputs, k + i op i's
+        result."""
         op_list, _, _ = plan
+        key = (id(op_list), tuple(x.shape for x in xs), frozenset(wanted))
+        sched = pool.schedules.get(key)
+        if sched is not None:
+            return sched
         n = xs[0].shape[0]
-        values = dict(zip(self.graph.inputs, xs))
-        shapes = self._shapes(plan, {k: v.shape[1:] for k, v in values.items()})
+        shapes = self._shapes(plan, {k: v.shape[1:] for k, v in zip(self.graph.inputs, xs)})
+        slot = {name: j for j, name in enumerate(self.graph.inputs)}
         last = {}
         for i, op in enumerate(op_list):
             for v in op.inputs:
                 last[v] = i
-        buffers = {}   # value -> pool buffer
-        result = {k: values[k].copy() for k in wanted if k in values}
+        buffers, views, steps = {}, {}, []   # value -> pool buffer; value -> its array
+        for k, x in zip(self.graph.inputs, xs):
+            views[k] = x
         for i, op in enumerate(op_list):
-            args = [values[v] for v in op.inputs]
-            shape = (n,) + shapes[op.name]
+            shape, dtype = op.storage((n,) + shapes[op.name])
             src = op.inputs[0]
             if (op.inplace and src in buffers and last.get(src) == i and op.inputs.count(src) == 1
-                    and args[0].dtype == op.out_dtype and args[0].shape == shape):
+                    and views[src].dtype == dtype and views[src].shape == shape):
                 buf = buffers.pop(src)
-                out = args[0]
+                out = views[src]
             else:
-                buf = pool.get(int(np.prod(shape, dtype=np.int64)) * op.out_dtype.itemsize)
-                out = _view(buf, shape, op.out_dtype)
-            op.run(args, out)
-            values[op.name] = out
+                buf = pool.get(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+                out = _view(buf, shape, dtype)
+            steps.append((op, tuple(slot[v] for v in op.inputs), out, op.name in wanted))
+            slot[op.name] = len(self.graph.inputs) + i
+            views[op.name] = out
             buffers[op.name] = buf
-            if op.name in wanted:
-                result[op.name] = out.copy()
             for v in set(op.inputs):
                 if last.get(v) == i and v in buffers:
                     pool.put(buffers.pop(v))
-                    del values[v]
             if op.name not in last and op.name in buffers:   # an output nobody reads
                 pool.put(buffers.pop(op.name))
         for b in buffers.values():
             pool.put(b)
+        sched = (steps, [k for k in self.graph.inputs if k in wanted])
+        pool.schedules[key] = sched
+        return sched
+
+    def _run(self, plan, xs, wanted, pool, times=None, clock=None):
+        """Run ``plan`` on one chunk; returns {value name: array copy} for the wanted values.
+        ``times``: a list receiving each op's ``clock()`` duration (profile())."""
+        steps, wanted_inputs = self._schedule(plan, xs, wanted, pool)
+        vals = list(xs) + [out for _, _, out, _ in steps]
+        result = {k: x.copy() for k, x in zip(self.graph.inputs, xs) if k in wanted_inputs}
+        for op, slots, out, keep in steps:
+            if times is None:
+                op.run([vals[j] for j in slots], out)
+            else:
+                t = clock()
+                op.run([vals[j] for j in slots], out)
+                times.append(clock() - t)
+            if keep:
+                result[op.name] = out.copy()
         return result
 
     def predict(self, x, outputs=None, batch_size=32):
@@ -206,7 +239,8 @@ class Model:
                 self._pools.append(pool)
         merged = {k: np.concatenate([c[k] for c in chunks]) if len(chunks) > 1 else chunks[0][k] for k in wanted}
         for k, v in merged.items():
-            if v.dtype == _ops.BITS:   # bits only stay inside binary chains; a kept value is float
+            # bits only stay inside binary chains (a kept value is float); the reference's are bool
+            if v.dtype == _ops.BITS:
                 merged[k] = np.where(v, np.float32(-1), np.float32(1))
         preds = [merged[v] for v in finals]
         preds = preds[0] if len(preds) == 1 else preds
@@ -215,6 +249,31 @@ class Model:
         return preds, {name: merged[want_of[name]] for name in names}
 
     __call__ = predict
+
+    def profile(self, x, repeats=5, clock=time.perf_counter):
+        """Time ``predict(x)`` (one chunk) op by op: ``(total, [(op, seconds)])``, medians of
+        ``repeats`` runs after a warm-up, measured with ``clock`` (e.g. ``time.thread_time`` for
+        the calling thread's CPU time on a busy machine). ``total`` minus the ops' sum is the
+        executor's own (Python) time."""
+        xs = self._inputs(x)
+        plan = self._plan(())
+        wanted = set(plan[1])
+        with self._lock:
+            pool = self._pools.pop() if self._pools else _Pool()
+        try:
+            self._run(plan, xs, wanted, pool)
+            totals, per_op = [], []
+            for _ in range(max(int(repeats), 1)):
+                times = []
+                t = clock()
+                self._run(plan, xs, wanted, pool, times, clock)
+                totals.append(clock() - t)
+                per_op.append(times)
+        finally:
+            with self._lock:
+                self._pools.append(pool)
+        med = np.median(np.array(per_op), axis=0)
+        return float(np.median(totals)), list(zip(plan[0], (float(v) for v in med)))
 
     # -- summary -----------------------------------------------------------------------------------
     def summary(self, input_shape=None, print_fn=print):

@@ -117,11 +117,18 @@ def _conv_table(rows: list[Record], report: Record) -> list[str]:
     return format_conv(rows, report)
 
 
+def _model_table(rows: list[Record], report: Record) -> list[str]:
+    from ..models.bench import format_models
+
+    return format_models({"results": rows})
+
+
 # Table printers by record kind; kinds not listed get the generic table.
 TABLES: dict[str, Callable[[list[Record], Record], list[str]]] = {
     "quantizer": _quantizer_table,
     "binary_matmul": _matmul_table,
     "binary_conv2d": _conv_table,
+    "model": _model_table,
 }
 
 

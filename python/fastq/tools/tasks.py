@@ -235,8 +235,14 @@ def conv_tasks(p: Plan, state: Run) -> list[Task]:
     return tasks(p, state)
 
 
+def model_tasks(p: Plan, state: Run) -> list[Task]:
+    from ..models.bench import model_tasks as tasks  # whole zoo models, batch 1 (no file needed)
+
+    return tasks(p, Task)
+
+
 # The row families of a run, in order. Add yours here (see the module docstring).
-TASK_FAMILIES: list[Callable[[Plan, Run], list[Task]]] = [quantizer_tasks, matmul_tasks, conv_tasks]
+TASK_FAMILIES: list[Callable[[Plan, Run], list[Task]]] = [quantizer_tasks, matmul_tasks, conv_tasks, model_tasks]
 
 
 def run(p: Plan | None = None, progress: Callable[[int, int, str], None] | None = None) -> Record:
