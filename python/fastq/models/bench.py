@@ -82,6 +82,8 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
     finally:
         fastq.set_num_threads(before)
     seconds = float(np.median(times))
+    q1, q3 = np.percentile(times, [25, 75])
+    spread = float((q3 - q1) / seconds) if seconds > 0 else 0.0
     breakdown = {"binary": 0.0, "float": 0.0, "memory": 0.0}
     for op, t in per_op:
         breakdown[op_class(op)] += t
@@ -92,6 +94,7 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
     return {"name": name, "batch": batch, "threads": threads, "seconds": seconds, "floor_s": floor,
             "ratio": seconds / floor, "binary_macs": stats["binary_macs"], "float_macs": stats["float_macs"],
             "popcount_peak": pc, "fma_peak": fma, "breakdown": breakdown, "repeats": repeats,
+            "spread": spread,
             "clock": getattr(clock, "__name__", str(clock))}
 
 
@@ -127,6 +130,7 @@ def model_tasks(p, task_cls, models=None) -> list:
         def run(budget_s, deadline=None):
             r = zoo_row(name, seed=p.seed, repeats=3 if p.quick else 7, threads=1)
             r["kind"] = "model"
+            r["stable"] = r["spread"] <= p.max_spread  # IQR / median, the rule of every bench row
             r["check"] = check_model(name, p.seed)
             return [r]
 
@@ -148,6 +152,6 @@ def format_models(report: dict) -> list:
         b = r["breakdown"]
         out.append(f"{r['name']:<14}{r['seconds'] * 1e3:>8.2f}{r['floor_s'] * 1e3:>10.2f}{r['ratio']:>9.2f}"
                    + "".join(f"{b[k] * 1e3:>8.2f}" for k in ("binary", "float", "memory", "python"))
-                   + f"  {r.get('check', '')}")
+                   + f"  {r.get('check', '')}" + ("" if r.get("stable", True) else "  (unstable: spread > 10%)"))
     out.append("")
     return out
