@@ -62,7 +62,8 @@ def test_large_inputs_with_specials_match_the_reference(restore_threads, q, thre
     dy = _large_input(2)
     _check(q, x, dy)
     # 2-D (MagnitudeAwareSign's per-channel path, row splits) with specials.
-    _check(q, x[: 1000 * 523].reshape(1000, 523), dy[: 1000 * 523].reshape(1000, 523))
+    rows = min(1000, x.size // 523)  # under qemu LARGE is smaller
+    _check(q, x[: rows * 523].reshape(rows, 523), dy[: rows * 523].reshape(rows, 523))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
