@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "bindings/binary_args.hpp"
+#include "bindings/peaks.hpp"
 #include "runtime/bgemm_ops.hpp"
 #include "runtime/bitpack_ops.hpp"
 #include "runtime/dispatch.hpp"
@@ -117,11 +118,6 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   return out;
 }
 
-double check_seconds(double seconds) {
-  if (!(seconds > 0) || !std::isfinite(seconds))
-    value_error("seconds: expected a finite time > 0, got " + std::to_string(seconds));
-  return seconds;
-}
 
 double popcount_peak(const Kernels& kern, double seconds) {
   check_seconds(seconds);
@@ -159,20 +155,7 @@ void bind_bgemm(py::module_& m) {
       "Binary MACs per iteration of _popcount_probe.");
   m.def(
       "popcount_peak",
-      [](double seconds) {
-        check_seconds(seconds);
-        py::dict rates;
-        for (const std::string& isa : fastq::available_isas()) {
-          const fastq::KernelTable& t = fastq::table_for(isa);
-          double r;
-          {
-            py::gil_scoped_release nogil;
-            r = fastq::popcount_peak(t, seconds);
-          }
-          rates[py::str(isa)] = r;
-        }
-        return rates;
-      },
+      [](double seconds) { return peaks_by_isa(&fastq::popcount_peak, seconds); },
       py::arg("seconds") = 0.2,
       "{isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs "
       "(see Kernels.popcount_peak; about `seconds` each).");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings/checks.hpp"
+#include "bindings/peaks.hpp"
 #include "bindings/kernels.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/float_ops.hpp"
@@ -305,11 +306,6 @@ py::array softmax(const Kernels& kern, const py::array& x, const py::object& out
   return out;
 }
 
-double check_seconds(double seconds) {
-  if (!(seconds > 0) || !std::isfinite(seconds))
-    value_error("seconds: expected a finite time > 0, got " + std::to_string(seconds));
-  return seconds;
-}
 }  // namespace
 
 void bind_float_ops(py::module_& m) {
@@ -387,20 +383,7 @@ void bind_float_ops(py::module_& m) {
                             "float32 lanes of this ISA's vectors.");
   m.def(
       "fma_peak",
-      [](double seconds) {
-        check_seconds(seconds);
-        py::dict rates;
-        for (const std::string& isa : fastq::available_isas()) {
-          const fastq::KernelTable& t = fastq::table_for(isa);
-          double r;
-          {
-            py::gil_scoped_release nogil;
-            r = fastq::fma_peak(t, seconds);
-          }
-          rates[py::str(isa)] = r;
-        }
-        return rates;
-      },
+      [](double seconds) { return peaks_by_isa(&fastq::fma_peak, seconds); },
       py::arg("seconds") = 0.2,
       "{isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).");
   py::class_<FloatConvPlan>(m, "FloatConvPlan",

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/peak.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace fastq {
@@ -95,24 +96,8 @@ void binary_thresholds(const float* scale, const float* bias, bool relu, std::si
 }
 
 double popcount_peak(const KernelTable& t, double seconds) {
-  using clock = std::chrono::steady_clock;
   const BinaryKernels& kern = t.binary;
-  volatile std::uint64_t sink = 0;  // the checksums: the runs cannot be dropped
-  // Seconds taken by `iters` iterations.
-  auto run = [&](std::uint64_t iters) {
-    const auto t0 = clock::now();
-    sink = sink + kern.popcount_probe(iters, 0x9e3779b97f4a7c15u + iters);
-    return std::chrono::duration<double>(clock::now() - t0).count();
-  };
-  const double target = seconds / 4;
-  std::uint64_t iters = 64;
-  double dt = run(iters);
-  while (dt < target && iters < (std::uint64_t(1) << 62)) {
-    iters *= 2;
-    dt = run(iters);
-  }
-  double best = dt;
-  for (int rep = 1; rep < 3; ++rep) best = std::min(best, run(iters));
-  return static_cast<double>(kern.probe_macs_per_iter) * static_cast<double>(iters) / best;
+  return probe_rate([&](std::uint64_t iters) { return kern.popcount_probe(iters, 0x9e3779b97f4a7c15u + iters); },
+                    static_cast<double>(kern.probe_macs_per_iter), seconds);
 }
 }  // namespace fastq

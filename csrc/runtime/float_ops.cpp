@@ -1,5 +1,7 @@
 #include "runtime/float_ops.hpp"
 
+#include "runtime/peak.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -182,22 +184,7 @@ void softmax(const KernelTable& t, const float* x, float* y, std::size_t rows, s
 }
 
 double fma_peak(const KernelTable& t, double seconds) {
-  using clock = std::chrono::steady_clock;
-  volatile double sink = 0;  // the checksums: the runs cannot be dropped
-  auto run = [&](std::uint64_t iters) {
-    const auto t0 = clock::now();
-    sink = sink + t.fl.fma_probe(iters, iters);
-    return std::chrono::duration<double>(clock::now() - t0).count();
-  };
-  const double target = seconds / 4;
-  std::uint64_t iters = 64;
-  double dt = run(iters);
-  while (dt < target && iters < (std::uint64_t(1) << 62)) {
-    iters *= 2;
-    dt = run(iters);
-  }
-  double best = dt;
-  for (int rep = 1; rep < 3; ++rep) best = std::min(best, run(iters));
-  return static_cast<double>(t.fl.probe_flops_per_iter) * static_cast<double>(iters) / best;
+  return probe_rate([&](std::uint64_t iters) { return t.fl.fma_probe(iters, iters); },
+                    static_cast<double>(t.fl.probe_flops_per_iter), seconds);
 }
 }  // namespace fastq
