@@ -109,6 +109,18 @@ def same_padding(size, kernel, stride=1, dilation=1):
 
 class _ConvBase:
     __slots__ = ("_plan", "kernel_size", "strides", "dilation", "padding")
+    _plan_method: str  # the Kernels method that packs this kind's weights
+
+    def __init__(self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False,
+                 kernels=None):
+        k = _kern(kernels)
+        w = _weights(kernel, "kernel", 4)
+        self.kernel_size = w.shape[:2]
+        self.strides = _pair(strides, "strides")
+        self.dilation = _pair(dilation, "dilation")
+        self.padding = _padding(padding)
+        self._plan = getattr(k, self._plan_method)(w, self.strides, self.dilation, self.padding,
+                                                   _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu))
 
     def __call__(self, x, out=None):
         """y = epilogue(conv(x)): x float32 (batch, h, w, in) C-contiguous -> float32 NHWC."""
@@ -141,16 +153,7 @@ class Conv2D(_ConvBase):
 
     __slots__ = ()
 
-    def __init__(self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False,
-                 kernels=None):
-        k = _kern(kernels)
-        w = _weights(kernel, "kernel", 4)
-        self.kernel_size = w.shape[:2]
-        self.strides = _pair(strides, "strides")
-        self.dilation = _pair(dilation, "dilation")
-        self.padding = _padding(padding)
-        self._plan = k.conv2d_plan(w, self.strides, self.dilation, self.padding, _weights(scale, "scale", 1),
-                                   _weights(bias, "bias", 1), bool(relu))
+    _plan_method = "conv2d_plan"
 
 
 class DepthwiseConv2D(_ConvBase):
@@ -160,16 +163,7 @@ class DepthwiseConv2D(_ConvBase):
 
     __slots__ = ()
 
-    def __init__(self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False,
-                 kernels=None):
-        k = _kern(kernels)
-        w = _weights(kernel, "kernel", 4)
-        self.kernel_size = w.shape[:2]
-        self.strides = _pair(strides, "strides")
-        self.dilation = _pair(dilation, "dilation")
-        self.padding = _padding(padding)
-        self._plan = k.depthwise_plan(w, self.strides, self.dilation, self.padding, _weights(scale, "scale", 1),
-                                      _weights(bias, "bias", 1), bool(relu))
+    _plan_method = "depthwise_plan"
 
 
 class Dense:
