@@ -471,3 +471,12 @@ def test_reference_pinned_to_hand_computed_values():
     # max pool: -1 only where the whole window is -1; "same" windows clipped
     m = np.array([-1.0, -1.0, 1.0, -1.0, -1.0, -1.0]).reshape(1, 2, 3, 1)
     np.testing.assert_array_equal(ref.max_pool2d_signs(m, 2, 2, "same")[0, :, :, 0], [[-1, 1]])
+
+
+def test_masked_input_is_refused_like_every_binary_operand():
+    x = np.ma.masked_array(np.ones((1, 4, 4, 3), np.float32), mask=False)
+    k = np.ones((3, 3, 3, 2), np.float32)
+    with pytest.raises(TypeError, match="masked arrays are not supported"):
+        fastq.binary_conv2d(x, k)
+    with pytest.raises(TypeError, match="masked arrays are not supported"):
+        fastq.BinaryConv2D(k)(x)

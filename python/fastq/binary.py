@@ -196,19 +196,26 @@ def unpack_bits(p: PackedBits) -> np.ndarray:
     return _core.active.unpack_bits(p._words, p._k)
 
 
+def _values(x, name: str) -> np.ndarray:
+    """The real float or signed-integer array a binary operand that is not PackedBits must be
+    (masked arrays and other meaning-changing subclasses refused), not yet converted."""
+    reject_subclass(x, name)
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (str, bytes, dict, set)) or x is None:
+            raise TypeError(f"{name}: expected a PackedBits or a float array, got {type(x).__name__}")
+        x = np.asarray(x)
+    if x.dtype.kind not in "fi":
+        hint = " (packed words? wrap them with PackedBits.from_words(words, k))" if x.dtype.kind == "u" else ""
+        raise TypeError(f"{name}: expected a PackedBits or a float array, got an array of dtype {x.dtype}{hint}")
+    return x
+
+
 def _operand(x, name: str, ndim: int = 0) -> PackedBits:
     """A packed operand: PackedBits as is; a real float or signed-integer array is packed."""
     if type(x) is PackedBits:
         p = x
     else:
-        reject_subclass(x, name)
-        if not isinstance(x, np.ndarray):
-            if isinstance(x, (str, bytes, dict, set)) or x is None:
-                raise TypeError(f"{name}: expected a PackedBits or a float array, got {type(x).__name__}")
-            x = np.asarray(x)
-        if x.dtype.kind not in "fi":
-            hint = " (packed words? wrap them with PackedBits.from_words(words, k))" if x.dtype.kind == "u" else ""
-            raise TypeError(f"{name}: expected a PackedBits or a float array, got an array of dtype {x.dtype}{hint}")
+        x = _values(x, name)
         if ndim and x.ndim != ndim:
             raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
         p = pack_bits(x)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _core
 from ._arrays import as_input
-from .binary import PackedBits, _wrap, pack_bits
+from .binary import PackedBits, _values, _wrap, pack_bits
 
 __all__ = ["binary_conv2d", "BinaryConv2D", "binary_max_pool2d"]
 
@@ -104,13 +104,7 @@ def _conv_input(x, channels: int):
         if x.k != channels:
             raise ValueError(f"x: expected C = {channels} channels, got a PackedBits of shape {x.shape} (k = {x.k})")
         return x._words
-    if not isinstance(x, np.ndarray):
-        if isinstance(x, (str, bytes, dict, set)) or x is None:
-            raise TypeError(f"x: expected a PackedBits or a float array, got {type(x).__name__}")
-        x = np.asarray(x)
-    if x.dtype.kind not in "fi":
-        hint = " (packed words? wrap them with PackedBits.from_words(words, k))" if x.dtype.kind == "u" else ""
-        raise TypeError(f"x: expected a PackedBits or a float array, got an array of dtype {x.dtype}{hint}")
+    x = _values(x, "x")
     if x.ndim != 4:
         raise ValueError(f"x: expected a 4-D NHWC array (N, H, W, C), got shape {x.shape}")
     if x.shape[3] != channels:
