@@ -185,7 +185,8 @@ def plot(report: Record, path: str) -> None:
     groups = [("quantizer", "speedup over NumPy (median; log scale; blue forward, orange backward, grey unstable)"),
               ("binary_matmul", "binary_matmul speedup over NumPy float32 matmul of ±1 matrices (log scale)")]
     groups += [(k, f"{k} speedup (log scale)") for k in dict.fromkeys(r["kind"] for r in report["results"])
-               if k not in ("quantizer", "binary_matmul")]
+               if k not in ("quantizer", "binary_matmul", "model")]
+    groups.append(("model", "whole model: time / floor (log scale; 1.0 = the machine's floor)"))
     panels = [(k, xlabel, [r for r in report["results"] if r["kind"] == k]) for k, xlabel in groups]
     panels = [pnl for pnl in panels if pnl[2]]
     heights = [max(1.0, 0.28 * len(rows) + 0.8) for _, _, rows in panels]
@@ -196,11 +197,14 @@ def plot(report: Record, path: str) -> None:
             labels = [f"{r['label']} {'fwd' if r['pass'] == 'forward' else 'bwd'}"
                       + (" vs np idiom" if r["baseline"] != "fastq.reference" else "") for r in rows]
             colors = ["#3b6ea8" if r["pass"] == "forward" else "#d07b2c" for r in rows]
+        elif kind == "model":
+            labels = [r["name"] for r in rows]
+            colors = ["#8a5ca8"] * len(rows)
         else:
             labels = [r["label"] for r in rows]
             colors = ["#4c9a5b"] * len(rows)
         colors = [c if r["stable"] else "#bbbbbb" for c, r in zip(colors, rows)]
-        speed = [r["speedup"] for r in rows]
+        speed = [r["ratio"] if kind == "model" else r["speedup"] for r in rows]
         ax.barh(range(len(rows)), speed, color=colors)
         ax.set_yticks(range(len(rows)), labels, fontsize=7)
         ax.invert_yaxis()
