@@ -60,16 +60,29 @@ def main() -> int:
         cap = time.perf_counter() + 3 * args.budget  # rounds past the budget while the spread is above 10%
         st = measure({"this": fn1, "other": fn2}, args.budget, max_spread=0.10, deadline=cap)
         spread = max(st["this"].spread, st["other"].spread)
-        rows.append({"label": label, "this_ns": st["this"].median_ns, "other_ns": st["other"].median_ns,
-                     "other_over_this": st["other"].median_ns / st["this"].median_ns, "spread": spread,
-                     "stable": spread <= 0.10, "bit_identical": bool(same)})
+        rows.append(
+            {
+                "label": label,
+                "this_ns": st["this"].median_ns,
+                "other_ns": st["other"].median_ns,
+                "other_over_this": st["other"].median_ns / st["this"].median_ns,
+                "spread": spread,
+                "stable": spread <= 0.10,
+                "bit_identical": bool(same),
+            }
+        )
         r = rows[-1]
         ratio = f"{r['other_over_this']:.2f}" if r["stable"] else "unstable"
-        print(f"{label:<46} {r['this_ns'] / 1e3:>10.1f} {r['other_ns'] / 1e3:>10.1f} {ratio:>9} "
-              f"{'identical' if same else 'DIFFERENT'}", flush=True)
+        print(
+            f"{label:<46} {r['this_ns'] / 1e3:>10.1f} {r['other_ns'] / 1e3:>10.1f} {ratio:>9} "
+            f"{'identical' if same else 'DIFFERENT'}",
+            flush=True,
+        )
 
-    print(f"this: {_core.compiler} ({mine.isa}); other: {other.compiler} ({theirs.isa}); "
-          f"{x.size:,} float32 elements, one thread")
+    print(
+        f"this: {_core.compiler} ({mine.isa}); other: {other.compiler} ({theirs.isa}); "
+        f"{x.size:,} float32 elements, one thread"
+    )
     print(f"{'kernel':<46} {'this µs':>10} {'other µs':>10} {'other/this':>9} result")
     f32 = np.dtype(np.float32)
     for name, config in QUANTIZER_CASES:
@@ -80,23 +93,44 @@ def main() -> int:
             print("quantizer parameters: private API changed, quantizer rows skipped", file=sys.stderr)
             break
         label = name + "".join(f" {k}={v}" for k, v in config.items() if k != "precision")
-        row(f"{label} forward", lambda: mine.forward(q._id, x, o1, *p1), lambda: theirs.forward(q._id, x, o2, *p2),
-            lambda: o1, lambda: o2)
-        row(f"{label} backward", lambda: mine.backward(q._id, x, dy, o1, *p1),
-            lambda: theirs.backward(q._id, x, dy, o2, *p2), lambda: o1, lambda: o2)
+        row(
+            f"{label} forward",
+            lambda: mine.forward(q._id, x, o1, *p1),
+            lambda: theirs.forward(q._id, x, o2, *p2),
+            lambda: o1,
+            lambda: o2,
+        )
+        row(
+            f"{label} backward",
+            lambda: mine.backward(q._id, x, dy, o1, *p1),
+            lambda: theirs.backward(q._id, x, dy, o2, *p2),
+            lambda: o1,
+            lambda: o2,
+        )
     row("tanh", lambda: mine.tanh(x, o1), lambda: theirs.tanh(x, o2), lambda: o1, lambda: o2)
     for shape, (m, n, k) in {"S2": (64, 4096, 4096), "S4": (1024, 1024, 1024)}.items():
         a = mine.pack_bits(rng.standard_normal((m, k), dtype=np.float32))
         b = mine.pack_bits(rng.standard_normal((n, k), dtype=np.float32))
         c1, c2 = np.empty((m, n), np.int32), np.empty((m, n), np.int32)
-        row(f"binary_matmul {shape} {m}x{n}x{k}", lambda: mine.binary_matmul(a, b, k, c1),
-            lambda: theirs.binary_matmul(a, b, k, c2), lambda: c1, lambda: c2)
-    row("pack_bits", lambda: mine.pack_bits(x), lambda: theirs.pack_bits(x), lambda: mine.pack_bits(x),
-        lambda: theirs.pack_bits(x))
+        row(
+            f"binary_matmul {shape} {m}x{n}x{k}",
+            lambda: mine.binary_matmul(a, b, k, c1),
+            lambda: theirs.binary_matmul(a, b, k, c2),
+            lambda: c1,
+            lambda: c2,
+        )
+    row(
+        "pack_bits",
+        lambda: mine.pack_bits(x),
+        lambda: theirs.pack_bits(x),
+        lambda: mine.pack_bits(x),
+        lambda: theirs.pack_bits(x),
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine_info(), "this": _core.compiler, "other": other.compiler, "rows": rows}, f,
-                      indent=1)
+            json.dump(
+                {"machine": machine_info(), "this": _core.compiler, "other": other.compiler, "rows": rows}, f, indent=1
+            )
     bad = [r for r in rows if not r["bit_identical"]]
     return 1 if bad else 0
 

@@ -18,8 +18,8 @@ import time
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -46,9 +46,10 @@ def main(argv):
     for name in argv:
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(0)
-        model = (getattr(lqz.sota, name, None) or getattr(lqz.literature, name))(weights=None,
-                                                                                 input_shape=(224, 224, 3))
-        if os.environ.get("SAVE_DIR"):   # the .h5 file report_models.py times fastq.models.load on
+        model = (getattr(lqz.sota, name, None) or getattr(lqz.literature, name))(
+            weights=None, input_shape=(224, 224, 3)
+        )
+        if os.environ.get("SAVE_DIR"):  # the .h5 file report_models.py times fastq.models.load on
             model.save(os.path.join(os.environ["SAVE_DIR"], name + ".h5"))
         x = np.random.default_rng(0).standard_normal((1, 224, 224, 3)).astype(np.float32)
         fn = tf.function(lambda t: model(t, training=False))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from fastq.tools.env import reexec_without_openblas_vars  # noqa: E402
+from fastq.tools.env import reexec_without_openblas_vars
 
 reexec_without_openblas_vars("bench/report_binary.py")  # the one OpenBLAS-environment policy
 
@@ -112,34 +112,67 @@ def build_cases(threads_list, peak):
         macs = m * n * k
         for t in threads_list:
             ref_out = np.empty((m, n), np.float32)
-            ref = Case("NumPy float32 matmul (+-1)", name, t,
-                       lambda sa=sa, sb=sb, o=ref_out: np.matmul(sa, sb.T, out=o), macs)
+            ref = Case(
+                "NumPy float32 matmul (+-1)", name, t, lambda sa=sa, sb=sb, o=ref_out: np.matmul(sa, sb.T, out=o), macs
+            )
             nk = None
             if numkong is not None and t == 1:
                 abytes = np.ascontiguousarray(pa.words.view(np.uint8)[:, : (k + 7) // 8])
                 bpk = numkong.hammings_pack(np.ascontiguousarray(pb.words.view(np.uint8)[:, : (k + 7) // 8]))
-                nk = Case("NumKong hammings_packed", name, 1, lambda x=abytes, y=bpk: numkong.hammings_packed(x, y), macs)
+                nk = Case(
+                    "NumKong hammings_packed", name, 1, lambda x=abytes, y=bpk: numkong.hammings_packed(x, y), macs
+                )
             out = np.empty((m, n), np.int32)
-            cases.append(Case("fastq binary_matmul", name, t, lambda x=pa, y=pb, o=out: binary_matmul(x, y, out=o), macs,
-                              active_peak, ref, nk))
-            cases.append(Case("fastq BinaryDense, packed x", name, t, lambda x=pa, f=layer: f(x), macs, active_peak, ref, nk))
+            cases.append(
+                Case(
+                    "fastq binary_matmul",
+                    name,
+                    t,
+                    lambda x=pa, y=pb, o=out: binary_matmul(x, y, out=o),
+                    macs,
+                    active_peak,
+                    ref,
+                    nk,
+                )
+            )
+            cases.append(
+                Case("fastq BinaryDense, packed x", name, t, lambda x=pa, f=layer: f(x), macs, active_peak, ref, nk)
+            )
             if name in ("S1", "S2"):
-                cases.append(Case("fastq BinaryDense, float32 x", name, t, lambda x=a, f=layer: f(x), macs, None, ref, nk))
+                cases.append(
+                    Case("fastq BinaryDense, float32 x", name, t, lambda x=a, f=layer: f(x), macs, None, ref, nk)
+                )
             cases.append(ref)
             if nk is not None:
                 cases.append(nk)
         if name != "S1" and "avx2" in _core.available_isas():
             kern = _core.kernels_for("avx2")
-            cases.append(Case("fastq forced AVX2 table", name, 1,
-                              lambda x=pa.words, y=pb.words, k=k, f=kern, o=np.empty((m, n), np.int32):
-                              f.binary_matmul(x, y, k, o), macs, peak.get("avx2")))
+            cases.append(
+                Case(
+                    "fastq forced AVX2 table",
+                    name,
+                    1,
+                    lambda x=pa.words, y=pb.words, k=k, f=kern, o=np.empty((m, n), np.int32): f.binary_matmul(
+                        x, y, k, o
+                    ),
+                    macs,
+                    peak.get("avx2"),
+                )
+            )
     for rows, cols in [(3136, 2304), (4096, 4096)]:
         x = rng.standard_normal((rows, cols), dtype=np.float32)
         y = np.empty_like(x)
         for t in threads_list:
             cases.append(Case("pack_bits float32", f"{rows}x{cols}", t, lambda x=x: pack_bits(x), nbytes=x.nbytes))
-            cases.append(Case("copy of the same bytes (np.copyto)", f"{rows}x{cols}", t,
-                              lambda x=x, y=y: np.copyto(y, x), nbytes=x.nbytes))
+            cases.append(
+                Case(
+                    "copy of the same bytes (np.copyto)",
+                    f"{rows}x{cols}",
+                    t,
+                    lambda x=x, y=y: np.copyto(y, x),
+                    nbytes=x.nbytes,
+                )
+            )
     return cases
 
 
@@ -172,8 +205,10 @@ def main(argv=None):
         of_peak = f"{rate / c.peak:.0%}" if c.peak else ""
         vs_np = f"{c.numpy_of.median / c.median:.1f}x" if c.numpy_of else ""
         vs_nk = f"{c.numkong_of.median / c.median:.2f}x" if c.numkong_of else ""
-        print(f"| {c.shape} {SHAPES[c.shape]} | {c.label} | {c.threads} | {fmt_time(c.median)} | {rate / 1e9:,.0f} | "
-              f"{of_peak} | {vs_np} | {vs_nk} |")
+        print(
+            f"| {c.shape} {SHAPES[c.shape]} | {c.label} | {c.threads} | {fmt_time(c.median)} | {rate / 1e9:,.0f} | "
+            f"{of_peak} | {vs_np} | {vs_nk} |"
+        )
     print()
     print("| input (float32) | case | threads | time (median) | GB/s read | pack / copy speed |")
     print("|---|---|---:|---:|---:|---:|")
@@ -182,27 +217,45 @@ def main(argv=None):
         if c.nbytes is None:
             continue
         ratio = copies[(c.shape, c.threads)].median / c.median if not c.label.startswith("copy") else None
-        print(f"| {c.shape} | {c.label} | {c.threads} | {fmt_time(c.median)} | {c.nbytes / c.median / 1e9:.1f} | "
-              f"{f'{ratio:.2f}' if ratio else ''} |")
+        print(
+            f"| {c.shape} | {c.label} | {c.threads} | {fmt_time(c.median)} | {c.nbytes / c.median / 1e9:.1f} | "
+            f"{f'{ratio:.2f}' if ratio else ''} |"
+        )
     print()
-    print("Thread scaling (1 -> 2 threads, same case): " + ", ".join(
-        f"{c1.shape} {c1.label.replace('fastq ', '')}: {c1.median / c2.median:.2f}x"
-        for c1 in cases for c2 in cases
-        if c1.macs and c1.label.startswith("fastq") and c2.label == c1.label and c2.shape == c1.shape
-        and c1.threads == 1 and c2.threads == 2))
+    print(
+        "Thread scaling (1 -> 2 threads, same case): "
+        + ", ".join(
+            f"{c1.shape} {c1.label.replace('fastq ', '')}: {c1.median / c2.median:.2f}x"
+            for c1 in cases
+            for c2 in cases
+            if c1.macs
+            and c1.label.startswith("fastq")
+            and c2.label == c1.label
+            and c2.shape == c1.shape
+            and c1.threads == 1
+            and c2.threads == 2
+        )
+    )
     print()
     isa = _core.active.isa
-    print(f"Peak (fastq's native probe, one core, each table's own GEMM popcount method): "
-          + ", ".join(f"{k} {v / 1e12:.3f} T/s" for k, v in peak.items() if k != "scalar")
-          + f"; after the run: {isa} {after.get(isa, 0) / 1e12:.3f} T/s.")
+    print(
+        "Peak (fastq's native probe, one core, each table's own GEMM popcount method): "
+        + ", ".join(f"{k} {v / 1e12:.3f} T/s" for k, v in peak.items() if k != "scalar")
+        + f"; after the run: {isa} {after.get(isa, 0) / 1e12:.3f} T/s."
+    )
     blas = ""
     if threadpool_info is not None:
-        blas = "; ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels)" for i in threadpool_info()
-                         if i["user_api"] == "blas")
-    print(f"Machine: {fastq._runtime.config()['cpu']}, {os.cpu_count()} cores; fastq table {_core.active.isa}; "
-          f"numpy {np.__version__} with {blas or 'unknown BLAS'} (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset); "
-          f"numkong {getattr(numkong, '__version__', 'not installed')}; python {platform.python_version()}; "
-          f"{args.rounds} interleaved rounds, medians.")
+        blas = "; ".join(
+            f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels)"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        )
+    print(
+        f"Machine: {fastq._runtime.config()['cpu']}, {os.cpu_count()} cores; fastq table {_core.active.isa}; "
+        f"numpy {np.__version__} with {blas or 'unknown BLAS'} (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset); "
+        f"numkong {getattr(numkong, '__version__', 'not installed')}; python {platform.python_version()}; "
+        f"{args.rounds} interleaved rounds, medians."
+    )
 
 
 if __name__ == "__main__":

@@ -64,12 +64,15 @@ def main():
     calls = 5 if args.quick else 15
     kern = _core.active
     rng = np.random.default_rng(0)
-    print(f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, isa {kern.isa}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average before: "
-          f"{open('/proc/loadavg').read().split()[:3]}")
+    print(
+        f"machine: {os.uname().machine}, {os.cpu_count()} CPUs, isa {kern.isa}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average before: "
+        f"{open('/proc/loadavg').read().split()[:3]}"
+    )
     print("\nOne thread (thread CPU time; best of each round's calls, median over rounds)")
-    print(f"{'layer':<12}{'packed in':>11}{'Gbit-MAC/s':>12}{'peak':>8}{'of peak':>9}{'packed out':>12}"
-          f"{'float in':>10}")
+    print(
+        f"{'layer':<12}{'packed in':>11}{'Gbit-MAC/s':>12}{'peak':>8}{'of peak':>9}{'packed out':>12}{'float in':>10}"
+    )
     fastq.set_num_threads(1)
     clock = time.thread_time
     data = {}
@@ -90,8 +93,10 @@ def main():
             res["float_in"].append(best(lambda: f(x, out=out), calls, clock))
         med = {k: float(np.median(v)) for k, v in res.items()}
         t = med["conv"]
-        print(f"{hw}x{hw}x{c:<6}{t * 1e6:>9.1f}us{macs / t / 1e9:>12.0f}{med['peak'] / 1e9:>8.0f}"
-              f"{100 * macs / t / med['peak']:>8.0f}%{med['packed_out'] / t:>11.2f}x{med['float_in'] / t:>9.2f}x")
+        print(
+            f"{hw}x{hw}x{c:<6}{t * 1e6:>9.1f}us{macs / t / 1e9:>12.0f}{med['peak'] / 1e9:>8.0f}"
+            f"{100 * macs / t / med['peak']:>8.0f}%{med['packed_out'] / t:>11.2f}x{med['float_in'] / t:>9.2f}x"
+        )
 
     print("\nTwo threads vs one (wall time; the probe on 2 Python threads vs 1 in the same rounds)")
     print(f"{'layer':<12}{'1 thread':>10}{'2 threads':>11}{'speedup':>9}{'probe 2/1':>11}")

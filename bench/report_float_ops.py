@@ -56,11 +56,23 @@ def conv_layer(model, name, r, h, k, s, c, o, padding="same", depthwise=False, r
     scale = r.uniform(0.5, 2, o).astype(np.float32)
     bias = r.standard_normal(o).astype(np.float32)
     if depthwise:
-        layer = F.DepthwiseConv2D(r.standard_normal((k, k, c, 1)).astype(np.float32), strides=s, padding=padding,
-                                  scale=scale, bias=bias, relu=relu)
+        layer = F.DepthwiseConv2D(
+            r.standard_normal((k, k, c, 1)).astype(np.float32),
+            strides=s,
+            padding=padding,
+            scale=scale,
+            bias=bias,
+            relu=relu,
+        )
     else:
-        layer = F.Conv2D(r.standard_normal((k, k, c, o)).astype(np.float32), strides=s, padding=padding,
-                         scale=scale, bias=bias, relu=relu)
+        layer = F.Conv2D(
+            r.standard_normal((k, k, c, o)).astype(np.float32),
+            strides=s,
+            padding=padding,
+            scale=scale,
+            bias=bias,
+            relu=relu,
+        )
     out = np.empty(layer.output_shape(x.shape), np.float32)
     macs = out.size * k * k * (1 if depthwise else c)
     kind = "dw" if depthwise else "conv"
@@ -72,10 +84,10 @@ def pool_layer(model, name, r, h, k, s, c, kind, padding, relu=False):
     x = r.standard_normal((1, h, h, c)).astype(np.float32)
     if kind == "max":
         out = F.max_pool2d(x, k, s, padding, relu=relu)
-        fn = lambda: F.max_pool2d(x, k, s, padding, relu=relu, out=out)  # noqa: E731
+        fn = lambda: F.max_pool2d(x, k, s, padding, relu=relu, out=out)
     else:
         out = F.avg_pool2d(x, k, s, padding)
-        fn = lambda: F.avg_pool2d(x, k, s, padding, out=out)  # noqa: E731
+        fn = lambda: F.avg_pool2d(x, k, s, padding, out=out)
     label = f"{'relu+' if relu else ''}{kind}pool {k}x{k}/{s} {padding} {h}x{h}x{c}"
     return Layer(model, label, fn, nbytes=(x.size + out.size) * 4)
 
@@ -97,17 +109,20 @@ def head_layers(model, r):
     probs = np.empty((1, 1000), np.float32)
     return [
         Layer(model, "global avgpool 7x7x512", lambda: F.global_avg_pool2d(x, out=g), nbytes=x.nbytes),
-        Layer(model, "dense 512->1000 +bias", lambda: dense(g, out=logits), flops=2 * 512 * 1000,
-              nbytes=512 * 1000 * 4),
+        Layer(
+            model, "dense 512->1000 +bias", lambda: dense(g, out=logits), flops=2 * 512 * 1000, nbytes=512 * 1000 * 4
+        ),
         Layer(model, "softmax 1000", lambda: F.softmax(logits, out=probs), nbytes=8000),
     ]
 
 
 def quicknet(model, r, filters, blocks):
     f0 = filters[0]
-    L = [conv_layer(model, "stem", r, 224, 3, 2, 3, f0 // 4, relu=True),
-         conv_layer(model, "stem dw", r, 112, 3, 2, f0 // 4, f0 // 4, depthwise=True),
-         conv_layer(model, "stem 1x1", r, 56, 1, 1, f0 // 4, f0)]
+    L = [
+        conv_layer(model, "stem", r, 224, 3, 2, 3, f0 // 4, relu=True),
+        conv_layer(model, "stem dw", r, 112, 3, 2, f0 // 4, f0 // 4, depthwise=True),
+        conv_layer(model, "stem 1x1", r, 56, 1, 1, f0 // 4, f0),
+    ]
     h, c = 56, f0
     for f in filters[1:]:
         L.append(pool_layer(model, "transition max", r, h, 2, 1, c, "max", "valid", relu=True))
@@ -125,8 +140,7 @@ def quicknet(model, r, filters, blocks):
 
 def birealnet(r):
     m = "birealnet"
-    L = [conv_layer(m, "stem", r, 224, 7, 2, 3, 64),
-         pool_layer(m, "stem max", r, 112, 3, 2, 64, "max", "same")]
+    L = [conv_layer(m, "stem", r, 224, 7, 2, 3, 64), pool_layer(m, "stem max", r, 112, 3, 2, 64, "max", "same")]
     h, c = 56, 64
     for _ in range(3):
         L.append(pool_layer(m, "shortcut avg", r, h, 2, 2, c, "avg", "valid"))
@@ -220,9 +234,11 @@ def main():
     copy_gbs = 2 * copy_src.nbytes / min(ct) / 1e9
 
     print(f"fastq {fastq.__version__}, table {k.isa}, {platform.processor() or platform.machine()}")
-    print(f"fp32 FMA peak (one core, {k.isa} probe, CPU time): {peak / 1e9:.1f} GFLOP/s "
-          f"(probes: {', '.join(f'{p / 1e9:.0f}' for p in peaks)}; wall-time Kernels.fma_peak: "
-          f"{k.fma_peak(0.3) / 1e9:.1f})")
+    print(
+        f"fp32 FMA peak (one core, {k.isa} probe, CPU time): {peak / 1e9:.1f} GFLOP/s "
+        f"(probes: {', '.join(f'{p / 1e9:.0f}' for p in peaks)}; wall-time Kernels.fma_peak: "
+        f"{k.fma_peak(0.3) / 1e9:.1f})"
+    )
     print(f"NumPy copy of 4 MiB (in + out bytes): {copy_gbs:.1f} GB/s")
     print(f"load average before: {load0}; after: {loadavg()} (2 vCPUs shared with other jobs: wall times are noisy)")
     print(f"{args.rounds} rounds; best / median wall time; 1-thread CPU time (best); per call, batch 1.\n")
@@ -235,20 +251,26 @@ def main():
         count = getattr(layer, "count", 1)
         frac = f"{layer.flops / c1 / peak * 100:.0f}%" if layer.flops else ""
         gbs = f"{layer.nbytes / c1 / 1e9:.1f}" if layer.nbytes else ""
-        print(f"| {layer.model} | {layer.name} | {count} | {b1 * 1e6:.1f} µs | {m1 * 1e6:.1f} µs "
-              f"| {c1 * 1e6:.1f} µs "
-              f"| {frac} | {gbs} | {b2 * 1e6:.1f} µs | {b1 / b2:.2f}× |")
+        print(
+            f"| {layer.model} | {layer.name} | {count} | {b1 * 1e6:.1f} µs | {m1 * 1e6:.1f} µs "
+            f"| {c1 * 1e6:.1f} µs "
+            f"| {frac} | {gbs} | {b2 * 1e6:.1f} µs | {b1 / b2:.2f}× |"
+        )
         t = totals.setdefault(layer.model, [0.0, 0.0, 0.0])
         t[0] += count * c1
         t[1] += count * b2
         t[2] += count * layer.flops
-    print("\n| model | float layers, 1 thread (CPU) | 2 threads (wall) | float FLOPs | floor at the FMA peak "
-          "| CPU / floor |")
+    print(
+        "\n| model | float layers, 1 thread (CPU) | 2 threads (wall) | float FLOPs | floor at the FMA peak "
+        "| CPU / floor |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for m, (c1, w2, fl) in totals.items():
         floor = fl / peak
-        print(f"| {m} | {c1 * 1e3:.3f} ms | {w2 * 1e3:.3f} ms | {fl / 1e6:.0f} M | {floor * 1e3:.3f} ms | "
-              f"{c1 / floor:.2f}× |")
+        print(
+            f"| {m} | {c1 * 1e3:.3f} ms | {w2 * 1e3:.3f} ms | {fl / 1e6:.0f} M | {floor * 1e3:.3f} ms | "
+            f"{c1 / floor:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

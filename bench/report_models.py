@@ -55,7 +55,7 @@ def threads_rows(models, repeats):
             for batch in (1, 8):
                 x = np.random.default_rng(0).standard_normal((batch, 224, 224, 3)).astype(np.float32)
                 t = {}
-                for _ in range(2):       # interleaved rounds, best of the medians
+                for _ in range(2):  # interleaved rounds, best of the medians
                     for n in (1, 2):
                         fastq.set_num_threads(n)
                         t[n] = min(t.get(n, 1e9), wall_median(lambda: model.predict(x), repeats))
@@ -92,10 +92,15 @@ print(json.dumps({"added": peak - rss, "traced": traced, "two_largest": acts[0] 
 
 
 def memory_row(name):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(fastq.__file__)),
-                                                                     os.environ.get("PYTHONPATH")])))
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, name], capture_output=True, text=True, env=env,
-                         check=True).stdout
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [os.path.dirname(os.path.dirname(fastq.__file__)), os.environ.get("PYTHONPATH")])
+        ),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, name], capture_output=True, text=True, env=env, check=True
+    ).stdout
     return json.loads(out)
 
 
@@ -110,24 +115,36 @@ def main(argv=None):
     ap.add_argument("--load-h5", help="time fastq.models.load on this .h5 file")
     args = ap.parse_args(argv)
 
-    print(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
-          f"{open('/proc/loadavg').read().split()[:3]}; isa {fastq._core.active.isa}; "
-          f"{os.cpu_count()} cpus", flush=True)
+    print(
+        f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
+        f"{open('/proc/loadavg').read().split()[:3]}; isa {fastq._core.active.isa}; "
+        f"{os.cpu_count()} cpus",
+        flush=True,
+    )
     peers = {}
     if args.peers_json:
         with open(args.peers_json) as f:
             peers = json.load(f)
     elif args.larq_python:
         env = dict(os.environ, TF_USE_LEGACY_KERAS="1", REPEATS=str(args.repeats))
-        out = subprocess.run([args.larq_python, os.path.join(os.path.dirname(__file__), "peers_zoo.py"),
-                              *args.models], capture_output=True, text=True, env=env, check=True).stdout
+        out = subprocess.run(
+            [args.larq_python, os.path.join(os.path.dirname(__file__), "peers_zoo.py"), *args.models],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
         peers = json.loads(out)
 
     peak = bench.peaks(time.thread_time)
-    print(f"peaks (one core, thread CPU time): popcount {peak[0] / 1e12:.2f} T binary MAC/s, "
-          f"FMA {peak[1] / 1e9:.0f} GFLOP/s")
-    hdr = (f"{'model':<14}{'floor ms':>9}{'fastq ms':>9}{'x floor':>8}{'LCE ms':>8}{'vs LCE':>8}{'TF ms':>8}"
-           f"{'vs TF':>7}  {'binary':>7}{'float':>7}{'memory':>7}{'python':>7}")
+    print(
+        f"peaks (one core, thread CPU time): popcount {peak[0] / 1e12:.2f} T binary MAC/s, "
+        f"FMA {peak[1] / 1e9:.0f} GFLOP/s"
+    )
+    hdr = (
+        f"{'model':<14}{'floor ms':>9}{'fastq ms':>9}{'x floor':>8}{'LCE ms':>8}{'vs LCE':>8}{'TF ms':>8}"
+        f"{'vs TF':>7}  {'binary':>7}{'float':>7}{'memory':>7}{'python':>7}"
+    )
     print(hdr)
     print("-" * len(hdr))
     rows = []
@@ -138,11 +155,14 @@ def main(argv=None):
         r.update(lce_s=lce, tf_s=tf)
         rows.append(r)
         b = r["breakdown"]
-        fmt = lambda v: "n/a" if v is None else f"{v * 1e3:.2f}"  # noqa: E731
-        ratio = lambda v: "n/a" if v is None else f"{v / r['seconds']:.1f}x"  # noqa: E731
-        print(f"{name:<14}{r['floor_s'] * 1e3:>9.2f}{r['seconds'] * 1e3:>9.2f}{r['ratio']:>8.2f}{fmt(lce):>8}"
-              f"{ratio(lce):>8}{fmt(tf):>8}{ratio(tf):>7}  "
-              + "".join(f"{b[k] * 1e3:>7.2f}" for k in ("binary", "float", "memory", "python")), flush=True)
+        fmt = lambda v: "n/a" if v is None else f"{v * 1e3:.2f}"
+        ratio = lambda v: "n/a" if v is None else f"{v / r['seconds']:.1f}x"
+        print(
+            f"{name:<14}{r['floor_s'] * 1e3:>9.2f}{r['seconds'] * 1e3:>9.2f}{r['ratio']:>8.2f}{fmt(lce):>8}"
+            f"{ratio(lce):>8}{fmt(tf):>8}{ratio(tf):>7}  "
+            + "".join(f"{b[k] * 1e3:>7.2f}" for k in ("binary", "float", "memory", "python")),
+            flush=True,
+        )
     print("goals: <= 1.6x floor; vs LCE >= 6x (QuickNet family), 3.5x (BiRealNet); vs TF >= 15x")
     if args.threads:
         print("\n2 threads vs 1 (wall time, best of 2 interleaved medians)")
@@ -154,9 +174,11 @@ def main(argv=None):
         for name in args.models:
             m = memory_row(name)
             bound = 2 * m["two_largest"] + m["packed_weights"]
-            print(f"{name:<14} RSS +{m['added'] / 2**20:.1f} MiB, NumPy allocations (tracemalloc peak) "
-                  f"{m['traced'] / 2**20:.1f} MiB; 2 x two largest activations + packed weights = "
-                  f"{bound / 2**20:.1f} MiB ({max(m['added'], m['traced']) / bound:.2f} of it)")
+            print(
+                f"{name:<14} RSS +{m['added'] / 2**20:.1f} MiB, NumPy allocations (tracemalloc peak) "
+                f"{m['traced'] / 2**20:.1f} MiB; 2 x two largest activations + packed weights = "
+                f"{bound / 2**20:.1f} MiB ({max(m['added'], m['traced']) / bound:.2f} of it)"
+            )
     if args.load_h5:
         from fastq.models import load
 

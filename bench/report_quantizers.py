@@ -28,9 +28,15 @@ from fastq.tools.timing import measure
 
 SIZES = [1_000, 100_000, 1_000_000, 16_000_000]
 CASES = [
-    ("SteSign", {}), ("ApproxSign", {}), ("SteHeaviside", {}), ("SwishSign", {}),
-    ("MagnitudeAwareSign", {}), ("SteTern", {}), ("SteTern", {"ternary_weight_networks": True}),
-    ("DoReFa", {"mode": "activations"}), ("DoReFa", {"mode": "weights"}),
+    ("SteSign", {}),
+    ("ApproxSign", {}),
+    ("SteHeaviside", {}),
+    ("SwishSign", {}),
+    ("MagnitudeAwareSign", {}),
+    ("SteTern", {}),
+    ("SteTern", {"ternary_weight_networks": True}),
+    ("DoReFa", {"mode": "activations"}),
+    ("DoReFa", {"mode": "weights"}),
 ]
 NOOP = _core.quantizer_ids["NoOp"]
 ADD = "np.add(x, dy, out=out) [numpy]"
@@ -58,6 +64,7 @@ def candidates(n, x, dy, out, with_reference):
             c[f"{lab} forward"] = lambda q=q: q(x, out=out)
             c[f"{lab} backward"] = lambda q=q: q.grad(x, dy, out=out)
         if with_reference:
+
             def fwd(name=name, cfg=cfg):
                 with np.errstate(all="ignore"):
                     return reference.forward(name, x, **cfg)
@@ -85,12 +92,13 @@ def main():
     rng = np.random.default_rng(0)
     results = {"machine": machine_info(), "single_thread": {}, "threads": {}}
     fastq.set_num_threads(1)
-    for n in ([] if args.threads_only else SIZES):
+    for n in [] if args.threads_only else SIZES:
         x = rng.standard_normal(n, dtype=np.float32)
         dy = rng.standard_normal(n, dtype=np.float32)
         out = np.empty_like(x)
-        stats = measure(candidates(n, x, dy, out, with_reference=True), budget_s=args.budget,
-                        min_repeats=7 if n < 16_000_000 else 5)
+        stats = measure(
+            candidates(n, x, dy, out, with_reference=True), budget_s=args.budget, min_repeats=7 if n < 16_000_000 else 5
+        )
         results["single_thread"][n] = {k: v.median_ns for k, v in stats.items()}
         print(f"n={n}: done", file=sys.stderr)
     # 2 threads against 1 at n = 1e6: each pass timed with both settings, interleaved.
@@ -102,13 +110,17 @@ def main():
     for name, (m, nn, k) in {"S2": (64, 4096, 4096), "S3": (3136, 256, 2304), "S4": (1024, 1024, 1024)}.items():
         pa = fastq.pack_bits(rng.standard_normal((m, k), dtype=np.float32))
         pb = fastq.pack_bits(rng.standard_normal((nn, k), dtype=np.float32))
-        base[f"binary_matmul {name}"] = lambda pa=pa, pb=pb, o=np.empty((m, nn), np.int32): fastq.binary_matmul(pa, pb, out=o)
+        base[f"binary_matmul {name}"] = lambda pa=pa, pb=pb, o=np.empty((m, nn), np.int32): fastq.binary_matmul(
+            pa, pb, out=o
+        )
     with_threads = {}
     for key, fn in base.items():
         for t in (1, 2):
+
             def run(fn=fn, t=t):
                 fastq.set_num_threads(t)
                 return fn()
+
             with_threads[f"{key} @{t}"] = run
     stats = measure(with_threads, budget_s=args.budget, min_repeats=7)
     results["threads"] = {k: v.median_ns for k, v in stats.items()}
@@ -123,8 +135,13 @@ def main():
 def table(r):
     st = r["single_thread"]
     m = r["machine"]
-    lines = [f"Machine: {m.get('cpu')}, ISA {m.get('isa_active')}, numpy {m.get('numpy')}; one thread unless noted.", ""]
-    lines.append("| pass | 1e3: µs above copy | 1e5: × copy | 1e6: × copy | 1.6e7: × copy | 1e5: × faster than NumPy | 1e6: 2 threads vs 1 |")
+    lines = [
+        f"Machine: {m.get('cpu')}, ISA {m.get('isa_active')}, numpy {m.get('numpy')}; one thread unless noted.",
+        "",
+    ]
+    lines.append(
+        "| pass | 1e3: µs above copy | 1e5: × copy | 1e6: × copy | 1.6e7: × copy | 1e5: × faster than NumPy | 1e6: 2 threads vs 1 |"
+    )
     lines.append("|---|---|---|---|---|---|---|")
     for name, cfg in CASES:
         for d in ("forward", "backward"):
@@ -132,19 +149,24 @@ def table(r):
             above = (st[1_000][key] - st[1_000]["copy"]) / 1e3
             ratios = [st[n][key] / st[n]["copy"] for n in SIZES[1:]]
             vs_np = st[100_000][f"{key} [numpy]"] / st[100_000][key]
-            thr = r["threads"][f"{key} @1"] / r["threads"][f"{key} @2"]  # noqa: F841 (threads_table)
-            lines.append(f"| {key} | {above:+.2f} | " + " | ".join(f"{x:.2f}" for x in ratios)
-                         + f" | {vs_np:.0f} | {thr:.2f}× |")
+            thr = r["threads"][f"{key} @1"] / r["threads"][f"{key} @2"]
+            lines.append(
+                f"| {key} | {above:+.2f} | " + " | ".join(f"{x:.2f}" for x in ratios) + f" | {vs_np:.0f} | {thr:.2f}× |"
+            )
     copy = [st[n]["copy"] for n in SIZES]
     lines.append("")
     lines.append("Copy through the binding: " + ", ".join(f"n={n:g}: {c / 1e3:.2f} µs" for n, c in zip(SIZES, copy)))
     idiom = "np.where(x >= 0, 1, -1).astype(float32) [numpy]"
     for n in SIZES:
         ns = st[n][idiom] / n
-        lines.append(f"- n={n:g}: NumPy idiom {ns:.3f} ns/element; fastq SteSign forward "
-                     f"{st[n][idiom] / st[n]['SteSign forward']:.0f}x faster")
-    lines.append("- np.add(x, dy, out=out), a backward pass's traffic, in units of the copy: "
-                 + ", ".join(f"n={n:g}: {st[n][ADD] / st[n]['copy']:.2f}x" for n in SIZES[1:]))
+        lines.append(
+            f"- n={n:g}: NumPy idiom {ns:.3f} ns/element; fastq SteSign forward "
+            f"{st[n][idiom] / st[n]['SteSign forward']:.0f}x faster"
+        )
+    lines.append(
+        "- np.add(x, dy, out=out), a backward pass's traffic, in units of the copy: "
+        + ", ".join(f"n={n:g}: {st[n][ADD] / st[n]['copy']:.2f}x" for n in SIZES[1:])
+    )
     t = r["threads"]
     lines.append(f"- copy, n=1e6: 2 threads vs 1: {t['copy @1'] / t['copy @2']:.2f}x")
     return "\n".join(lines)
@@ -155,7 +177,9 @@ def threads_table(r):
     keys = sorted({k.rsplit(" @", 1)[0] for k in t})
     lines = ["| case (n = 1e6 for quantizers) | 1 thread | 2 threads | speedup |", "|---|---:|---:|---:|"]
     for k in keys:
-        lines.append(f"| {k} | {t[k + ' @1'] / 1e3:.1f} µs | {t[k + ' @2'] / 1e3:.1f} µs | {t[k + ' @1'] / t[k + ' @2']:.2f}× |")
+        lines.append(
+            f"| {k} | {t[k + ' @1'] / 1e3:.1f} µs | {t[k + ' @2'] / 1e3:.1f} µs | {t[k + ' @1'] / t[k + ' @2']:.2f}× |"
+        )
     return "\n".join(lines)
 
 

@@ -142,16 +142,19 @@ def _setup_clip(ctx, inputs, output):
     ctx.clip_value = inputs[1]
 
 
-empty_clip.register_autograd(lambda ctx, g: (empty_clip_backward(ctx.saved_tensors[0], g, ctx.clip_value), None),
-                             setup_context=_setup_clip)
+empty_clip.register_autograd(
+    lambda ctx, g: (empty_clip_backward(ctx.saved_tensors[0], g, ctx.clip_value), None), setup_context=_setup_clip
+)
 
 
 def step(fn, x, dy):
     """One training step's quantizer work: forward, then backward with a given gradient."""
+
     def run():
         x.grad = None
         fn(x).backward(dy)
         return x.grad
+
     return run
 
 
@@ -159,6 +162,7 @@ def forward_only(fn, x):
     def run():
         with torch.no_grad():
             return fn(x)
+
     return run
 
 
@@ -195,8 +199,10 @@ def group(title, cands, budget, checks=None):
         faults[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 10
     print(f"\n{title}")
     for name, s in stats.items():
-        print(f"  {name:<58} {s.median_ns / 1e3:10.2f} us  (min {s.min_ns / 1e3:.2f}, q1 {s.q1_ns / 1e3:.2f}, "
-              f"q3 {s.q3_ns / 1e3:.2f}, n={s.repeats}; {faults[name]:.0f} page faults/call)")
+        print(
+            f"  {name:<58} {s.median_ns / 1e3:10.2f} us  (min {s.min_ns / 1e3:.2f}, q1 {s.q1_ns / 1e3:.2f}, "
+            f"q3 {s.q3_ns / 1e3:.2f}, n={s.repeats}; {faults[name]:.0f} page faults/call)"
+        )
     MINS.update({k: s.min_ns for k, s in stats.items()})
     return {k: s.median_ns for k, s in stats.items()}
 
@@ -215,8 +221,10 @@ def main():
     fastq.set_num_threads(1)
     info = machine_info()
     load0 = os.getloadavg()
-    print(f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
-          f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}")
+    print(
+        f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
+        f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}"
+    )
     print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
     print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
 
@@ -236,12 +244,20 @@ def main():
         "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, x, dy),
         "torch autograd.Function (where / abs<=1) fwd+bwd": step(TorchSteSign.apply, x, dy),
         "fastq NumPy q(x) + q.grad(x, dy)": lambda: (q(xn), q.grad(xn, dyn)),
-        "fastq.torch both operators, no autograd (the adapter alone)":
-            lambda: (ft.ops.ste_sign(xd), ft.ops.ste_sign_backward(xd, dy)),
+        "fastq.torch both operators, no autograd (the adapter alone)": lambda: (
+            ft.ops.ste_sign(xd),
+            ft.ops.ste_sign_backward(xd, dy),
+        ),
     }
-    m = group(f"SteSign forward + backward, {N:.0e} float32", c, args.budget,
-              {"fastq.torch": (c["fastq.torch ops.ste_sign fwd+bwd"], want),
-               "torch SteSign": (c["torch autograd.Function (where / abs<=1) fwd+bwd"], want)})
+    m = group(
+        f"SteSign forward + backward, {N:.0e} float32",
+        c,
+        args.budget,
+        {
+            "fastq.torch": (c["fastq.torch ops.ste_sign fwd+bwd"], want),
+            "torch SteSign": (c["torch autograd.Function (where / abs<=1) fwd+bwd"], want),
+        },
+    )
     ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[list(c)[1]] / m[list(c)[0]]
     ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[list(c)[0]] / m[list(c)[2]]
     ratios["SteSign: fastq.torch / fastq NumPy, minimums"] = MINS[list(c)[0]] / MINS[list(c)[2]]
@@ -251,19 +267,33 @@ def main():
     # SwishSign and DoReFa, the same way.
     for label, fop, tfn, npq in [
         ("SwishSign(beta=5)", lambda t: ft.ops.swish_sign(t, 5.0), TorchSwishSign.apply, fastq.SwishSign()),
-        ("DoReFa(k_bit=2, activations)", lambda t: ft.ops.dorefa(t, 2, "activations"),
-         TorchDoReFaActivations.apply, fastq.DoReFa()),
-        ("DoReFa(k_bit=2, weights)", lambda t: ft.ops.dorefa(t, 2, "weights"),
-         TorchDoReFaWeights.apply, fastq.DoReFa(mode="weights")),
+        (
+            "DoReFa(k_bit=2, activations)",
+            lambda t: ft.ops.dorefa(t, 2, "activations"),
+            TorchDoReFaActivations.apply,
+            fastq.DoReFa(),
+        ),
+        (
+            "DoReFa(k_bit=2, weights)",
+            lambda t: ft.ops.dorefa(t, 2, "weights"),
+            TorchDoReFaWeights.apply,
+            fastq.DoReFa(mode="weights"),
+        ),
     ]:
         want = npq.grad(xn, dyn)
-        c = {f"fastq.torch {label} fwd+bwd": step(fop, x, dy),
-             f"torch autograd.Function {label} fwd+bwd": step(tfn, x, dy),
-             f"fastq NumPy {label} q(x) + q.grad": lambda npq=npq: (npq(xn), npq.grad(xn, dyn))}
+        c = {
+            f"fastq.torch {label} fwd+bwd": step(fop, x, dy),
+            f"torch autograd.Function {label} fwd+bwd": step(tfn, x, dy),
+            f"fastq NumPy {label} q(x) + q.grad": lambda npq=npq: (npq(xn), npq.grad(xn, dyn)),
+        }
         with torch.no_grad():
             check(f"torch {label} forward", tfn(x), npq(xn))
-        m = group(f"{label} forward + backward, {N:.0e} float32", c, args.budget,
-                  {"fastq.torch": (c[list(c)[0]], want), f"torch {label}": (c[list(c)[1]], want)})
+        m = group(
+            f"{label} forward + backward, {N:.0e} float32",
+            c,
+            args.budget,
+            {"fastq.torch": (c[list(c)[0]], want), f"torch {label}": (c[list(c)[1]], want)},
+        )
         ratios[f"{label}: torch formula / fastq.torch (goal >= 3)"] = m[list(c)[1]] / m[list(c)[0]]
         ratios[f"{label}: fastq.torch / fastq NumPy"] = m[list(c)[0]] / m[list(c)[2]]
         res[label] = m
@@ -294,6 +324,7 @@ def main():
 
     # 3. torch.compile against eager, the same step.
     if not args.no_compile:
+
         def block(t):
             return ft.ops.ste_sign(t, 1.0)
 
@@ -301,14 +332,19 @@ def main():
         for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
             step(compiled, x, dy)()
             step(compiled, xs, dys)()
-        c = {"eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
-             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy)}
-        m = group("torch.compile vs eager, 1e6", c, args.budget,
-                  {"compiled": (c[list(c)[1]], fastq.SteSign().grad(xn, dyn))})
+        c = {
+            "eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
+            "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy),
+        }
+        m = group(
+            "torch.compile vs eager, 1e6", c, args.budget, {"compiled": (c[list(c)[1]], fastq.SteSign().grad(xn, dyn))}
+        )
         ratios["compiled / eager at 1e6 (goal <= 1)"] = m[list(c)[1]] / m[list(c)[0]]
         ratios["compiled / eager at 1e6, minimums"] = MINS[list(c)[1]] / MINS[list(c)[0]]
-        c = {"eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
-             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys)}
+        c = {
+            "eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
+            "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys),
+        }
         m2 = group("torch.compile vs eager, 1e3", c, args.budget)
         ratios["compiled / eager at 1e3"] = m2[list(c)[1]] / m2[list(c)[0]]
         ratios["compiled - eager at 1e3, us"] = (m2[list(c)[1]] - m2[list(c)[0]]) / 1e3

@@ -9,13 +9,15 @@ with b = βx rounded to float32 as larq computes it (the same function; float64 
 far below the bound). Reports max |err| / bound (inf: an overflow where the bound applies).
 Run from the repository root: PYTHONPATH=python python3 scripts/check_swish.py [STEP]
 """
+
 import sys
 
 import numpy as np
+
 import fastq
 
 sys.path.insert(0, "tests")
-from conftest import swish_grad_bound  # noqa: E402
+from conftest import swish_grad_bound
 
 STEP = int(sys.argv[1]) if len(sys.argv) > 1 else 97
 
@@ -53,8 +55,10 @@ def main():
         top = 0.25 * 3.4e38 / beta
         dy = (np.exp(rng.uniform(np.log(1e-30), np.log(top), x.size)) * rng.choice([-1, 1], x.size)).astype(np.float32)
         r2 = worst_ratio(x, dy, beta)
-        print(f"beta={beta:5}: dy=1 max err/bound {r1[0]:.4f} at x={r1[1]!r}; "
-              f"random dy {r2[0]:.4f} at x={r2[1]!r}, dy={r2[2]:.3g}")
+        print(
+            f"beta={beta:5}: dy=1 max err/bound {r1[0]:.4f} at x={r1[1]!r}; "
+            f"random dy {r2[0]:.4f} at x={r2[1]!r}, dy={r2[2]:.3g}"
+        )
         worst = max(worst, r1[0], r2[0])
     # Edge values: ±0, ±inf, NaN, huge |x|.
     q = fastq.SwishSign()

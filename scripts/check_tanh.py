@@ -5,9 +5,11 @@ float64: 1e7 random and edge inputs against np.tanh in long double.
 Run from the repository root: PYTHONPATH=python python3 scripts/check_tanh.py
 (FASTQ_FORCE_ISA=scalar|avx2|avx512 to pick a table; all give identical results.)
 """
+
 import time
 
 import numpy as np
+
 from fastq import _core
 
 k = _core.active
@@ -41,12 +43,16 @@ def float32_exhaustive():
 def float64_sample():
     rng = np.random.default_rng(1)
     sign = rng.choice([-1.0, 1.0], 2_000_000)
-    x = np.concatenate([
-        rng.uniform(-25, 25, 4_000_000), rng.standard_normal(2_000_000),
-        np.exp(rng.uniform(np.log(1e-320), np.log(30), 2_000_000)) * sign,  # subnormals .. large
-        np.linspace(0.6, 0.65, 1_000_001), -np.linspace(0.6, 0.65, 1_000_001),  # branch point 0.625
-        np.array([0.0, 5e-324, 2.2250738585072014e-308, 19.06, 19.1, 20, 700, 710, 1e300]),
-    ])
+    x = np.concatenate(
+        [
+            rng.uniform(-25, 25, 4_000_000),
+            rng.standard_normal(2_000_000),
+            np.exp(rng.uniform(np.log(1e-320), np.log(30), 2_000_000)) * sign,  # subnormals .. large
+            np.linspace(0.6, 0.65, 1_000_001),
+            -np.linspace(0.6, 0.65, 1_000_001),  # branch point 0.625
+            np.array([0.0, 5e-324, 2.2250738585072014e-308, 19.06, 19.1, 20, 700, 710, 1e300]),
+        ]
+    )
     t = np.empty_like(x)
     k.tanh(x, t)
     err = ulp_error(t, np.tanh(x.astype(np.longdouble)), np.float64)

@@ -30,7 +30,7 @@ import time
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 MODELS = ["QuickNetSmall", "QuickNet", "QuickNetLarge", "BiRealNet"]
 
@@ -51,14 +51,32 @@ def build(name, seed):
         layer.momentum = 0.0
     calib = np.random.default_rng(seed + 1).standard_normal((16, 224, 224, 3)).astype(np.float32)
     model(calib, training=True)
-    for layer, m in zip(bns, momenta):   # the saved config stays larq_zoo's
+    for layer, m in zip(bns, momenta):  # the saved config stays larq_zoo's
         layer.momentum = m
     return model
 
 
-CONFIG_KEYS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation", "use_bias",
-               "pad_values", "depth_multiplier", "axis", "momentum", "epsilon", "center", "scale", "pool_size",
-               "units", "function", "data_format")
+CONFIG_KEYS = (
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "dilation_rate",
+    "groups",
+    "activation",
+    "use_bias",
+    "pad_values",
+    "depth_multiplier",
+    "axis",
+    "momentum",
+    "epsilon",
+    "center",
+    "scale",
+    "pool_size",
+    "units",
+    "function",
+    "data_format",
+)
 QUANTIZER_KEYS = ("input_quantizer", "kernel_quantizer", "depthwise_quantizer")
 
 
@@ -76,7 +94,7 @@ def structure_diff(model, name):
         out.append(f"{len(kg.nodes)} layers in larq_zoo, {len(og.nodes)} in fastq.models.zoo")
     kw = {layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers}
     ours = {n.name: n for n in og.nodes}
-    for a in kg.nodes:   # by name: the order of independent branches may differ
+    for a in kg.nodes:  # by name: the order of independent branches may differ
         b = ours.get(a.name)
         if b is None:
             out.append(f"{a.name}: not in fastq.models.zoo")
@@ -117,7 +135,7 @@ def lce_predict(flat, x):
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
     interp = Interpreter(flat, num_threads=1, use_xnnpack=True, use_indirect_bgemm=True)
-    return np.concatenate([interp.predict(x[i:i + 1]) for i in range(len(x))])
+    return np.concatenate([interp.predict(x[i : i + 1]) for i in range(len(x))])
 
 
 def stats(y, ref):
@@ -138,7 +156,7 @@ def check(name, args):
     model.save(path)
     times["build+save"] = time.perf_counter() - t
     diff = structure_diff(model, name)
-    if diff:   # fastq.models.zoo (the benchmarks' architectures) must be larq_zoo's
+    if diff:  # fastq.models.zoo (the benchmarks' architectures) must be larq_zoo's
         raise AssertionError(f"{name}: fastq.models.zoo differs from larq_zoo:\n  " + "\n  ".join(diff[:20]))
 
     x = np.random.default_rng(args.seed + 2).standard_normal((args.inputs, 224, 224, 3)).astype(np.float32)
@@ -181,17 +199,23 @@ def main(argv=None):
     ap.add_argument("--out", default="build/zoo")
     ap.add_argument("--no-lce", action="store_true", help="skip LCE (no bound can be checked then)")
     ap.add_argument("--json", help="write the rows to this file")
-    ap.add_argument("--budget", type=float, default=None,
-                    help="seconds: start no further model once this much time has passed (the first always runs)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds: start no further model once this much time has passed (the first always runs)",
+    )
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     rows, ok = [], True
-    head = (f"{'model':<14} {'d keras32':>10} {'d fastq':>10} {'d LCE':>10} {'top1 keras32':>12} {'top1 fastq':>10} "
-            f"{'top1 LCE':>9}  check")
+    head = (
+        f"{'model':<14} {'d keras32':>10} {'d fastq':>10} {'d LCE':>10} {'top1 keras32':>12} {'top1 fastq':>10} "
+        f"{'top1 LCE':>9}  check"
+    )
     print(f"{args.inputs} inputs, d = median max |softmax - Keras float64|, top-1 agreement with Keras float64")
     start = time.perf_counter()
     for name in args.models:
-        if rows and args.budget is not None and time.perf_counter() - start > args.budget:   # the first always runs
+        if rows and args.budget is not None and time.perf_counter() - start > args.budget:  # the first always runs
             print(f"{name:<14} skipped: the time budget of {args.budget:.0f} s is spent")
             continue
         row = check(name, args)

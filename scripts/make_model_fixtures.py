@@ -27,7 +27,7 @@ import json
 import os
 import sys
 
-KERAS3 = "--keras3" in sys.argv      # this process writes the Keras 3 fixtures (no larq)
+KERAS3 = "--keras3" in sys.argv  # this process writes the Keras 3 fixtures (no larq)
 os.environ["TF_USE_LEGACY_KERAS"] = "0" if KERAS3 else "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -35,13 +35,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 if KERAS3:
-    import keras  # noqa: E402
+    import keras
 else:
-    import larq as lq  # noqa: E402
+    import larq as lq
 
     keras = tf.keras
 L = keras.layers
-EPS = 2.0 ** -10          # dyadic batch-norm epsilon: variance = 1 - EPS makes rsqrt exact
+EPS = 2.0**-10  # dyadic batch-norm epsilon: variance = 1 - EPS makes rsqrt exact
 SIGN_QUANTIZERS = ("SteSign", "ApproxSign", "SwishSign", "ste_sign", "approx_sign", "swish_sign")
 
 
@@ -85,8 +85,8 @@ def value_grid(v):
     """The largest power of two of which every value is a multiple."""
     v = np.asarray(v, np.float64)
     for e in range(6, -40, -1):
-        if np.all(np.mod(v, 2.0 ** e) == 0):
-            return 2.0 ** e
+        if np.all(np.mod(v, 2.0**e) == 0):
+            return 2.0**e
     raise AssertionError("values are not dyadic")
 
 
@@ -117,25 +117,29 @@ def bnn_sequential(p):
     conv -> BN -> binary conv (packed output), max-pool between conv and BN, binary dense layers
     with batch norm, softmax."""
     kw = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False)
-    m = keras.Sequential([
-        L.InputLayer((8, 8, 3)),
-        lq.layers.QuantConv2D(8, 3, kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False,
-                              padding="same"),
-        L.BatchNormalization(epsilon=EPS, scale=False),
-        lq.layers.QuantConv2D(8, 3, padding="same", pad_values=1.0, **kw),
-        L.BatchNormalization(epsilon=EPS),
-        lq.layers.QuantConv2D(8, 3, padding="same", **kw),
-        L.MaxPool2D(2),
-        L.BatchNormalization(epsilon=EPS),
-        lq.layers.QuantConv2D(16, 3, padding="valid", **kw),
-        L.BatchNormalization(epsilon=EPS),
-        L.Flatten(),
-        lq.layers.QuantDense(16, **kw),
-        L.BatchNormalization(epsilon=EPS),
-        lq.layers.QuantDense(10, **kw),
-        L.BatchNormalization(epsilon=EPS, scale=False),
-        L.Activation("softmax"),
-    ], name="bnn_sequential")
+    m = keras.Sequential(
+        [
+            L.InputLayer((8, 8, 3)),
+            lq.layers.QuantConv2D(
+                8, 3, kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False, padding="same"
+            ),
+            L.BatchNormalization(epsilon=EPS, scale=False),
+            lq.layers.QuantConv2D(8, 3, padding="same", pad_values=1.0, **kw),
+            L.BatchNormalization(epsilon=EPS),
+            lq.layers.QuantConv2D(8, 3, padding="same", **kw),
+            L.MaxPool2D(2),
+            L.BatchNormalization(epsilon=EPS),
+            lq.layers.QuantConv2D(16, 3, padding="valid", **kw),
+            L.BatchNormalization(epsilon=EPS),
+            L.Flatten(),
+            lq.layers.QuantDense(16, **kw),
+            L.BatchNormalization(epsilon=EPS),
+            lq.layers.QuantDense(10, **kw),
+            L.BatchNormalization(epsilon=EPS, scale=False),
+            L.Activation("softmax"),
+        ],
+        name="bnn_sequential",
+    )
     bns = []
     for layer in m.layers:
         if isinstance(layer, L.BatchNormalization):
@@ -157,18 +161,29 @@ def quicknet_blocks(p):
     bns = []
     inp = keras.Input((16, 16, 3))
     x = lq.layers.QuantConv2D(4, 3, padding="same", strides=2, use_bias=False)(inp)
-    x, b = bn(x); bns.append((b, True, (0,)))
+    x, b = bn(x)
+    bns.append((b, True, (0,)))
     x = L.Activation("relu")(x)
     x = lq.layers.QuantDepthwiseConv2D(3, padding="same", strides=2, use_bias=False)(x)
-    x, b = bn(x, scale=False, center=False); bns.append((b, False, (0,)))
+    x, b = bn(x, scale=False, center=False)
+    bns.append((b, False, (0,)))
     x = lq.layers.QuantConv2D(8, 1, use_bias=False)(x)
-    x, b = bn(x); bns.append((b, True, (0,)))   # starts the residual stream
+    x, b = bn(x)
+    bns.append((b, True, (0,)))  # starts the residual stream
 
     def block(x):
         r = x
-        y = lq.layers.QuantConv2D(int(x.shape[-1]), 3, activation="relu", input_quantizer=q, kernel_quantizer=q,
-                                  kernel_constraint=lq.constraints.WeightClip(1.25), padding="same",
-                                  pad_values=1.0, use_bias=False)(x)
+        y = lq.layers.QuantConv2D(
+            int(x.shape[-1]),
+            3,
+            activation="relu",
+            input_quantizer=q,
+            kernel_quantizer=q,
+            kernel_constraint=lq.constraints.WeightClip(1.25),
+            padding="same",
+            pad_values=1.0,
+            use_bias=False,
+        )(x)
         y, b = bn(y, momentum=0.9)
         bns.append((b, False, (-2, -1)))
         return y + r
@@ -180,7 +195,8 @@ def quicknet_blocks(p):
     x = L.MaxPool2D(pool_size=2, strides=1)(x)
     x = L.DepthwiseConv2D(3, padding="same", strides=2, use_bias=False, trainable=False, name="blurpool")(x)
     x = lq.layers.QuantConv2D(16, 1, use_bias=False)(x)
-    x, b = bn(x, momentum=0.9); bns.append((b, True, (0,)))
+    x, b = bn(x, momentum=0.9)
+    bns.append((b, True, (0,)))
     x = block(x)
     x = L.Activation("relu")(x)
     x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
@@ -208,7 +224,8 @@ def birealnet_blocks(p):
     bns = []
     inp = keras.Input((16, 16, 3))
     x = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(inp)
-    x, b = bn(x, momentum=0.8); bns.append((b, True, (0,)))
+    x, b = bn(x, momentum=0.8)
+    bns.append((b, True, (0,)))
     x = L.MaxPool2D(3, strides=2, padding="same")(x)
 
     def block(x, out_filters):
@@ -219,9 +236,16 @@ def birealnet_blocks(p):
             shortcut = L.Conv2D(out_filters, 1, use_bias=False)(shortcut)
             shortcut, b = bn(shortcut, momentum=0.8)
             bns.append((b, True, (0,)))
-        y = lq.layers.QuantConv2D(out_filters, 3, strides=1 if in_filters == out_filters else 2, padding="same",
-                                  input_quantizer="approx_sign", kernel_quantizer="magnitude_aware_sign",
-                                  kernel_constraint="weight_clip", use_bias=False)(x)
+        y = lq.layers.QuantConv2D(
+            out_filters,
+            3,
+            strides=1 if in_filters == out_filters else 2,
+            padding="same",
+            input_quantizer="approx_sign",
+            kernel_quantizer="magnitude_aware_sign",
+            kernel_constraint="weight_clip",
+            use_bias=False,
+        )(x)
         y, b = bn(y, momentum=0.8)
         bns.append((b, False, (0, 1)))
         return L.add([y, shortcut])
@@ -237,7 +261,7 @@ def birealnet_blocks(p):
     for layer in m.layers:
         if isinstance(layer, lq.layers.QuantConv2D):
             k = layer.weights[0].shape
-            alpha = 2.0 ** p.rng.integers(-3, 1, k[-1])       # |kernel| constant per output channel
+            alpha = 2.0 ** p.rng.integers(-3, 1, k[-1])  # |kernel| constant per output channel
             layer.set_weights([(p.signs(k) * alpha).astype(np.float32)])
         elif layer.weights and not isinstance(layer, L.BatchNormalization):
             layer.set_weights([p.grid(w.shape, 0.25, -1, 1, nonzero=True) for w in layer.weights])
@@ -256,25 +280,63 @@ def layer_zoo(p):
     bns = []
     a = L.ZeroPadding2D(((1, 3), (2, 2)))(inp)
     a = L.Conv2D(8, 3, dilation_rate=2, activation="relu")(a)
-    a, b = bn(a); bns.append((b, True, (0,)))
-    a = lq.layers.QuantConv2D(8, 3, padding="same", input_quantizer="ste_sign", kernel_quantizer="ste_sign",
-                              use_bias=False, name="binary_after_float")(a)
-    bq = lq.layers.QuantConv2D(8, 3, padding="same", pad_values=1.0, groups=2, use_bias=True, activation="relu",
-                               input_quantizer=lq.quantizers.SwishSign(beta=3.0), kernel_quantizer="ste_sign",
-                               name="grouped_bias_relu")(inp)
-    bq, b = bn(bq); bns.append((b, False, (0,)))
-    c = lq.layers.QuantConv2D(8, 3, padding="same", dilation_rate=2, use_bias=True,
-                              input_quantizer="approx_sign", kernel_quantizer="magnitude_aware_sign",
-                              name="dilated_magnitude")(inp)
-    c, b = bn(c); bns.append((b, False, (0,)))
+    a, b = bn(a)
+    bns.append((b, True, (0,)))
+    a = lq.layers.QuantConv2D(
+        8,
+        3,
+        padding="same",
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        use_bias=False,
+        name="binary_after_float",
+    )(a)
+    bq = lq.layers.QuantConv2D(
+        8,
+        3,
+        padding="same",
+        pad_values=1.0,
+        groups=2,
+        use_bias=True,
+        activation="relu",
+        input_quantizer=lq.quantizers.SwishSign(beta=3.0),
+        kernel_quantizer="ste_sign",
+        name="grouped_bias_relu",
+    )(inp)
+    bq, b = bn(bq)
+    bns.append((b, False, (0,)))
+    c = lq.layers.QuantConv2D(
+        8,
+        3,
+        padding="same",
+        dilation_rate=2,
+        use_bias=True,
+        input_quantizer="approx_sign",
+        kernel_quantizer="magnitude_aware_sign",
+        name="dilated_magnitude",
+    )(inp)
+    c, b = bn(c)
+    bns.append((b, False, (0,)))
     c = L.ReLU()(c)
     d = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(inp)
     d = L.ReLU(max_value=2.0)(d)
-    e = lq.layers.QuantDepthwiseConv2D(3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
-                                       depthwise_quantizer="ste_sign", use_bias=False, name="binary_depthwise")(inp)
-    f = lq.layers.QuantConv2D(8, 1, input_quantizer=lq.quantizers.DoReFa(k_bit=2, mode="activations"),
-                              kernel_quantizer=lq.quantizers.SteTern(threshold_value=0.3), use_bias=False,
-                              name="dorefa_tern")(inp)
+    e = lq.layers.QuantDepthwiseConv2D(
+        3,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        depthwise_quantizer="ste_sign",
+        use_bias=False,
+        name="binary_depthwise",
+    )(inp)
+    f = lq.layers.QuantConv2D(
+        8,
+        1,
+        input_quantizer=lq.quantizers.DoReFa(k_bit=2, mode="activations"),
+        kernel_quantizer=lq.quantizers.SteTern(threshold_value=0.3),
+        use_bias=False,
+        name="dorefa_tern",
+    )(inp)
     cat = L.Concatenate()([a, bq, c, d, e, f])
     g = L.AveragePooling2D(3, strides=2, padding="same")(cat)
     g = L.MaxPool2D(2, padding="same")(g)
@@ -358,16 +420,17 @@ def check_exact(model, x, outs):
                 required.add(src.name)
                 v = outs[src.name]
             m = float(np.min(np.abs(v)))
-            if m < 2.0 ** -20:
+            if m < 2.0**-20:
                 raise AssertionError(f"{model.name}: the input of {name!r} comes within {m} of zero")
-    for layer in model.layers:   # single-input layers right after a binary layer (batch norm, relu)
+    for layer in model.layers:  # single-input layers right after a binary layer (batch norm, relu)
         if not isinstance(layer, L.InputLayer) and len(_inbound(layer)) == 1:
             if _inbound(layer)[0].name in binary_layers(model):
                 required.add(layer.name)
     for name in sorted(required):
         if not np.array_equal(outs[name].astype(np.float64), outs64[name]):
-            raise AssertionError(f"{model.name}: layer {name!r} is not exact (max diff "
-                                 f"{np.max(np.abs(outs[name] - outs64[name]))})")
+            raise AssertionError(
+                f"{model.name}: layer {name!r} is not exact (max diff {np.max(np.abs(outs[name] - outs64[name]))})"
+            )
     return sorted(required)
 
 
@@ -381,8 +444,13 @@ def write(name, outdir, seed):
     assert np.allclose(y, outs[model.layers[-1].name])
     model.save(os.path.join(outdir, name + ".h5"))
     model.save(os.path.join(outdir, name + ".keras"))
-    arrays = {"x": x, "y": y, "binary_layers": np.array(binary_layers(model)), "exact_layers": np.array(exact),
-              **{"layer/" + k: v.astype(np.float32) for k, v in outs.items()}}
+    arrays = {
+        "x": x,
+        "y": y,
+        "binary_layers": np.array(binary_layers(model)),
+        "exact_layers": np.array(exact),
+        **{"layer/" + k: v.astype(np.float32) for k, v in outs.items()},
+    }
     np.savez_compressed(os.path.join(outdir, name + ".npz"), **arrays)
     sizes = {ext: os.path.getsize(os.path.join(outdir, name + ext)) // 1024 for ext in (".h5", ".keras", ".npz")}
     print(f"{name}: {len(model.layers)} layers, binary {binary_layers(model)}, KiB {sizes}")
@@ -407,16 +475,26 @@ def keras3_fixtures(outdir, seed):
             layer.set_weights([p.grid(tuple(w.shape), 0.25, -1, 1) for w in layer.weights])
         elif layer.weights:
             c = layer.weights[0].shape[0]
-            layer.set_weights([np.ones(c, np.float32), p.grid(c, 0.125), p.grid(c, 0.125),
-                               np.full(c, 1 - EPS, np.float32)])
+            layer.set_weights(
+                [np.ones(c, np.float32), p.grid(c, 0.125), p.grid(c, 0.125), np.full(c, 1 - EPS, np.float32)]
+            )
     x = p.grid((3, 8, 8, 3), 0.25, -2, 2)
     y = np.asarray(m.predict(x, verbose=0))
     m.save(os.path.join(outdir, "keras3_float.keras"))
     m.save(os.path.join(outdir, "keras3_float.h5"))
     np.savez_compressed(os.path.join(outdir, "keras3_float.npz"), x=x, y=y)
-    seq = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3, use_bias=False),
-                            keras.layers.ReLU(), keras.layers.Flatten(), keras.layers.Dropout(0.2),
-                            keras.layers.Dense(3), keras.layers.Softmax()], name="keras3_sequential")
+    seq = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, use_bias=False),
+            keras.layers.ReLU(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(3),
+            keras.layers.Softmax(),
+        ],
+        name="keras3_sequential",
+    )
     for layer in seq.layers:
         if layer.weights:
             layer.set_weights([p.grid(tuple(w.shape), 0.25, -1, 1) for w in layer.weights])
@@ -426,8 +504,10 @@ def keras3_fixtures(outdir, seed):
     inp = keras.Input((4,))
     u = keras.Model(inp, keras.layers.Dense(2)(keras.layers.LayerNormalization()(inp)), name="keras3_unsupported")
     u.save(os.path.join(outdir, "keras3_unsupported.keras"))
-    print(f"Keras {keras.__version__}: keras3_float (.keras, .h5, .npz), keras3_sequential (.keras, .npz), "
-          "keras3_unsupported.keras")
+    print(
+        f"Keras {keras.__version__}: keras3_float (.keras, .h5, .npz), keras3_sequential (.keras, .npz), "
+        "keras3_unsupported.keras"
+    )
 
 
 def main(argv=None):
@@ -443,7 +523,7 @@ def main(argv=None):
         return 0
     for name in args.only or FIXTURES:
         write(name, args.out, args.seed)
-    if not args.only:   # Keras 3 cannot share a process with tf_keras + larq
+    if not args.only:  # Keras 3 cannot share a process with tf_keras + larq
         import subprocess
 
         subprocess.run([sys.executable, __file__, "--keras3", "--out", args.out, "--seed", str(args.seed)], check=True)

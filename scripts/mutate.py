@@ -46,201 +46,447 @@ M = []
 
 
 def mutant(id, family, file, old, new, tests, what, isa=None, equivalent=None):
-    M.append(dict(id=id, family=family, file=file, old=old, new=new, tests=tests, what=what, isa=isa,
-                  equivalent=equivalent))
+    M.append(
+        dict(id=id, family=family, file=file, old=old, new=new, tests=tests, what=what, isa=isa, equivalent=equivalent)
+    )
 
 
 # -- the four kinds issue #12 found the suite missing --------------------------------------------
-mutant("ops-maxabs-combine", "runtime", "csrc/runtime/ops.cpp",
-       "  return k.max_abs(part.data(), chunks);  // |part| = part; NaN still wins",
-       "  T m = part[0];\n  for (std::size_t i = 1; i < chunks; ++i) m = part[i] > m ? part[i] : m;\n  return m;",
-       T_RT, "chunk maxima combined with a comparison that drops a NaN in a later chunk (DoReFa weights: one NaN "
-       "instead of all)")
-mutant("avx2-popsteps", "avx2 vocabulary", "csrc/simd/avx2.hpp",
-       "constexpr std::size_t kPopSteps = 31;", "constexpr std::size_t kPopSteps = 32;",
-       T_BIN, "byte counters widened one step too late: 32 * 8 = 256 overflows a byte (all -1 vs all +1 rows, "
-       "K >= 2048)", isa="avx2")
-mutant("twn-order", "quantizers", "csrc/quantizers/ste_tern.hpp",
-       "p[2] = (T(0.7) * static_cast<T>(s.abs_sum())) / static_cast<T>(s.size());",
-       "p[2] = T(0.7) * (static_cast<T>(s.abs_sum()) / static_cast<T>(s.size()));",
-       T_QUANT, "TWN threshold in another order: an element exactly on Δ flips from ±1 to 0")
-mutant("eq-ignores-class", "python", "python/fastq/quantizers.py",
-       "return type(self) is type(other) and self.get_config() == other.get_config()",
-       "return self.get_config() == other.get_config()",
-       T_PY, "equality ignores the class: SteSign() == SteHeaviside(), and equal objects hash differently")
+mutant(
+    "ops-maxabs-combine",
+    "runtime",
+    "csrc/runtime/ops.cpp",
+    "  return k.max_abs(part.data(), chunks);  // |part| = part; NaN still wins",
+    "  T m = part[0];\n  for (std::size_t i = 1; i < chunks; ++i) m = part[i] > m ? part[i] : m;\n  return m;",
+    T_RT,
+    "chunk maxima combined with a comparison that drops a NaN in a later chunk (DoReFa weights: one NaN "
+    "instead of all)",
+)
+mutant(
+    "avx2-popsteps",
+    "avx2 vocabulary",
+    "csrc/simd/avx2.hpp",
+    "constexpr std::size_t kPopSteps = 31;",
+    "constexpr std::size_t kPopSteps = 32;",
+    T_BIN,
+    "byte counters widened one step too late: 32 * 8 = 256 overflows a byte (all -1 vs all +1 rows, K >= 2048)",
+    isa="avx2",
+)
+mutant(
+    "twn-order",
+    "quantizers",
+    "csrc/quantizers/ste_tern.hpp",
+    "p[2] = (T(0.7) * static_cast<T>(s.abs_sum())) / static_cast<T>(s.size());",
+    "p[2] = T(0.7) * (static_cast<T>(s.abs_sum()) / static_cast<T>(s.size()));",
+    T_QUANT,
+    "TWN threshold in another order: an element exactly on Δ flips from ±1 to 0",
+)
+mutant(
+    "eq-ignores-class",
+    "python",
+    "python/fastq/quantizers.py",
+    "return type(self) is type(other) and self.get_config() == other.get_config()",
+    "return self.get_config() == other.get_config()",
+    T_PY,
+    "equality ignores the class: SteSign() == SteHeaviside(), and equal objects hash differently",
+)
 
 # -- quantizer kernels (written once, all ISAs) -----------------------------------------------------
-mutant("ste-mask-strict", "quantizers", "csrc/quantizers/primitives.hpp",
-       "return le(abs(x), clip) | gt(no_clip_flag, vconst<V>(0.0));",
-       "return lt(abs(x), clip) | gt(no_clip_flag, vconst<V>(0.0));",
-       T_QUANT, "clipped STE mask exclusive: |x| == clip gets 0 instead of dy")
-mutant("sign-zero", "quantizers", "csrc/quantizers/primitives.hpp",
-       "return select(lt(x, vconst<V>(0.0)), vconst<V>(-1.0), select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), x));",
-       "return select(le(x, vconst<V>(0.0)), vconst<V>(-1.0), select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), x));",
-       T_QUANT, "sign(0) = -1 instead of +1")
-mutant("heaviside-zero", "quantizers", "csrc/quantizers/primitives.hpp",
-       "return select(gt(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));",
-       "return select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));",
-       T_QUANT, "heaviside(0) = 1")
-mutant("approx-sign-grad", "quantizers", "csrc/quantizers/approx_sign.hpp",
-       "return select(le(a, one), ((one - a) * vconst<V>(2.0)) * dy, vconst<V>(0.0));",
-       "return select(lt(a, one), ((one - a) * vconst<V>(2.0)) * dy, vconst<V>(0.0));",
-       T_QUANT, "ApproxSign's gradient mask exclusive at |x| = 1 (then -0 vs +0 ... sign of zero)")
-mutant("swish-grad-factor", "quantizers", "csrc/quantizers/swish_sign.hpp",
-       "return (num * ((eh + eh) / (one_e * one_e * one_e))) * eh;",
-       "return (num * (eh / (one_e * one_e * one_e))) * eh;",
-       T_QUANT, "SwishSign gradient off by a factor 2")
-mutant("dorefa-round-up", "quantizers", "csrc/quantizers/dorefa.hpp",
-       "    return round_even(c * p[0]) / p[0];",
-       "    return round_even(c * p[0] + vconst<V>(1e-7)) / p[0];",
-       T_QUANT, "DoReFa ties rounded half-up (a nudge before rounding)")
-mutant("dorefa-clip", "quantizers", "csrc/quantizers/dorefa.hpp",
-       "return select(ge(x, vconst<V>(0.0)) & le(x, vconst<V>(1.0)), dy, vconst<V>(0.0));",
-       "return select(gt(x, vconst<V>(0.0)) & le(x, vconst<V>(1.0)), dy, vconst<V>(0.0));",
-       T_QUANT, "DoReFa activations' gradient mask drops x = 0")
-mutant("dorefa-weights-backward-prepare", "quantizers", "csrc/quantizers/dorefa.hpp",
-       "    p[1] = s.tanh(s.max_abs());", "    p[1] = s.max_abs();",
-       T_QUANT, "DoReFa weights' d = max|x| instead of tanh(max|x|)")
-mutant("mas-1d-scale", "quantizers", "csrc/quantizers/magnitude_aware_sign.hpp",
-       "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;", "return s.rows() > 0 ? s.channel_abs_mean() : nullptr;",
-       T_QUANT, "one-row input takes the per-channel mean path instead of s = |x|",
-       equivalent="for one row the channel mean is |x| itself: a float64 sum of one value divided by 1, rounded "
-       "once, is exactly |x| (NaN stays NaN); only an extra pass (found surviving by a run of this script)")
-mutant("mas-two-rows", "quantizers", "csrc/quantizers/magnitude_aware_sign.hpp",
-       "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;", "return s.rows() > 2 ? s.channel_abs_mean() : nullptr;",
-       T_QUANT, "two-row input uses s = |x| instead of the mean over both rows")
-mutant("tern-inf-threshold", "quantizers", "csrc/quantizers/ste_tern.hpp",
-       "const V z = select(lt(delta, vconst<V>(INFINITY)), one, select(isnan(delta), delta, zero));",
-       "const V z = select(lt(delta, vconst<V>(INFINITY)), one, one);",
-       T_QUANT, "SteTern with Δ = NaN or inf returns numbers instead of NaN (literal formula)")
+mutant(
+    "ste-mask-strict",
+    "quantizers",
+    "csrc/quantizers/primitives.hpp",
+    "return le(abs(x), clip) | gt(no_clip_flag, vconst<V>(0.0));",
+    "return lt(abs(x), clip) | gt(no_clip_flag, vconst<V>(0.0));",
+    T_QUANT,
+    "clipped STE mask exclusive: |x| == clip gets 0 instead of dy",
+)
+mutant(
+    "sign-zero",
+    "quantizers",
+    "csrc/quantizers/primitives.hpp",
+    "return select(lt(x, vconst<V>(0.0)), vconst<V>(-1.0), select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), x));",
+    "return select(le(x, vconst<V>(0.0)), vconst<V>(-1.0), select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), x));",
+    T_QUANT,
+    "sign(0) = -1 instead of +1",
+)
+mutant(
+    "heaviside-zero",
+    "quantizers",
+    "csrc/quantizers/primitives.hpp",
+    "return select(gt(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));",
+    "return select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));",
+    T_QUANT,
+    "heaviside(0) = 1",
+)
+mutant(
+    "approx-sign-grad",
+    "quantizers",
+    "csrc/quantizers/approx_sign.hpp",
+    "return select(le(a, one), ((one - a) * vconst<V>(2.0)) * dy, vconst<V>(0.0));",
+    "return select(lt(a, one), ((one - a) * vconst<V>(2.0)) * dy, vconst<V>(0.0));",
+    T_QUANT,
+    "ApproxSign's gradient mask exclusive at |x| = 1 (then -0 vs +0 ... sign of zero)",
+)
+mutant(
+    "swish-grad-factor",
+    "quantizers",
+    "csrc/quantizers/swish_sign.hpp",
+    "return (num * ((eh + eh) / (one_e * one_e * one_e))) * eh;",
+    "return (num * (eh / (one_e * one_e * one_e))) * eh;",
+    T_QUANT,
+    "SwishSign gradient off by a factor 2",
+)
+mutant(
+    "dorefa-round-up",
+    "quantizers",
+    "csrc/quantizers/dorefa.hpp",
+    "    return round_even(c * p[0]) / p[0];",
+    "    return round_even(c * p[0] + vconst<V>(1e-7)) / p[0];",
+    T_QUANT,
+    "DoReFa ties rounded half-up (a nudge before rounding)",
+)
+mutant(
+    "dorefa-clip",
+    "quantizers",
+    "csrc/quantizers/dorefa.hpp",
+    "return select(ge(x, vconst<V>(0.0)) & le(x, vconst<V>(1.0)), dy, vconst<V>(0.0));",
+    "return select(gt(x, vconst<V>(0.0)) & le(x, vconst<V>(1.0)), dy, vconst<V>(0.0));",
+    T_QUANT,
+    "DoReFa activations' gradient mask drops x = 0",
+)
+mutant(
+    "dorefa-weights-backward-prepare",
+    "quantizers",
+    "csrc/quantizers/dorefa.hpp",
+    "    p[1] = s.tanh(s.max_abs());",
+    "    p[1] = s.max_abs();",
+    T_QUANT,
+    "DoReFa weights' d = max|x| instead of tanh(max|x|)",
+)
+mutant(
+    "mas-1d-scale",
+    "quantizers",
+    "csrc/quantizers/magnitude_aware_sign.hpp",
+    "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;",
+    "return s.rows() > 0 ? s.channel_abs_mean() : nullptr;",
+    T_QUANT,
+    "one-row input takes the per-channel mean path instead of s = |x|",
+    equivalent="for one row the channel mean is |x| itself: a float64 sum of one value divided by 1, rounded "
+    "once, is exactly |x| (NaN stays NaN); only an extra pass (found surviving by a run of this script)",
+)
+mutant(
+    "mas-two-rows",
+    "quantizers",
+    "csrc/quantizers/magnitude_aware_sign.hpp",
+    "return s.rows() > 1 ? s.channel_abs_mean() : nullptr;",
+    "return s.rows() > 2 ? s.channel_abs_mean() : nullptr;",
+    T_QUANT,
+    "two-row input uses s = |x| instead of the mean over both rows",
+)
+mutant(
+    "tern-inf-threshold",
+    "quantizers",
+    "csrc/quantizers/ste_tern.hpp",
+    "const V z = select(lt(delta, vconst<V>(INFINITY)), one, select(isnan(delta), delta, zero));",
+    "const V z = select(lt(delta, vconst<V>(INFINITY)), one, one);",
+    T_QUANT,
+    "SteTern with Δ = NaN or inf returns numbers instead of NaN (literal formula)",
+)
 
 # -- generic kernels -----------------------------------------------------------------------------
-mutant("tail-buffer", "elementwise", "csrc/kernels/elementwise.hpp",
-       "      std::memcpy(outr + c, bo, m * sizeof(T));", "      std::memcpy(outr + c, bo, (m > 1 ? m - 1 : m) * sizeof(T));",
-       T_QUANT + ["tests/test_isa.py"], "a row's partial last vector loses its last element")
-mutant("abs-sum-tree", "reductions", "csrc/kernels/reductions.hpp",
-       "    for (std::size_t j = 0; j < w; ++j) s[j] = s[j] + s[j + w];",
-       "    for (std::size_t j = 0; j < w; ++j) s[j] = s[j + w] + s[j];",
-       T_QUANT, "running sums combined with operands swapped", equivalent="IEEE addition is commutative: "
-       "a + b and b + a are the same double, so the fixed tree gives identical sums")
-mutant("col-abs-sum-row", "reductions", "csrc/kernels/reductions.hpp",
-       "  for (std::size_t r = 0; r < rows; ++r) {\n    const T* xr = x + r * stride;",
-       "  for (std::size_t r = 0; r + 1 < rows; ++r) {\n    const T* xr = x + r * stride;",
-       T_QUANT, "MagnitudeAwareSign's column sums skip the last row of each piece")
-mutant("pack-sign-bit", "binary packing", "csrc/kernels/bitpack.hpp",
-       "w |= to_bits(lt(V::load(p + g * L), zero)) << (g * L);",
-       "w |= to_bits(le(V::load(p + g * L), zero)) << (g * L);",
-       T_BIN, "-0.0 and +0.0 pack as -1")
-mutant("tanh-coefficient-tiny", "vmath", "csrc/kernels/vmath.hpp",
-       "1.381453825e-3, 8.368745446e-3", "1.381453825e-3, 8.368755446e-3",
-       ["tests/test_catches.py", "tests/test_properties.py", "tests/test_isa.py"],
-       "a one-digit slip in the 6th significant digit of float32 exp's r^4 coefficient",
-       equivalent="|r| <= ln2/2, so the slip moves exp by at most 1e-8 * r^4 < 2e-10 relative, far below "
-       "float32's 6e-8 ulp: every rounded result is unchanged (survived a run of this script)")
-mutant("tanh-coefficient", "vmath", "csrc/kernels/vmath.hpp",
-       "4.166838899e-2, 1.666652113e-1", "4.166838899e-2, 1.666652113e-2",
-       ["tests/test_catches.py", "tests/test_properties.py", "tests/test_isa.py"],
-       "an exponent slip in float32 exp's r^2 coefficient (tanh, DoReFa weights, SwishSign wrong)")
+mutant(
+    "tail-buffer",
+    "elementwise",
+    "csrc/kernels/elementwise.hpp",
+    "      std::memcpy(outr + c, bo, m * sizeof(T));",
+    "      std::memcpy(outr + c, bo, (m > 1 ? m - 1 : m) * sizeof(T));",
+    T_QUANT + ["tests/test_isa.py"],
+    "a row's partial last vector loses its last element",
+)
+mutant(
+    "abs-sum-tree",
+    "reductions",
+    "csrc/kernels/reductions.hpp",
+    "    for (std::size_t j = 0; j < w; ++j) s[j] = s[j] + s[j + w];",
+    "    for (std::size_t j = 0; j < w; ++j) s[j] = s[j + w] + s[j];",
+    T_QUANT,
+    "running sums combined with operands swapped",
+    equivalent="IEEE addition is commutative: "
+    "a + b and b + a are the same double, so the fixed tree gives identical sums",
+)
+mutant(
+    "col-abs-sum-row",
+    "reductions",
+    "csrc/kernels/reductions.hpp",
+    "  for (std::size_t r = 0; r < rows; ++r) {\n    const T* xr = x + r * stride;",
+    "  for (std::size_t r = 0; r + 1 < rows; ++r) {\n    const T* xr = x + r * stride;",
+    T_QUANT,
+    "MagnitudeAwareSign's column sums skip the last row of each piece",
+)
+mutant(
+    "pack-sign-bit",
+    "binary packing",
+    "csrc/kernels/bitpack.hpp",
+    "w |= to_bits(lt(V::load(p + g * L), zero)) << (g * L);",
+    "w |= to_bits(le(V::load(p + g * L), zero)) << (g * L);",
+    T_BIN,
+    "-0.0 and +0.0 pack as -1",
+)
+mutant(
+    "tanh-coefficient-tiny",
+    "vmath",
+    "csrc/kernels/vmath.hpp",
+    "1.381453825e-3, 8.368745446e-3",
+    "1.381453825e-3, 8.368755446e-3",
+    ["tests/test_catches.py", "tests/test_properties.py", "tests/test_isa.py"],
+    "a one-digit slip in the 6th significant digit of float32 exp's r^4 coefficient",
+    equivalent="|r| <= ln2/2, so the slip moves exp by at most 1e-8 * r^4 < 2e-10 relative, far below "
+    "float32's 6e-8 ulp: every rounded result is unchanged (survived a run of this script)",
+)
+mutant(
+    "tanh-coefficient",
+    "vmath",
+    "csrc/kernels/vmath.hpp",
+    "4.166838899e-2, 1.666652113e-1",
+    "4.166838899e-2, 1.666652113e-2",
+    ["tests/test_catches.py", "tests/test_properties.py", "tests/test_isa.py"],
+    "an exponent slip in float32 exp's r^2 coefficient (tanh, DoReFa weights, SwishSign wrong)",
+)
 
 # -- ISA vocabularies ------------------------------------------------------------------------------
-mutant("avx2-lt-f32", "avx2 vocabulary", "csrc/simd/avx2.hpp",
-       "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }",
-       "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }",
-       T_ISA + T_BIN, "AVX2 float32 lt is <=", isa="avx2")
-mutant("avx2-round-f64", "avx2 vocabulary", "csrc/simd/avx2.hpp",
-       "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
-       "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)}; }",
-       T_ISA, "AVX2 float64 rounding truncates", isa="avx2")
-mutant("avx2-lut", "avx2 vocabulary", "csrc/simd/avx2.hpp",
-       "const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //",
-       "const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 4, 4,  //",
-       T_BIN, "a nibble popcount table entry wrong (0b1110 counted 4) in the low lane", isa="avx2")
-mutant("avx512-ge-f32", "avx512 vocabulary", "csrc/simd/avx512.hpp",
-       "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }",
-       "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }",
-       T_ISA, "AVX-512 float32 ge is >", isa="avx512")
-mutant("avx512-round-f32", "avx512 vocabulary", "csrc/simd/avx512.hpp",
-       "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
-       "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)}; }",
-       T_ISA, "AVX-512 float32 rounding rounds up", isa="avx512")
-mutant("avx512-popcnt", "avx512 vocabulary", "csrc/simd/avx512.hpp",
-       "return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))};",
-       "return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi32(x.v))};",
-       T_BIN, "VPOPCNTD instead of VPOPCNTQ: the high half's count lands in another lane", isa="avx512")
-mutant("scalar-lt", "scalar vocabulary", "csrc/simd/scalar.hpp",
-       "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }",
-       "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }",
-       T_QUANT + T_BIN, "the scalar reference's lt is <=")
-mutant("neon-popsteps", "neon vocabulary", "csrc/simd/neon.hpp",
-       "constexpr std::size_t kPopSteps = 31;", "constexpr std::size_t kPopSteps = 33;",
-       T_BIN, "NEON byte counters widened too late (33 * 8 > 255)", isa="neon")
-mutant("neon-lt-f32", "neon vocabulary", "csrc/simd/neon.hpp",
-       "FASTQ_INLINE MF lt(F a, F b) { return {vcltq_f32(a.v, b.v)}; }",
-       "FASTQ_INLINE MF lt(F a, F b) { return {vcleq_f32(a.v, b.v)}; }",
-       T_ISA + T_BIN, "NEON float32 lt is <=", isa="neon")
+mutant(
+    "avx2-lt-f32",
+    "avx2 vocabulary",
+    "csrc/simd/avx2.hpp",
+    "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }",
+    "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }",
+    T_ISA + T_BIN,
+    "AVX2 float32 lt is <=",
+    isa="avx2",
+)
+mutant(
+    "avx2-round-f64",
+    "avx2 vocabulary",
+    "csrc/simd/avx2.hpp",
+    "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
+    "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)}; }",
+    T_ISA,
+    "AVX2 float64 rounding truncates",
+    isa="avx2",
+)
+mutant(
+    "avx2-lut",
+    "avx2 vocabulary",
+    "csrc/simd/avx2.hpp",
+    "const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //",
+    "const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 4, 4,  //",
+    T_BIN,
+    "a nibble popcount table entry wrong (0b1110 counted 4) in the low lane",
+    isa="avx2",
+)
+mutant(
+    "avx512-ge-f32",
+    "avx512 vocabulary",
+    "csrc/simd/avx512.hpp",
+    "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }",
+    "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }",
+    T_ISA,
+    "AVX-512 float32 ge is >",
+    isa="avx512",
+)
+mutant(
+    "avx512-round-f32",
+    "avx512 vocabulary",
+    "csrc/simd/avx512.hpp",
+    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
+    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)}; }",
+    T_ISA,
+    "AVX-512 float32 rounding rounds up",
+    isa="avx512",
+)
+mutant(
+    "avx512-popcnt",
+    "avx512 vocabulary",
+    "csrc/simd/avx512.hpp",
+    "return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))};",
+    "return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi32(x.v))};",
+    T_BIN,
+    "VPOPCNTD instead of VPOPCNTQ: the high half's count lands in another lane",
+    isa="avx512",
+)
+mutant(
+    "scalar-lt",
+    "scalar vocabulary",
+    "csrc/simd/scalar.hpp",
+    "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }",
+    "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }",
+    T_QUANT + T_BIN,
+    "the scalar reference's lt is <=",
+)
+mutant(
+    "neon-popsteps",
+    "neon vocabulary",
+    "csrc/simd/neon.hpp",
+    "constexpr std::size_t kPopSteps = 31;",
+    "constexpr std::size_t kPopSteps = 33;",
+    T_BIN,
+    "NEON byte counters widened too late (33 * 8 > 255)",
+    isa="neon",
+)
+mutant(
+    "neon-lt-f32",
+    "neon vocabulary",
+    "csrc/simd/neon.hpp",
+    "FASTQ_INLINE MF lt(F a, F b) { return {vcltq_f32(a.v, b.v)}; }",
+    "FASTQ_INLINE MF lt(F a, F b) { return {vcleq_f32(a.v, b.v)}; }",
+    T_ISA + T_BIN,
+    "NEON float32 lt is <=",
+    isa="neon",
+)
 
 # -- runtime: threads, chunking, streaming -------------------------------------------------------------
-mutant("ops-col-split", "runtime", "csrc/runtime/ops.cpp",
-       "const std::size_t r = i / per_row, c0 = std::min(cols, (i % per_row) * step), c1 = std::min(cols, c0 + step);",
-       "const std::size_t r = i / per_row, c0 = std::min(cols, (i % per_row) * step), c1 = std::min(cols, c0 + step - 1);",
-       T_RT + ["tests/test_quantizers.py"], "column pieces leave one element unwritten at each boundary")
-mutant("ops-abs-sum-chunk", "runtime", "csrc/runtime/ops.cpp",
-       "    part[i] = k.abs_sum(x + a, std::min(n - a, kReduceChunk));",
-       "    part[i] = k.abs_sum(x + a, std::min(n - a, kReduceChunk - 1));",
-       T_RT + T_QUANT, "each reduction chunk misses its last element (TWN threshold)")
-mutant("ops-stream-never", "runtime", "csrc/runtime/ops.cpp",
-       "const bool stream = n * sizeof(T) * (backward ? 3 : 2) > kStreamBytes;", "const bool stream = false;",
-       T_RT, "non-temporal stores never used", equivalent="streaming changes only how out is written, not its "
-       "values (the elementwise loop computes every element with the same code either way); speed only")
-mutant("pool-swallow", "runtime", "csrc/runtime/thread_pool.cpp",
-       "      r.fail(std::current_exception());\n      return;",
-       "      return;",
-       ["tests/test_interrupt.py"], "an exception in a task is dropped: the call returns partial results")
-mutant("pool-no-poll", "runtime", "csrc/runtime/thread_pool.cpp",
-       "    if (owner && tl_scope && tl_scope->poll_if_due()) {",
-       "    if (false && owner && tl_scope && tl_scope->poll_if_due()) {",
-       ["tests/test_interrupt.py"], "the region never polls for Ctrl-C")
-mutant("pool-max-threads", "runtime", "csrc/runtime/thread_pool.cpp",
-       "  if (n < 1 || n > kMaxThreads)", "  if (n < 1)",
-       ["tests/test_interrupt.py"], "no upper bound on the thread count in the core",
-       equivalent="the bindings check 1..kMaxThreads before calling (both _core.set_num_threads and Python's); "
-       "the core check is a second line of defence no public path reaches")
-mutant("pool-resize-lock", "runtime", "csrc/runtime/thread_pool.cpp",
-       "  void resize(int n) { num_threads_ = n; }",
-       "  void resize(int n) {\n    std::lock_guard<std::mutex> busy(busy_);\n    num_threads_ = n;\n  }",
-       ["tests/test_interrupt.py"], "set_num_threads waits for a running region while holding the GIL: deadlock "
-       "against the region's signal poll")
-mutant("pool-affinity", "runtime", "csrc/runtime/thread_pool.cpp",
-       "    if (rc == 0) return count;", "    if (rc == 0) return count + 1;",
-       ["tests/test_interrupt.py"], "the default thread count ignores the affinity mask (one too many)")
+mutant(
+    "ops-col-split",
+    "runtime",
+    "csrc/runtime/ops.cpp",
+    "const std::size_t r = i / per_row, c0 = std::min(cols, (i % per_row) * step), c1 = std::min(cols, c0 + step);",
+    "const std::size_t r = i / per_row, c0 = std::min(cols, (i % per_row) * step), c1 = std::min(cols, c0 + step - 1);",
+    T_RT + ["tests/test_quantizers.py"],
+    "column pieces leave one element unwritten at each boundary",
+)
+mutant(
+    "ops-abs-sum-chunk",
+    "runtime",
+    "csrc/runtime/ops.cpp",
+    "    part[i] = k.abs_sum(x + a, std::min(n - a, kReduceChunk));",
+    "    part[i] = k.abs_sum(x + a, std::min(n - a, kReduceChunk - 1));",
+    T_RT + T_QUANT,
+    "each reduction chunk misses its last element (TWN threshold)",
+)
+mutant(
+    "ops-stream-never",
+    "runtime",
+    "csrc/runtime/ops.cpp",
+    "const bool stream = n * sizeof(T) * (backward ? 3 : 2) > kStreamBytes;",
+    "const bool stream = false;",
+    T_RT,
+    "non-temporal stores never used",
+    equivalent="streaming changes only how out is written, not its "
+    "values (the elementwise loop computes every element with the same code either way); speed only",
+)
+mutant(
+    "pool-swallow",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "      r.fail(std::current_exception());\n      return;",
+    "      return;",
+    ["tests/test_interrupt.py"],
+    "an exception in a task is dropped: the call returns partial results",
+)
+mutant(
+    "pool-no-poll",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "    if (owner && tl_scope && tl_scope->poll_if_due()) {",
+    "    if (false && owner && tl_scope && tl_scope->poll_if_due()) {",
+    ["tests/test_interrupt.py"],
+    "the region never polls for Ctrl-C",
+)
+mutant(
+    "pool-max-threads",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "  if (n < 1 || n > kMaxThreads)",
+    "  if (n < 1)",
+    ["tests/test_interrupt.py"],
+    "no upper bound on the thread count in the core",
+    equivalent="the bindings check 1..kMaxThreads before calling (both _core.set_num_threads and Python's); "
+    "the core check is a second line of defence no public path reaches",
+)
+mutant(
+    "pool-resize-lock",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "  void resize(int n) { num_threads_ = n; }",
+    "  void resize(int n) {\n    std::lock_guard<std::mutex> busy(busy_);\n    num_threads_ = n;\n  }",
+    ["tests/test_interrupt.py"],
+    "set_num_threads waits for a running region while holding the GIL: deadlock against the region's signal poll",
+)
+mutant(
+    "pool-affinity",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "    if (rc == 0) return count;",
+    "    if (rc == 0) return count + 1;",
+    ["tests/test_interrupt.py"],
+    "the default thread count ignores the affinity mask (one too many)",
+)
 
 # -- Python layer ---------------------------------------------------------------------------------------
-mutant("py-f16-param", "python", "python/fastq/quantizers.py",
-       "    return float(rd.type(value))", "    return float(value)",
-       T_QUANT, "parameters not rounded to float16 for float16 input")
-mutant("py-readonly", "python", "python/fastq/quantizers.py",
-       "        if self.__dict__.get(\"_frozen\") and not name.startswith(\"_\"):\n            raise AttributeError(\n",
-       "        if False:\n            raise AttributeError(\n",
-       ["tests/test_misuse.py"], "parameters assignable again (the config then lies)")
-mutant("py-overlap", "python", "python/fastq/_arrays.py",
-       "            if a is not out and np.may_share_memory(a, out) and _data_ptr(a) != _data_ptr(out):",
-       "            if False:",
-       ["tests/test_quantizers.py", "tests/test_hostile.py", "tests/test_properties.py"],
-       "an out= that partially overlaps x is written in place (reads what it already wrote)")
-mutant("py-masked", "python", "python/fastq/_arrays.py",
-       "    if isinstance(x, np.ma.MaskedArray):", "    if False:",
-       ["tests/test_misuse.py"], "masked arrays silently computed on their hidden data")
-mutant("py-flip-ratio", "python", "python/fastq/metrics.py",
-       "            self.total += 1.0 - np.count_nonzero(self._previous == v) / v.size",
-       "            self.total += np.count_nonzero(self._previous == v) / v.size",
-       ["tests/test_quantizers.py", "tests/test_misuse.py"], "FlipRatio counts the unchanged values")
-mutant("py-pack-axis", "python", "python/fastq/binary.py",
-       "        x = np.moveaxis(x, axis, -1)", "        x = np.swapaxes(x, axis, 0)",
-       T_BIN, "pack_bits(axis=...) moves the wrong axis")
-mutant("py-threads-env", "python", "python/fastq/_runtime.py",
-       "    if not 1 <= n <= MAX_THREADS:\n        raise ValueError(f\"FASTQ_NUM_THREADS",
-       "    if not 1 <= n:\n        raise ValueError(f\"FASTQ_NUM_THREADS",
-       ["tests/test_interrupt.py", "tests/test_hostile.py"], "a huge FASTQ_NUM_THREADS accepted")
+mutant(
+    "py-f16-param",
+    "python",
+    "python/fastq/quantizers.py",
+    "    return float(rd.type(value))",
+    "    return float(value)",
+    T_QUANT,
+    "parameters not rounded to float16 for float16 input",
+)
+mutant(
+    "py-readonly",
+    "python",
+    "python/fastq/quantizers.py",
+    '        if self.__dict__.get("_frozen") and not name.startswith("_"):\n            raise AttributeError(\n',
+    "        if False:\n            raise AttributeError(\n",
+    ["tests/test_misuse.py"],
+    "parameters assignable again (the config then lies)",
+)
+mutant(
+    "py-overlap",
+    "python",
+    "python/fastq/_arrays.py",
+    "            if a is not out and np.may_share_memory(a, out) and _data_ptr(a) != _data_ptr(out):",
+    "            if False:",
+    ["tests/test_quantizers.py", "tests/test_hostile.py", "tests/test_properties.py"],
+    "an out= that partially overlaps x is written in place (reads what it already wrote)",
+)
+mutant(
+    "py-masked",
+    "python",
+    "python/fastq/_arrays.py",
+    "    if isinstance(x, np.ma.MaskedArray):",
+    "    if False:",
+    ["tests/test_misuse.py"],
+    "masked arrays silently computed on their hidden data",
+)
+mutant(
+    "py-flip-ratio",
+    "python",
+    "python/fastq/metrics.py",
+    "            self.total += 1.0 - np.count_nonzero(self._previous == v) / v.size",
+    "            self.total += np.count_nonzero(self._previous == v) / v.size",
+    ["tests/test_quantizers.py", "tests/test_misuse.py"],
+    "FlipRatio counts the unchanged values",
+)
+mutant(
+    "py-pack-axis",
+    "python",
+    "python/fastq/binary.py",
+    "        x = np.moveaxis(x, axis, -1)",
+    "        x = np.swapaxes(x, axis, 0)",
+    T_BIN,
+    "pack_bits(axis=...) moves the wrong axis",
+)
+mutant(
+    "py-threads-env",
+    "python",
+    "python/fastq/_runtime.py",
+    '    if not 1 <= n <= MAX_THREADS:\n        raise ValueError(f"FASTQ_NUM_THREADS',
+    '    if not 1 <= n:\n        raise ValueError(f"FASTQ_NUM_THREADS',
+    ["tests/test_interrupt.py", "tests/test_hostile.py"],
+    "a huge FASTQ_NUM_THREADS accepted",
+)
 
 
 def cpu_can_run(isa):
@@ -277,21 +523,31 @@ def build(src: Path, jobs: int):
     if not (b / "CMakeCache.txt").exists():
         pyb = sh([sys.executable, "-m", "pybind11", "--cmakedir"], src).stdout.strip()
         gen = ["-G", "Ninja"] if shutil.which("ninja") else []
-        r = sh(["cmake", "-S", ".", "-B", "build", *gen, f"-Dpybind11_DIR={pyb}",
-                f"-DPython_EXECUTABLE={sys.executable}"], src)
+        r = sh(
+            ["cmake", "-S", ".", "-B", "build", *gen, f"-Dpybind11_DIR={pyb}", f"-DPython_EXECUTABLE={sys.executable}"],
+            src,
+        )
         if r.returncode:
             return r
     return sh(["cmake", "--build", "build", "-j", str(jobs)], src)
 
 
 def run_tests(src: Path, tests, timeout, full):
-    env = dict(os.environ, PYTHONPATH=str(src / "python"), PYTHONDONTWRITEBYTECODE="1",
-               FASTQ_FUZZ_CALLS=os.environ.get("FASTQ_FUZZ_CALLS", "2000"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(src / "python"),
+        PYTHONDONTWRITEBYTECODE="1",
+        FASTQ_FUZZ_CALLS=os.environ.get("FASTQ_FUZZ_CALLS", "2000"),
+    )
     env.pop("FASTQ_FORCE_ISA", None)
     args = ["tests"] if full else tests
     try:
-        r = sh([sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *args], src, env=env,
-               timeout=timeout)
+        r = sh(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *args],
+            src,
+            env=env,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return "killed", "tests timed out (a hang counts as caught)"
     lines = r.stdout.strip().splitlines() or [""]
@@ -375,7 +631,9 @@ def main():
             bad.append(m["id"])
         if status == "invalid":
             bad.append(m["id"])
-    counts = {s: sum(1 for _, st, _, _ in results if st == s) for s in ("killed", "survived", "invalid", "not run here")}
+    counts = {
+        s: sum(1 for _, st, _, _ in results if st == s) for s in ("killed", "survived", "invalid", "not run here")
+    }
     print("  " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
     if bad:
         print("  not killed (and not argued equivalent) or invalid: " + ", ".join(bad))

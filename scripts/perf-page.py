@@ -24,58 +24,79 @@ PAGE = ROOT / "docs" / "performance.md"
 
 
 def _machine_line(m: dict) -> str:
-    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
-                     for b in m.get("blas") or [])
+    blas = ", ".join(
+        f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})" for b in m.get("blas") or []
+    )
     env = m.get("openblas_env") or {}
     unset = " (OPENBLAS_* removed for the run)" if env.get("unset") else " (OPENBLAS_* set!)" if env.get("set") else ""
-    return (f"{m.get('cpu')} ({m.get('machine')}, {m.get('cpu_count')} logical cores), fastq ISA "
-            f"{m.get('isa_active')}, {m.get('num_threads')} thread(s); {m.get('build', '')}; Python {m.get('python')}, "
-            f"NumPy {m.get('numpy')}{', ' + blas if blas else ''}{unset}; load average before the run "
-            f"{m.get('load_average_1min')}")
+    return (
+        f"{m.get('cpu')} ({m.get('machine')}, {m.get('cpu_count')} logical cores), fastq ISA "
+        f"{m.get('isa_active')}, {m.get('num_threads')} thread(s); {m.get('build', '')}; Python {m.get('python')}, "
+        f"NumPy {m.get('numpy')}{', ' + blas if blas else ''}{unset}; load average before the run "
+        f"{m.get('load_average_1min')}"
+    )
 
 
 def bench_block(report: dict, label: str) -> str:
     """Markdown tables of a ``python -m fastq bench --json`` report."""
     plan = report["plan"]
     cmd = "python -m fastq bench" + (" --quick" if plan.get("quick") else "")
-    out = [f"### `{cmd}`{' — ' + label if label else ''}", "",
-           f"Machine: {_machine_line(report['machine'])}. Wall time {report['wall_time_s']:.0f} s.", ""]
+    out = [
+        f"### `{cmd}`{' — ' + label if label else ''}",
+        "",
+        f"Machine: {_machine_line(report['machine'])}. Wall time {report['wall_time_s']:.0f} s.",
+        "",
+    ]
     q = [r for r in report["results"] if r["kind"] == "quantizer"]
     if q:
-        out += [f"Quantizers, float32, {q[0]['elements']:,} elements, ns per element (median):", "",
-                "| quantizer | pass | fastq | baseline | speedup | IQR/median | check | baseline |",
-                "|---|---|---:|---:|---:|---:|---|---|"]
+        out += [
+            f"Quantizers, float32, {q[0]['elements']:,} elements, ns per element (median):",
+            "",
+            "| quantizer | pass | fastq | baseline | speedup | IQR/median | check | baseline |",
+            "|---|---|---:|---:|---:|---:|---|---|",
+        ]
         for r in q:
             sp = f"{r['speedup']:.1f}×" if r["stable"] else "unstable"
             idiom = r["baseline"].split(": ", 1)[-1]
             base = "reference" if r["baseline"] == "fastq.reference" else f"`{idiom}`"
-            out.append(f"| {r['label']} | {r['pass']} | {r['fastq_ns_per_element']:.3f} | "
-                       f"{r['baseline_ns_per_element']:.3f} | {sp} | {100 * r['spread']:.0f}% | {r['check']} "
-                       f"| {base} |")
+            out.append(
+                f"| {r['label']} | {r['pass']} | {r['fastq_ns_per_element']:.3f} | "
+                f"{r['baseline_ns_per_element']:.3f} | {sp} | {100 * r['spread']:.0f}% | {r['check']} "
+                f"| {base} |"
+            )
         out.append("")
     mm = [r for r in report["results"] if r["kind"] == "binary_matmul"]
     if mm:
-        out += ["`binary_matmul` against NumPy float32 matmul of the same ±1 matrices (median ms per call):", "",
-                "| shape | M×N×K | fastq | + pack A | NumPy | speedup | of peak | IQR/median | check |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            "`binary_matmul` against NumPy float32 matmul of the same ±1 matrices (median ms per call):",
+            "",
+            "| shape | M×N×K | fastq | + pack A | NumPy | speedup | of peak | IQR/median | check |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in mm:
             sp = f"{r['speedup']:.1f}×" if r["stable"] else "unstable"
             frac = "n/a" if r["peak_fraction"] is None else f"{100 * r['peak_fraction']:.0f}%"
-            out.append(f"| {r['name']} | {'×'.join(map(str, r['shape_mnk']))} | {r['fastq_ns'] / 1e6:.3f} | "
-                       f"{r['fastq_with_packing_ns'] / 1e6:.3f} | {r['baseline_ns'] / 1e6:.3f} | {sp} | {frac} | "
-                       f"{100 * r['spread']:.0f}% | {r['check']} |")
+            out.append(
+                f"| {r['name']} | {'×'.join(map(str, r['shape_mnk']))} | {r['fastq_ns'] / 1e6:.3f} | "
+                f"{r['fastq_with_packing_ns'] / 1e6:.3f} | {r['baseline_ns'] / 1e6:.3f} | {sp} | {frac} | "
+                f"{100 * r['spread']:.0f}% | {r['check']} |"
+            )
         peak = report.get("popcount_peak")
         if peak:
-            out += ["", f"Popcount peak: {peak['per_core_bit_macs_per_s'] / 1e12:.2f} T binary MAC/s per core "
-                    f"({peak['method']})."]
+            out += [
+                "",
+                f"Popcount peak: {peak['per_core_bit_macs_per_s'] / 1e12:.2f} T binary MAC/s per core "
+                f"({peak['method']}).",
+            ]
         out.append("")
     others = [r for r in report["results"] if r["kind"] not in ("quantizer", "binary_matmul")]
     if others:
         out += ["| row | fastq ms | baseline ms | speedup | check |", "|---|---:|---:|---:|---|"]
         for r in others:
             sp = f"{r['speedup']:.1f}×" if r["stable"] else "unstable"
-            out.append(f"| {r['label']} | {r['fastq_ns'] / 1e6:.3f} | {r['baseline_ns'] / 1e6:.3f} | {sp} "
-                       f"| {r['check']} |")
+            out.append(
+                f"| {r['label']} | {r['fastq_ns'] / 1e6:.3f} | {r['baseline_ns'] / 1e6:.3f} | {sp} | {r['check']} |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -83,11 +104,15 @@ def bench_block(report: dict, label: str) -> str:
 def quantizers_block(results: dict, label: str) -> str:
     """The table of bench/report_quantizers.py --json (its own formatter)."""
     sys.path.insert(0, str(ROOT / "bench"))
-    import report_quantizers  # noqa: E402
+    import report_quantizers
 
     results["single_thread"] = {int(k): v for k, v in results["single_thread"].items()}
-    head = [f"### `python bench/report_quantizers.py`{' — ' + label if label else ''}", "",
-            f"Machine: {_machine_line(results['machine'])}.", ""]
+    head = [
+        f"### `python bench/report_quantizers.py`{' — ' + label if label else ''}",
+        "",
+        f"Machine: {_machine_line(results['machine'])}.",
+        "",
+    ]
     return "\n".join(head) + report_quantizers.table(results) + "\n"
 
 

@@ -41,12 +41,52 @@ def edge_values(dtype) -> np.ndarray:
     dt = np.dtype(dtype)
     fi = np.finfo(dt)
     one = dt.type(1)
-    vals = [0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -1.0, 0.5, -0.5, 0.05, -0.05, 0.3, -0.3,
-            1.0 / 6, 0.25, 0.75, 5.0 / 6, 2.0 / 3, 1.0 / 3, 2.39936 / 5, -2.39936 / 5, 2.39936 / 10,
-            17.0, -17.0, 89.0 / 5, 95.0 / 5, -100.0, 1e3, -1e3, 1.5, -2.0, 1e-3]
+    vals = [
+        0.0,
+        -0.0,
+        np.nan,
+        np.inf,
+        -np.inf,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        0.05,
+        -0.05,
+        0.3,
+        -0.3,
+        1.0 / 6,
+        0.25,
+        0.75,
+        5.0 / 6,
+        2.0 / 3,
+        1.0 / 3,
+        2.39936 / 5,
+        -2.39936 / 5,
+        2.39936 / 10,
+        17.0,
+        -17.0,
+        89.0 / 5,
+        95.0 / 5,
+        -100.0,
+        1e3,
+        -1e3,
+        1.5,
+        -2.0,
+        1e-3,
+    ]
     out = [dt.type(v) for v in vals]
-    out += [np.nextafter(one, dt.type(2)), -np.nextafter(one, dt.type(2)), np.nextafter(one, dt.type(0)),
-            fi.smallest_subnormal, -fi.smallest_subnormal, fi.tiny, -fi.tiny, fi.max, -fi.max]
+    out += [
+        np.nextafter(one, dt.type(2)),
+        -np.nextafter(one, dt.type(2)),
+        np.nextafter(one, dt.type(0)),
+        fi.smallest_subnormal,
+        -fi.smallest_subnormal,
+        fi.tiny,
+        -fi.tiny,
+        fi.max,
+        -fi.max,
+    ]
     return np.array(out, dtype=dt)
 
 

@@ -230,7 +230,9 @@ def test_binary_dense_public_api():
     # defaults: scale 1, bias 0 -> the plain +-1 product as float32
     np.testing.assert_array_equal(BinaryDense(w)(x[0]), (signs(x[0]) @ signs(w).T).astype(np.float32))
     # scalar scale/bias broadcast; weights given packed
-    np.testing.assert_array_equal(BinaryDense(pack_bits(w), 0.5, -1)(x[0]), dense_reference(x[0], w, np.full(50, 0.5), np.full(50, -1.0)))
+    np.testing.assert_array_equal(
+        BinaryDense(pack_bits(w), 0.5, -1)(x[0]), dense_reference(x[0], w, np.full(50, 0.5), np.full(50, -1.0))
+    )
 
 
 # -------------------------------------------------------------------------- PackedBits object
@@ -288,7 +290,9 @@ def test_bad_inputs_raise_clear_errors_and_leave_inputs_untouched():
         binary_matmul(a[0], b)
     with pytest.raises(ValueError, match=r"b: expected a 2-D operand, got shape \(1, 5, 99\)"):
         binary_matmul(a, pack_bits(b[None]))
-    with pytest.raises(TypeError, match=r"a: expected a PackedBits or a float array, got an array of dtype uint64 \(packed words\?"):
+    with pytest.raises(
+        TypeError, match=r"a: expected a PackedBits or a float array, got an array of dtype uint64 \(packed words\?"
+    ):
         binary_matmul(pack_bits(a).words, b)
     with pytest.raises(TypeError, match=r"b: expected a PackedBits or a float array, got str"):
         binary_matmul(a, "b")
@@ -391,10 +395,12 @@ def test_binary_matmul_out_argument():
     out = np.full((7, 9), -12345, np.int32)
     assert fastq.binary_matmul(a, b, out=out) is out
     np.testing.assert_array_equal(out, expected)
-    for bad, err, msg in [(np.empty((7, 9), np.int64), ValueError, "out: expected dtype int32, got int64"),
-                          (np.empty((9, 7), np.int32), ValueError, r"out: expected shape \(7, 9\), got \(9, 7\)"),
-                          (np.empty((7, 18), np.int32)[:, ::2], ValueError, "out: expected a C-contiguous array"),
-                          ([[0] * 9] * 7, TypeError, "out: expected a NumPy int32 array, got list")]:
+    for bad, err, msg in [
+        (np.empty((7, 9), np.int64), ValueError, "out: expected dtype int32, got int64"),
+        (np.empty((9, 7), np.int32), ValueError, r"out: expected shape \(7, 9\), got \(9, 7\)"),
+        (np.empty((7, 18), np.int32)[:, ::2], ValueError, "out: expected a C-contiguous array"),
+        ([[0] * 9] * 7, TypeError, "out: expected a NumPy int32 array, got list"),
+    ]:
         with pytest.raises(err, match=msg):
             fastq.binary_matmul(a, b, out=bad)
     ro = np.zeros((7, 9), np.int32)
@@ -414,9 +420,11 @@ def test_binary_dense_out_argument():
     assert layer(x, out=out) is out
     np.testing.assert_array_equal(out, expected)
     assert layer(fastq.pack_bits(x), out=out) is out
-    for bad, err, msg in [(np.empty((2, 3, 11), np.float64), ValueError, "out: expected dtype float32, got float64"),
-                          (np.empty((6, 11), np.float32), ValueError, r"out: expected shape \(2, 3, 11\), got \(6, 11\)"),
-                          ("y", TypeError, "out: expected a NumPy float32 array, got str")]:
+    for bad, err, msg in [
+        (np.empty((2, 3, 11), np.float64), ValueError, "out: expected dtype float32, got float64"),
+        (np.empty((6, 11), np.float32), ValueError, r"out: expected shape \(2, 3, 11\), got \(6, 11\)"),
+        ("y", TypeError, "out: expected a NumPy float32 array, got str"),
+    ]:
         with pytest.raises(err, match=msg):
             layer(x, out=bad)
     with pytest.raises(ValueError, match="only for float output"):

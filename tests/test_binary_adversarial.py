@@ -34,8 +34,7 @@ def _patterns(k, rng):
     alt = (np.arange(k) % 2).astype(bool)
     blocks = ((np.arange(k) // 8) % 2).astype(bool)  # byte-aligned runs
     words = ((np.arange(k) // 64) % 2).astype(bool)  # whole words of ones
-    return np.stack([ones, ~ones, ones, alt, ~alt, blocks, words, ~words, rng.random(k) < 0.5,
-                     rng.random(k) < 0.97])
+    return np.stack([ones, ~ones, ones, alt, ~alt, blocks, words, ~words, rng.random(k) < 0.5, rng.random(k) < 0.97])
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 import fastq
+from conftest import CASE_IDS, QUANTIZER_CASES, assert_same_values, mixed_input, swish_grad_bound
 from fastq import _core, reference
-
-from conftest import QUANTIZER_CASES, CASE_IDS, assert_same_values, mixed_input, swish_grad_bound
 
 CHUNK = 1 << 16  # ops.hpp kReduceChunk: reductions combine chunks of this many elements
 # Above the streaming threshold for a backward pass (x, dy, out) and several reduction chunks.
@@ -145,8 +144,14 @@ def _ulps(a, b):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tanh_within_the_documented_2_ulp(dtype):
     rng = np.random.default_rng(3)
-    x = np.concatenate([rng.standard_normal(200000) * 3, rng.uniform(-20, 20, 100000),
-                        rng.uniform(-1e-3, 1e-3, 50000), [0.0, -0.0, 1e-30, 0.5, 9.0, 25.0, -25.0]]).astype(dtype)
+    x = np.concatenate(
+        [
+            rng.standard_normal(200000) * 3,
+            rng.uniform(-20, 20, 100000),
+            rng.uniform(-1e-3, 1e-3, 50000),
+            [0.0, -0.0, 1e-30, 0.5, 9.0, 25.0, -25.0],
+        ]
+    ).astype(dtype)
     got = np.empty_like(x)
     _core.active.tanh(x, got)
     # Correctly rounded reference: float32 from float64, float64 from long double.

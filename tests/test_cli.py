@@ -30,8 +30,10 @@ def run_fastq(*args, code=None, timeout=120, env_extra=None):
 
 
 # A child in which the named modules cannot be imported (as if not installed).
-BLOCK = ("import sys\nfor m in {mods!r}: sys.modules[m] = None\n"
-         "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+BLOCK = (
+    "import sys\nfor m in {mods!r}: sys.modules[m] = None\n"
+    "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def test_help_and_info():
@@ -44,8 +46,10 @@ def test_help_and_info():
 
 
 def test_core_imports_without_optional_dependencies():
-    code = ("import sys\nfor m in ('sklearn', 'matplotlib', 'tqdm', 'threadpoolctl'): sys.modules[m] = None\n"
-            "import fastq, fastq.tools.cli, fastq.tools.tasks, fastq.tools.demo\nprint('ok')\n")
+    code = (
+        "import sys\nfor m in ('sklearn', 'matplotlib', 'tqdm', 'threadpoolctl'): sys.modules[m] = None\n"
+        "import fastq, fastq.tools.cli, fastq.tools.tasks, fastq.tools.demo\nprint('ok')\n"
+    )
     r = run_fastq(code=code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
@@ -127,16 +131,39 @@ def test_bench_quick_plot(quick_bench):
 
 def test_bench_plot_without_matplotlib_is_an_error(tmp_path):
     png = tmp_path / "p.png"
-    r = run_fastq("bench", "--quick", "--size", "4096", "--shapes", "S1", "--time-limit", "0.5",
-                  "--keep-openblas-env", "--plot", str(png), code=BLOCK.format(mods=("matplotlib",)))
+    r = run_fastq(
+        "bench",
+        "--quick",
+        "--size",
+        "4096",
+        "--shapes",
+        "S1",
+        "--time-limit",
+        "0.5",
+        "--keep-openblas-env",
+        "--plot",
+        str(png),
+        code=BLOCK.format(mods=("matplotlib",)),
+    )
     assert r.returncode == 2, r.stderr
     assert "matplotlib" in r.stderr and 'pip install "fastq-bnn[demo]"' in r.stderr
     assert not png.exists() and "Quantizers" not in r.stdout  # refused before measuring anything
 
 
 def test_bench_json_to_stdout(tmp_path):
-    r = run_fastq("bench", "--quick", "--size", "4096", "--shapes", "S1", "--time-limit", "0.5",
-                  "--keep-openblas-env", "--json", "-")
+    r = run_fastq(
+        "bench",
+        "--quick",
+        "--size",
+        "4096",
+        "--shapes",
+        "S1",
+        "--time-limit",
+        "0.5",
+        "--keep-openblas-env",
+        "--json",
+        "-",
+    )
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)  # --json -: JSON alone on stdout, the table on stderr
     assert report["results"] and "Quantizers" in r.stderr
@@ -185,8 +212,9 @@ def test_reexec_of_a_script_keeps_its_command_line(monkeypatch):
 
     monkeypatch.setattr(os, "name", "posix")
     monkeypatch.setattr(os, "execve", fake_execve)
-    monkeypatch.setattr(sys, "orig_argv", ["python3", "-X", "dev", "bench/report_binary.py", "--rounds", "3"],
-                        raising=False)
+    monkeypatch.setattr(
+        sys, "orig_argv", ["python3", "-X", "dev", "bench/report_binary.py", "--rounds", "3"], raising=False
+    )
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.delenv(env.UNSET_MARKER, raising=False)
     with pytest.raises(SystemExit):
@@ -197,8 +225,13 @@ def test_reexec_of_a_script_keeps_its_command_line(monkeypatch):
 
 def test_measure_interleaves_and_calibrates():
     calls = []
-    stats = timing.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                              budget_s=0.01, min_sample_ns=200_000, min_repeats=3, max_repeats=5)
+    stats = timing.measure(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        budget_s=0.01,
+        min_sample_ns=200_000,
+        min_repeats=3,
+        max_repeats=5,
+    )
     for s in stats.values():
         assert 3 <= s.repeats <= 5
         assert s.inner > 1  # an append takes far less than 0.2 ms: the inner loop grew
@@ -219,22 +252,48 @@ def test_measure_repeats_until_stable_or_marks_unstable():
         _time.sleep(0.0004 if state["n"] % 2 else 0.0001)
 
     t0 = _time.perf_counter()
-    stats = timing.measure({"noisy": noisy}, budget_s=0.01, min_sample_ns=100_000, min_repeats=3, max_repeats=5,
-                           deadline=_time.perf_counter() + 0.3, max_spread=0.10)
+    stats = timing.measure(
+        {"noisy": noisy},
+        budget_s=0.01,
+        min_sample_ns=100_000,
+        min_repeats=3,
+        max_repeats=5,
+        deadline=_time.perf_counter() + 0.3,
+        max_spread=0.10,
+    )
     assert stats["noisy"].repeats > 5  # went on past the planned rounds
     assert _time.perf_counter() - t0 < 3  # and stopped at the cap
     assert stats["noisy"].spread > 0.10
     row = tasks.timed_record("x", "n", "noisy row", stats["noisy"], "b", stats["noisy"], "exact", 0.10)
     assert row["stable"] is False
-    report = {"fastq": "0", "machine": {"cpu": "c", "machine": "m", "isa_active": "scalar", "isa_available": [],
-                                        "num_threads": 1, "numpy": "1", "python": "3"},
-              "plan": {"max_spread": 0.10}, "results": [row], "wall_time_s": 1.0}
+    report = {
+        "fastq": "0",
+        "machine": {
+            "cpu": "c",
+            "machine": "m",
+            "isa_active": "scalar",
+            "isa_available": [],
+            "num_threads": 1,
+            "numpy": "1",
+            "python": "3",
+        },
+        "plan": {"max_spread": 0.10},
+        "results": [row],
+        "wall_time_s": 1.0,
+    }
     text = report_mod.format_report(report)
     assert "unstable" in text and "1 row(s) unstable" in text
     assert f"{row['speedup']:.2f}x" not in text  # no headline figure from noise
     # A steady candidate is stable after its planned rounds.
-    stats = timing.measure({"steady": lambda: None}, budget_s=0.01, min_sample_ns=200_000, min_repeats=5,
-                           max_repeats=5, deadline=_time.perf_counter() + 5, max_spread=0.5)
+    stats = timing.measure(
+        {"steady": lambda: None},
+        budget_s=0.01,
+        min_sample_ns=200_000,
+        min_repeats=5,
+        max_repeats=5,
+        deadline=_time.perf_counter() + 5,
+        max_spread=0.5,
+    )
     assert stats["steady"].spread <= 0.5 and stats["steady"].repeats == 5
 
 

@@ -44,13 +44,36 @@ def kernel_words(kernel):
 
 def plans(kern, kernel, case, output, scale=None, bias=None, relu=False):
     c = case
-    return kern.conv_plan(kernel_words(kernel), kernel.shape[2], c["groups"], c["strides"], c["dilation"],
-                          c["padding"], c["pad_values"] == 0.0, output, scale, bias, relu)
+    return kern.conv_plan(
+        kernel_words(kernel),
+        kernel.shape[2],
+        c["groups"],
+        c["strides"],
+        c["dilation"],
+        c["padding"],
+        c["pad_values"] == 0.0,
+        output,
+        scale,
+        bias,
+        relu,
+    )
 
 
 def case(n, h, w, c, o, kh, kw, strides=(1, 1), dilation=(1, 1), padding="valid", pad_values=1.0, groups=1):
-    return dict(n=n, h=h, w=w, c=c, o=o, kh=kh, kw=kw, strides=strides, dilation=dilation, padding=padding,
-                pad_values=pad_values, groups=groups)
+    return dict(
+        n=n,
+        h=h,
+        w=w,
+        c=c,
+        o=o,
+        kh=kh,
+        kw=kw,
+        strides=strides,
+        dilation=dilation,
+        padding=padding,
+        pad_values=pad_values,
+        groups=groups,
+    )
 
 
 # Each of N, H, W, C in {1, 63, 64, 65, 127, 128, 129, 200} at least once; O odd and misaligned
@@ -77,10 +100,10 @@ GRID = [
     case(1, 2, 200, 3, 2, 2, 3, padding="same"),
     case(1, 200, 1, 2, 4, 3, 1, strides=(4, 1), padding="same", pad_values=0.0),
     case(2, 17, 19, 200, 129, 7, 7, strides=(3, 2), dilation=(2, 3), padding="same", pad_values=0.0),
-    case(1, 9, 11, 128, 200, 3, 3, padding="same", groups=2),              # cg = 64: aligned slices
+    case(1, 9, 11, 128, 200, 3, 3, padding="same", groups=2),  # cg = 64: aligned slices
     case(2, 8, 7, 130, 34, 3, 3, padding="same", pad_values=0.0, groups=2),  # cg = 65: regrouped
-    case(1, 6, 9, 12, 24, 3, 3, strides=2, padding="same", groups=12),        # depthwise, 2 per channel
-    case(1, 5, 6, 256, 200, 3, 2, padding="valid", groups=8),                 # og = 25 straddles words
+    case(1, 6, 9, 12, 24, 3, 3, strides=2, padding="same", groups=12),  # depthwise, 2 per channel
+    case(1, 5, 6, 256, 200, 3, 2, padding="valid", groups=8),  # og = 25 straddles words
     case(3, 10, 10, 96, 72, 3, 3, padding="same", pad_values=0.0, groups=3),
 ]
 GRID_IDS = ["N{n}_H{h}_W{w}_C{c}_O{o}_K{kh}x{kw}_{padding}{pad_values:g}_g{groups}".format(**c) for c in GRID]
@@ -223,18 +246,22 @@ def test_binary_conv2d_public_api():
     want = ref.binary_conv2d(x, kernel, 1, "same", 0.0, 1, 2)
     got = fastq.binary_conv2d(x, kernel, padding="same", pad_values=0.0, groups=2)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(fastq.binary_conv2d(fastq.pack_bits(x), kernel, padding="SAME", pad_values=0,
-                                                      groups=2), want)
+    np.testing.assert_array_equal(
+        fastq.binary_conv2d(fastq.pack_bits(x), kernel, padding="SAME", pad_values=0, groups=2), want
+    )
     out = np.empty_like(want)
     assert fastq.binary_conv2d(x, kernel, padding="same", pad_values=0.0, groups=2, out=out) is out
     np.testing.assert_array_equal(out, want)
     # ints, float16 and non-contiguous input are converted first (signs never change)
     x16 = x.astype(np.float16)[:, :, ::-1]
-    np.testing.assert_array_equal(fastq.binary_conv2d(x16, kernel, strides=(2, 1), dilation_rate=2, groups=2),
-                                  ref.binary_conv2d(x16, kernel, (2, 1), "valid", 1.0, 2, 2))
+    np.testing.assert_array_equal(
+        fastq.binary_conv2d(x16, kernel, strides=(2, 1), dilation_rate=2, groups=2),
+        ref.binary_conv2d(x16, kernel, (2, 1), "valid", 1.0, 2, 2),
+    )
     ints = r.integers(-2, 3, (1, 4, 4, 3))
-    np.testing.assert_array_equal(fastq.binary_conv2d(ints, np.ones((2, 2, 3, 1))),
-                                  ref.binary_conv2d(ints, np.ones((2, 2, 3, 1))))
+    np.testing.assert_array_equal(
+        fastq.binary_conv2d(ints, np.ones((2, 2, 3, 1))), ref.binary_conv2d(ints, np.ones((2, 2, 3, 1)))
+    )
     # empty batch, and an empty "same" image
     assert fastq.binary_conv2d(x[:0], kernel, groups=2).shape == (0, 7, 8, 20)
     assert fastq.binary_conv2d(np.zeros((1, 0, 3, 70)), kernel, padding="same", groups=2).shape == (1, 0, 3, 20)
@@ -271,8 +298,18 @@ def test_binary_conv2d_layer():
 def test_binary_conv2d_layer_parameters_are_read_only_config_pickle_repr():
     r = rng(4)
     kernel = r.standard_normal((3, 1, 8, 6))
-    layer = fastq.BinaryConv2D(kernel, strides=(2, 1), padding="same", pad_values=0.0, dilation_rate=(1, 1), groups=2,
-                               scale=2.0, bias=np.arange(6), activation="relu", packed_output=False)
+    layer = fastq.BinaryConv2D(
+        kernel,
+        strides=(2, 1),
+        padding="same",
+        pad_values=0.0,
+        dilation_rate=(1, 1),
+        groups=2,
+        scale=2.0,
+        bias=np.arange(6),
+        activation="relu",
+        packed_output=False,
+    )
     assert (layer.filters, layer.kernel_size, layer.in_channels) == (6, (3, 1), 16)
     assert layer.strides == (2, 1) and layer.padding == "same" and layer.pad_values == 0.0 and layer.groups == 2
     for name in ("kernel", "scale", "bias", "strides", "padding", "activation", "packed_output", "groups"):
@@ -282,11 +319,22 @@ def test_binary_conv2d_layer_parameters_are_read_only_config_pickle_repr():
         assert not arr.flags.writeable
     cfg = layer.get_config()
     assert json.loads(json.dumps(cfg)) == cfg
-    assert cfg == {"filters": 6, "kernel_size": [3, 1], "strides": [2, 1], "padding": "same", "pad_values": 0.0,
-                   "dilation_rate": [1, 1], "groups": 2, "activation": "relu", "packed_output": False}
-    assert repr(layer) == ("BinaryConv2D(filters=6, kernel_size=(3, 1), in_channels=16, strides=(2, 1), "
-                           "padding='same', "
-                           "pad_values=0.0, dilation_rate=(1, 1), groups=2, activation='relu', packed_output=False)")
+    assert cfg == {
+        "filters": 6,
+        "kernel_size": [3, 1],
+        "strides": [2, 1],
+        "padding": "same",
+        "pad_values": 0.0,
+        "dilation_rate": [1, 1],
+        "groups": 2,
+        "activation": "relu",
+        "packed_output": False,
+    }
+    assert repr(layer) == (
+        "BinaryConv2D(filters=6, kernel_size=(3, 1), in_channels=16, strides=(2, 1), "
+        "padding='same', "
+        "pad_values=0.0, dilation_rate=(1, 1), groups=2, activation='relu', packed_output=False)"
+    )
     x = r.standard_normal((1, 5, 4, 16))
     again = pickle.loads(pickle.dumps(layer))
     np.testing.assert_array_equal(again(x), layer(x))
@@ -316,10 +364,10 @@ POOL_CASES = [
     ((1, 7, 6, 65), 3, 2, "same"),
     ((3, 6, 9, 129), (2, 3), (1, 2), "valid"),
     ((1, 5, 5, 200), (3, 3), 1, "same"),
-    ((1, 3, 4, 512), (3, 4), None, "valid"),        # the whole image; AVX-512 vector path
+    ((1, 3, 4, 512), (3, 4), None, "valid"),  # the whole image; AVX-512 vector path
     ((2, 4, 5, 1024), (2, 2), (1, 1), "same"),
     ((1, 1, 1, 1), 1, None, "valid"),
-    ((1, 2, 2, 3), 5, 1, "same"),                    # pool larger than the input, clipped
+    ((1, 2, 2, 3), 5, 1, "same"),  # pool larger than the input, clipped
     ((0, 4, 4, 8), 2, None, "valid"),
 ]
 
@@ -359,57 +407,111 @@ def test_conv_and_pool_hostile_inputs():
     k = r.standard_normal((3, 3, 8, 4))
     x0, k0 = x.copy(), k.copy()
     bad = [
-        (lambda: fastq.binary_conv2d(x[0], k), ValueError,
-         r"x: expected a 4-D NHWC array \(N, H, W, C\), got shape \(6, 6, 8\)"),
-        (lambda: fastq.binary_conv2d(x, k[0]), ValueError,
-         r"kernel: expected a 4-D HWIO array .* got shape \(3, 8, 4\)"),
-        (lambda: fastq.binary_conv2d(x, k[:, :, :5]), ValueError,
-         r"kernel: expected C // groups = 8 input channels \(x has C = 8, groups = 1\), "
-         r"got kernel shape \(3, 3, 5, 4\)"),
-        (lambda: fastq.binary_conv2d(x, k, groups=3), ValueError,
-         "groups: x's C = 8 channels do not split into 3 groups"),
-        (lambda: fastq.binary_conv2d(x, k[:, :, :4, :3], groups=2), ValueError,
-         "groups: the kernel's O = 3 output channels do not split into 2 groups"),
+        (
+            lambda: fastq.binary_conv2d(x[0], k),
+            ValueError,
+            r"x: expected a 4-D NHWC array \(N, H, W, C\), got shape \(6, 6, 8\)",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k[0]),
+            ValueError,
+            r"kernel: expected a 4-D HWIO array .* got shape \(3, 8, 4\)",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k[:, :, :5]),
+            ValueError,
+            r"kernel: expected C // groups = 8 input channels \(x has C = 8, groups = 1\), "
+            r"got kernel shape \(3, 3, 5, 4\)",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k, groups=3),
+            ValueError,
+            "groups: x's C = 8 channels do not split into 3 groups",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k[:, :, :4, :3], groups=2),
+            ValueError,
+            "groups: the kernel's O = 3 output channels do not split into 2 groups",
+        ),
         (lambda: fastq.binary_conv2d(x, k, strides=0), ValueError, r"strides: expected integers >= 1, got 0"),
         (lambda: fastq.binary_conv2d(x, k, strides=(1, 2, 3)), TypeError, "strides: expected an int or a pair of ints"),
         (lambda: fastq.binary_conv2d(x, k, dilation_rate=(1, 0)), ValueError, "dilation_rate: expected integers >= 1"),
-        (lambda: fastq.binary_conv2d(x, k, padding="full"), ValueError,
-         "padding: expected 'valid' or 'same', got 'full'"),
+        (
+            lambda: fastq.binary_conv2d(x, k, padding="full"),
+            ValueError,
+            "padding: expected 'valid' or 'same', got 'full'",
+        ),
         (lambda: fastq.binary_conv2d(x, k, pad_values=0.5), ValueError, "pad_values: expected 0.0 or 1.0"),
         (lambda: fastq.binary_conv2d(x, k, pad_values=-1.0), ValueError, "pad_values: expected 0.0 or 1.0"),
         (lambda: fastq.binary_conv2d(x, k, groups=0), ValueError, "groups: expected an int >= 1, got 0"),
-        (lambda: fastq.binary_conv2d(x, np.ones((7, 7, 8, 4))), ValueError,
-         r"x: the input's H x W = 6 x 6 is smaller than the \(dilated\) kernel's 7 x 7 with padding='valid'"),
-        (lambda: fastq.binary_conv2d(x, k, dilation_rate=3), ValueError,
-         "smaller than the \\(dilated\\) kernel's 7 x 7"),
-        (lambda: fastq.binary_conv2d(fastq.pack_bits(x[..., :7]), k), ValueError,
-         "kernel: expected C // groups = 7 input channels"),
-        (lambda: fastq.binary_conv2d(fastq.pack_bits(x).words, k), TypeError,
-         r"x: expected a PackedBits or a float array, got an array of dtype uint64 \(packed words\?"),
+        (
+            lambda: fastq.binary_conv2d(x, np.ones((7, 7, 8, 4))),
+            ValueError,
+            r"x: the input's H x W = 6 x 6 is smaller than the \(dilated\) kernel's 7 x 7 with padding='valid'",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k, dilation_rate=3),
+            ValueError,
+            "smaller than the \\(dilated\\) kernel's 7 x 7",
+        ),
+        (
+            lambda: fastq.binary_conv2d(fastq.pack_bits(x[..., :7]), k),
+            ValueError,
+            "kernel: expected C // groups = 7 input channels",
+        ),
+        (
+            lambda: fastq.binary_conv2d(fastq.pack_bits(x).words, k),
+            TypeError,
+            r"x: expected a PackedBits or a float array, got an array of dtype uint64 \(packed words\?",
+        ),
         (lambda: fastq.binary_conv2d(x, "k"), TypeError, "kernel: expected a float"),
         (lambda: fastq.binary_conv2d(x.astype(complex), k), TypeError, "x: expected a PackedBits or a float array"),
-        (lambda: fastq.binary_conv2d(x, k, out=np.empty((1, 4, 4, 4), np.float32)), ValueError,
-         "out: expected dtype int32, got float32"),
-        (lambda: fastq.binary_conv2d(x, k, out=np.empty((1, 4, 4, 5), np.int32)), ValueError,
-         r"out: expected shape \(1, 4, 4, 4\), got \(1, 4, 4, 5\)"),
+        (
+            lambda: fastq.binary_conv2d(x, k, out=np.empty((1, 4, 4, 4), np.float32)),
+            ValueError,
+            "out: expected dtype int32, got float32",
+        ),
+        (
+            lambda: fastq.binary_conv2d(x, k, out=np.empty((1, 4, 4, 5), np.int32)),
+            ValueError,
+            r"out: expected shape \(1, 4, 4, 4\), got \(1, 4, 4, 5\)",
+        ),
         (lambda: fastq.BinaryConv2D(k, activation="tanh"), ValueError, "activation: expected None, 'linear' or 'relu'"),
         (lambda: fastq.BinaryConv2D(k, scale=np.ones(3)), ValueError, r"scale: expected a scalar or shape \(4,\)"),
-        (lambda: fastq.BinaryConv2D(k)(fastq.pack_bits(x[..., :7])), ValueError,
-         r"x: expected C = 8 channels, got a PackedBits of shape \(1, 6, 6, 7\) \(k = 7\)"),
-        (lambda: fastq.BinaryConv2D(k)(x[..., :7]), ValueError,
-         r"x: expected C = 8 channels .*got shape \(1, 6, 6, 7\)"),
+        (
+            lambda: fastq.BinaryConv2D(k)(fastq.pack_bits(x[..., :7])),
+            ValueError,
+            r"x: expected C = 8 channels, got a PackedBits of shape \(1, 6, 6, 7\) \(k = 7\)",
+        ),
+        (
+            lambda: fastq.BinaryConv2D(k)(x[..., :7]),
+            ValueError,
+            r"x: expected C = 8 channels .*got shape \(1, 6, 6, 7\)",
+        ),
         (lambda: fastq.BinaryConv2D(k)(fastq.pack_bits(x[0])), ValueError, "x: expected a 4-D NHWC operand"),
-        (lambda: fastq.BinaryConv2D(k, packed_output=True)(x, out=np.empty((1, 4, 4, 4), np.float32)), ValueError,
-         "out: expected dtype uint64, got float32"),
+        (
+            lambda: fastq.BinaryConv2D(k, packed_output=True)(x, out=np.empty((1, 4, 4, 4), np.float32)),
+            ValueError,
+            "out: expected dtype uint64, got float32",
+        ),
         (lambda: fastq.BinaryConv2D(k)(x, out=[1]), TypeError, "out: expected a NumPy float32 array, got list"),
         (lambda: fastq.binary_max_pool2d(x, 2), TypeError, "x: expected a PackedBits of NHWC signs"),
         (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x[0]), 2), ValueError, "x: expected a 4-D NHWC operand"),
-        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 7), ValueError,
-         r"pool_size: \(7, 7\) is larger than the input's 6 x 6 with padding='valid'"),
-        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 0), ValueError,
-         "pool_size: expected integers >= 1, got 0"),
-        (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, strides=(0, 1)), ValueError,
-         "strides: expected integers >= 1"),
+        (
+            lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 7),
+            ValueError,
+            r"pool_size: \(7, 7\) is larger than the input's 6 x 6 with padding='valid'",
+        ),
+        (
+            lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 0),
+            ValueError,
+            "pool_size: expected integers >= 1, got 0",
+        ),
+        (
+            lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, strides=(0, 1)),
+            ValueError,
+            "strides: expected integers >= 1",
+        ),
         (lambda: fastq.binary_max_pool2d(fastq.pack_bits(x), 2, padding="causal"), ValueError, "padding: expected"),
     ]
     for fn, err, msg in bad:
@@ -424,8 +526,9 @@ def test_native_conv_entry_points_validate():
     words = kernel_words(np.ones((3, 3, 8, 4)))
     with pytest.raises(TypeError, match="words: expected a uint64 array"):
         kern.conv_plan(words.astype(np.int64), 8, 1, (1, 1), (1, 1), "valid", False, "dots")
-    with pytest.raises(ValueError,
-                       match=r"words: expected shape \(O, KH, KW, 1\) for 8 channels per group, got \(4, 3, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"words: expected shape \(O, KH, KW, 1\) for 8 channels per group, got \(4, 3, 3\)"
+    ):
         kern.conv_plan(words[..., 0], 8, 1, (1, 1), (1, 1), "valid", False, "dots")
     with pytest.raises(ValueError, match="output: expected 'dots', 'affine' or 'signs', got 'int8'"):
         kern.conv_plan(words, 8, 1, (1, 1), (1, 1), "valid", False, "int8")
@@ -465,9 +568,10 @@ def test_reference_pinned_to_hand_computed_values():
     np.testing.assert_array_equal(ref.binary_conv2d(row, np.ones((1, 3, 1, 1)), 2, "same", 0.0)[0, 0, :, 0], [1, 0])
     np.testing.assert_array_equal(ref.binary_conv2d(row, np.ones((1, 3, 1, 1)), 2, "same", 1.0)[0, 0, :, 0], [1, 1])
     # output transform: relu, then the two roundings
-    np.testing.assert_array_equal(ref.binary_output(np.array([-3, 0, 3]), np.float32(0.1), np.float32(-0.3), "relu"),
-                                  np.array([-0.3, -0.3, np.float32(np.float32(3) * np.float32(0.1)) - np.float32(0.3)],
-                                           np.float32))
+    np.testing.assert_array_equal(
+        ref.binary_output(np.array([-3, 0, 3]), np.float32(0.1), np.float32(-0.3), "relu"),
+        np.array([-0.3, -0.3, np.float32(np.float32(3) * np.float32(0.1)) - np.float32(0.3)], np.float32),
+    )
     # max pool: -1 only where the whole window is -1; "same" windows clipped
     m = np.array([-1.0, -1.0, 1.0, -1.0, -1.0, -1.0]).reshape(1, 2, 3, 1)
     np.testing.assert_array_equal(ref.max_pool2d_signs(m, 2, 2, "same")[0, :, :, 0], [[-1, 1]])

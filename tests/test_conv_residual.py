@@ -28,7 +28,7 @@ def test_residual_matches_formula_and_scalar(isa, n, hw, c, o, relu):
     dots = reference.binary_conv2d(x, kernel, 1, "same", 1.0).astype(np.float32)
     if relu:
         dots = np.maximum(dots, 0)
-    want = (dots * scale + bias) + r                     # float32 NumPy: each step rounded
+    want = (dots * scale + bias) + r  # float32 NumPy: each step rounded
     plan = _plan(_core.kernels_for(isa), kernel, relu, scale, bias)
     got = plan(x, None, r)
     np.testing.assert_array_equal(got, want)
@@ -58,7 +58,18 @@ def test_residual_errors():
     sq = _plan(kern, np.ones((3, 3, 4, 4), np.float32), False, np.ones(4, np.float32), np.zeros(4, np.float32))
     x4 = np.random.default_rng(0).standard_normal((1, 5, 5, 4), dtype=np.float32)
     np.testing.assert_array_equal(sq(x4, None, x4), sq(x4) + x4)
-    signs = kern.conv_plan(fastq.pack_bits(np.ascontiguousarray(kernel.transpose(3, 0, 1, 2))).words, 8, 1, (1, 1),
-                           (1, 1), "same", False, "signs", np.ones(4, np.float32), np.zeros(4, np.float32), False)
+    signs = kern.conv_plan(
+        fastq.pack_bits(np.ascontiguousarray(kernel.transpose(3, 0, 1, 2))).words,
+        8,
+        1,
+        (1, 1),
+        (1, 1),
+        "same",
+        False,
+        "signs",
+        np.ones(4, np.float32),
+        np.zeros(4, np.float32),
+        False,
+    )
     with pytest.raises(ValueError, match="residual: only for float32 output"):
         signs(x, None, np.zeros((1, 5, 5, 4), np.float32))

@@ -15,8 +15,6 @@ Oracles:
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -71,8 +69,8 @@ def windows(x, kh, kw, strides, dilation, padding):
     big = max(h, w) + 2 * (max(kh, kw) * max(dh, dw) + max(sh, sw))
     xp = np.zeros((n, big + h, big + w, c), x.dtype)
     vp = np.zeros((1, big + h, big + w, 1), bool)
-    xp[:, pt:pt + h, pl:pl + w] = x
-    vp[:, pt:pt + h, pl:pl + w] = True
+    xp[:, pt : pt + h, pl : pl + w] = x
+    vp[:, pt : pt + h, pl : pl + w] = True
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
@@ -226,8 +224,12 @@ def test_conv_threads_and_batch_do_not_change_bits(threads):
     r = rng(5)
     imgs = r.standard_normal((3, 30, 30, 8)).astype(np.float32)
     for shape, s, pad in [((3, 3, 8, 40), 1, "same"), ((1, 1, 8, 72), 1, "valid"), ((5, 5, 8, 16), 2, "same")]:
-        conv = F.Conv2D(r.standard_normal(shape).astype(np.float32), strides=s, padding=pad,
-                        bias=r.standard_normal(shape[-1]).astype(np.float32))
+        conv = F.Conv2D(
+            r.standard_normal(shape).astype(np.float32),
+            strides=s,
+            padding=pad,
+            bias=r.standard_normal(shape[-1]).astype(np.float32),
+        )
         fastq.set_num_threads(1)
         one = conv(imgs[:1])
         for t in (1, 2, 3):
@@ -298,8 +300,19 @@ def dw_cases(count, salt):
         k = [(3, 3), (1, 1), (5, 5), (2, 3)][r.integers(4)]
         s = (int(r.integers(1, 3)),) * 2
         d = (1, 1) if r.random() < 0.8 else (2, 2)
-        out.append((k, s, d, ["valid", "same"][r.integers(2)], int(r.choice([1, 5, 16, 17, 40, 64])),
-                    int(r.choice([1, 1, 1, 2, 3])), int(r.integers(1, 12)), int(r.integers(1, 14)), int(r.integers(4))))
+        out.append(
+            (
+                k,
+                s,
+                d,
+                ["valid", "same"][r.integers(2)],
+                int(r.choice([1, 5, 16, 17, 40, 64])),
+                int(r.choice([1, 1, 1, 2, 3])),
+                int(r.integers(1, 12)),
+                int(r.integers(1, 14)),
+                int(r.integers(4)),
+            )
+        )
     return out
 
 
@@ -349,8 +362,13 @@ def test_pools_match_reference(isa, kind):
     for c in [1, 3, 16, 21, 64]:
         x = r.standard_normal((2, 9, 8, c)).astype(np.float32)
         x.flat[r.integers(0, x.size, 3)] = np.nan
-        for ps, st, pad in [((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((2, 2), (1, 1), "valid"),
-                            ((3, 2), (1, 2), "same"), ((7, 7), (7, 7), "same")]:
+        for ps, st, pad in [
+            ((2, 2), (2, 2), "valid"),
+            ((3, 3), (2, 2), "same"),
+            ((2, 2), (1, 1), "valid"),
+            ((3, 2), (1, 2), "same"),
+            ((7, 7), (7, 7), "same"),
+        ]:
             y = fn(x, ps, st, pad, kernels=k)
             ref = ref_pool(x, ps, st, pad, kind)
             bits_equal(y, ref, f"{isa} c={c} {ps} {st} {pad}")

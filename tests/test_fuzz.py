@@ -11,7 +11,6 @@ import os
 import pickle
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,13 +24,51 @@ EXAMPLES = max(1, CALLS // PER_EXAMPLE)
 ALLOWED = (TypeError, ValueError)
 GENERIC = ("incompatible function arguments", "Unable to cast", "(#define PYBIND11", "std::", "terminate called")
 
-DTYPES = ["float16", "float32", "float64", ">f4", ">f8", "int8", "int32", "uint8", "bool", "complex64",
-          "object", "U3", "longdouble"]
-QUANTIZERS = [Q.SteSign, Q.ApproxSign, Q.SteHeaviside, Q.SwishSign, Q.MagnitudeAwareSign, Q.SteTern, Q.DoReFa, Q.NoOp,
-              Q.Quantizer]
+DTYPES = [
+    "float16",
+    "float32",
+    "float64",
+    ">f4",
+    ">f8",
+    "int8",
+    "int32",
+    "uint8",
+    "bool",
+    "complex64",
+    "object",
+    "U3",
+    "longdouble",
+]
+QUANTIZERS = [
+    Q.SteSign,
+    Q.ApproxSign,
+    Q.SteHeaviside,
+    Q.SwishSign,
+    Q.MagnitudeAwareSign,
+    Q.SteTern,
+    Q.DoReFa,
+    Q.NoOp,
+    Q.Quantizer,
+]
 FUNCTIONS = [Q.ste_sign, Q.approx_sign, Q.swish_sign, Q.ste_heaviside, Q.ste_tern]
-WEIRD = [None, "x", b"\x00", 1.5, 3, True, [1.0, -2.0], [[1.0], [2.0, 3.0]], {"a": 1}, object(), float("nan"),
-         2**70, -1, 0, np.float32(0.5), np.int64(7)]
+WEIRD = [
+    None,
+    "x",
+    b"\x00",
+    1.5,
+    3,
+    True,
+    [1.0, -2.0],
+    [[1.0], [2.0, 3.0]],
+    {"a": 1},
+    object(),
+    float("nan"),
+    2**70,
+    -1,
+    0,
+    np.float32(0.5),
+    np.int64(7),
+]
 
 
 _BIG = {}
@@ -53,8 +90,13 @@ def arrays(draw, big=True):
     shape = tuple(draw(st.lists(st.integers(0, 9 if ndim > 2 else 70), min_size=ndim, max_size=ndim)))
     dt = np.dtype(draw(st.sampled_from(DTYPES)))
     n = int(np.prod(shape))
-    vals = draw(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.7, 1e-40, 3e38, np.nan, np.inf, -np.inf, 2.0]),
-                         min_size=1, max_size=4))
+    vals = draw(
+        st.lists(
+            st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -0.7, 1e-40, 3e38, np.nan, np.inf, -np.inf, 2.0]),
+            min_size=1,
+            max_size=4,
+        )
+    )
     base = np.resize(np.array(vals), n).reshape(shape)
     with np.errstate(all="ignore"):
         a = base.astype(dt) if dt.kind != "U" else base.astype(str).astype(dt)
@@ -90,8 +132,11 @@ def params(draw, cls):
         Q.SteHeaviside: {"clip_value": [1.0, 0.5, None]},
         Q.MagnitudeAwareSign: {"clip_value": [1.0, None]},
         Q.SwishSign: {"beta": [5.0, 0.5, 1e30]},
-        Q.SteTern: {"threshold_value": [0.05, 0.0, np.inf], "ternary_weight_networks": [True, False],
-                    "clip_value": [1.0, None]},
+        Q.SteTern: {
+            "threshold_value": [0.05, 0.0, np.inf],
+            "ternary_weight_networks": [True, False],
+            "clip_value": [1.0, None],
+        },
         Q.DoReFa: {"k_bit": [1, 2, 8, 32], "mode": ["activations", "weights"]},
         Q.NoOp: {"precision": [1, 8]},
         Q.Quantizer: {},
@@ -113,8 +158,25 @@ def check_exception(e):
 
 
 def one_call(draw, state):
-    kind = draw(st.sampled_from(["q", "grad", "fn", "registry", "pack", "unpack", "matmul", "dense", "words",
-                                 "threads", "setattr", "pickle", "flip"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "q",
+                "grad",
+                "fn",
+                "registry",
+                "pack",
+                "unpack",
+                "matmul",
+                "dense",
+                "words",
+                "threads",
+                "setattr",
+                "pickle",
+                "flip",
+            ]
+        )
+    )
     if kind in ("q", "grad", "setattr", "pickle", "flip"):
         cls = draw(st.sampled_from(QUANTIZERS))
         q = cls(**params(draw, cls))
@@ -151,11 +213,20 @@ def one_call(draw, state):
         f(values(draw))
     elif kind == "registry":
         names = ["ste_sign", "SteSign", "larq>SteTern", "bogus", "NoOp", "DoReFaQuantizer"]
-        ident = draw(st.one_of(st.sampled_from(names),
-                               st.fixed_dictionaries({"class_name": st.sampled_from(["SteSign", "DoReFa", "Bogus", 5]),
-                                                      "config": st.sampled_from([{}, {"k_bit": 3}, {"clip_value": -1},
-                                                                                 {"mode": "weights"}, [1], None])}),
-                               st.sampled_from(WEIRD)))
+        ident = draw(
+            st.one_of(
+                st.sampled_from(names),
+                st.fixed_dictionaries(
+                    {
+                        "class_name": st.sampled_from(["SteSign", "DoReFa", "Bogus", 5]),
+                        "config": st.sampled_from(
+                            [{}, {"k_bit": 3}, {"clip_value": -1}, {"mode": "weights"}, [1], None]
+                        ),
+                    }
+                ),
+                st.sampled_from(WEIRD),
+            )
+        )
         Q.get(ident, custom_objects=draw(st.sampled_from([None, {}, {"X": Q.SteSign}, [1]])))
     elif kind == "pack":
         x = values(draw)
@@ -170,9 +241,12 @@ def one_call(draw, state):
         fastq.binary_matmul(a, b, out=draw(st.one_of(st.none(), arrays(big=False))))
     elif kind == "dense":
         w = state[0] if state and draw(st.booleans()) else values(draw)
-        layer = fastq.BinaryDense(w, scale=draw(st.one_of(st.none(), arrays(big=False), st.sampled_from(WEIRD))),
-                                  bias=draw(st.one_of(st.none(), st.just(0.5))),
-                                  packed_output=draw(st.sampled_from([False, True, "yes", 1])))
+        layer = fastq.BinaryDense(
+            w,
+            scale=draw(st.one_of(st.none(), arrays(big=False), st.sampled_from(WEIRD))),
+            bias=draw(st.one_of(st.none(), st.just(0.5))),
+            packed_output=draw(st.sampled_from([False, True, "yes", 1])),
+        )
         x = state[-1] if state and draw(st.booleans()) else values(draw)
         layer(x, out=draw(st.one_of(st.none(), arrays(big=False))))
     elif kind == "words":
@@ -182,8 +256,14 @@ def one_call(draw, state):
         fastq.set_num_threads(draw(st.sampled_from([1, 2, 3, 0, 1025, 2**31, 2**64, "2", 2.0, None])))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None, print_blob=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(st.data())
 def test_fuzz_public_api(restore_threads, data):
     state = []
@@ -193,5 +273,5 @@ def test_fuzz_public_api(restore_threads, data):
                 one_call(data.draw, state)
         except AssertionError:
             raise
-        except BaseException as e:  # noqa: BLE001 - everything else must be a clean Python error
+        except BaseException as e:
             check_exception(e)

@@ -4,7 +4,6 @@ bounded and started on demand, and the default follows the CPUs this process may
 
 import linecache
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -31,14 +30,16 @@ def _env():
 
 
 def _run(code, timeout=300, **kw):
-    return subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=timeout, **kw
+    )
 
 
 # -- exceptions ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("threads", [1, 2, 4])
-@pytest.mark.parametrize("kind, exc", [("bad_alloc", MemoryError), ("runtime_error", RuntimeError),
-                                       ("length_error", ValueError)])
+@pytest.mark.parametrize(
+    "kind, exc", [("bad_alloc", MemoryError), ("runtime_error", RuntimeError), ("length_error", ValueError)]
+)
 @pytest.mark.parametrize("chunked", [False, True])
 def test_an_exception_in_any_task_reaches_the_caller(restore_threads, threads, kind, exc, chunked):
     fastq.set_num_threads(threads)
@@ -153,8 +154,9 @@ def test_a_signal_during_a_real_kernel_call_stops_it(restore_threads):
             except _Stop as e:
                 frames, tb = [], e.__traceback__
                 while tb:
-                    frames.append((tb.tb_frame.f_code.co_name, linecache.getline(tb.tb_frame.f_code.co_filename,
-                                                                                  tb.tb_lineno)))
+                    frames.append(
+                        (tb.tb_frame.f_code.co_name, linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+                    )
                     tb = tb.tb_next
                 # The handler ran inside the native call (not at a bytecode boundary around it).
                 if [f[0] for f in frames[-2:]] == ["__call__", "handler"] and "_bound.forward(" in frames[-2][1]:
@@ -209,8 +211,14 @@ print(_core.started_workers())
 def test_default_threads_follow_the_affinity_mask():
     cpus = sorted(os.sched_getaffinity(0))
     code = "import os, fastq; print(fastq.get_num_threads(), len(os.sched_getaffinity(0)))"
-    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120,
-                       preexec_fn=lambda: os.sched_setaffinity(0, {cpus[0]}))
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpus[0]}),
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["1", "1"]
     assert _core.default_num_threads() >= 1

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 import fastq
-from fastq import _core
-
 from conftest import CASE_IDS, QUANTIZER_CASES, assert_same_values, mixed_input
+from fastq import _core
 
 SIMD_ISAS = [isa for isa in _core.available_isas() if isa != "scalar"]
 SCALAR = _core.kernels_for("scalar")
@@ -68,7 +67,7 @@ def test_streaming_store_passes_match_scalar(isa, dtype, restore_threads):
     for threads, offset in [(1, 0), (1, 3), (2, 5), (2, 64 // itemsize - 1)]:
         fastq.set_num_threads(threads)
         base = (-buf.ctypes.data % 64) // itemsize + offset
-        out = buf[base:base + n]
+        out = buf[base : base + n]
         for q in QUANTIZER_CASES:
             for args in ((x,), (x, dy)):
                 expected = run_pass(q, SCALAR, *args)
@@ -77,8 +76,11 @@ def test_streaming_store_passes_match_scalar(isa, dtype, restore_threads):
     rows = x[: (n // 1001) * 1001].reshape(-1, 1001)
     q = fastq.MagnitudeAwareSign()
     assert_same_values(run_pass(q, simd, rows), run_pass(q, SCALAR, rows), f"{isa} {q} streamed rows")
-    assert_same_values(run_pass(q, simd, rows, dy[: rows.size].reshape(rows.shape)),
-                       run_pass(q, SCALAR, rows, dy[: rows.size].reshape(rows.shape)), f"{isa} {q} streamed rows")
+    assert_same_values(
+        run_pass(q, simd, rows, dy[: rows.size].reshape(rows.shape)),
+        run_pass(q, SCALAR, rows, dy[: rows.size].reshape(rows.shape)),
+        f"{isa} {q} streamed rows",
+    )
 
 
 @pytest.mark.parametrize("isa", SIMD_ISAS)

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 import fastq
+from conftest import CASE_IDS, QUANTIZER_CASES
 from fastq import _core
 from fastq import quantizers as Q
-
-from conftest import QUANTIZER_CASES, CASE_IDS
 
 BUILTIN_CONFIGS = [Q.serialize(q) for q in QUANTIZER_CASES]
 
@@ -59,10 +58,13 @@ def test_configs_are_json_and_round_trip(cfg):
 
 
 def test_numpy_scalar_parameters_give_json_configs():
-    for q in (fastq.SteSign(clip_value=np.float32(0.5)), fastq.SwishSign(beta=np.float64(2.0)),
-              fastq.SteTern(threshold_value=np.float16(0.25), ternary_weight_networks=np.bool_(True),
-                            clip_value=np.int64(2)),
-              fastq.DoReFa(k_bit=np.int32(4)), fastq.NoOp(precision=np.uint8(3))):
+    for q in (
+        fastq.SteSign(clip_value=np.float32(0.5)),
+        fastq.SwishSign(beta=np.float64(2.0)),
+        fastq.SteTern(threshold_value=np.float16(0.25), ternary_weight_networks=np.bool_(True), clip_value=np.int64(2)),
+        fastq.DoReFa(k_bit=np.int32(4)),
+        fastq.NoOp(precision=np.uint8(3)),
+    ):
         cfg = Q.serialize(q)
         assert Q.get(json.loads(json.dumps(cfg))) == q, cfg
         for v in cfg["config"].values():
@@ -173,24 +175,55 @@ def test_kernel_parameter_names_come_from_the_cpp_files():
 
 
 # -- argument checks -----------------------------------------------------------------------------
-@pytest.mark.parametrize("make, exc, pattern", [
-    (lambda: fastq.SteSign(metrics="flip_ratio"), TypeError, r"metrics: expected a list of metric names.*'flip_ratio'"),
-    (lambda: fastq.SteSign(metrics=[3]), TypeError, r"metrics: expected metric names \(str\), got int 3"),
-    (lambda: fastq.SteTern(ternary_weight_networks="no"), TypeError,
-     r"ternary_weight_networks: expected True or False, got str 'no'"),
-    (lambda: fastq.SteTern(ternary_weight_networks=1), TypeError, r"ternary_weight_networks: expected True or False"),
-    (lambda: fastq.SwishSign(beta=float("nan")), ValueError, r"beta: expected a number, got nan"),
-    (lambda: fastq.SteTern(threshold_value=float("nan")), ValueError, r"threshold_value: expected a number, got nan"),
-    (lambda: fastq.SteSign(clip_value=np.float32("nan")), ValueError, r"clip_value: expected a number >= 0 or None"),
-    (lambda: fastq.DoReFa(mode=1), TypeError, r"mode: expected 'activations' or 'weights', got int 1"),
-    (lambda: fastq.DoReFa(k_bit="2"), TypeError, r"k_bit: expected an integer in 1\.\.32, got str '2'"),
-    (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), packed_output="yes"), TypeError,
-     r"packed_output: expected True or False, got str 'yes'"),
-    (lambda: fastq.SteSign()(fastq.pack_bits(np.ones((2, 3), np.float32))), TypeError,
-     r"x: expected real values, got a PackedBits"),
-    (lambda: fastq.PackedBits.from_words(np.zeros((1, 2**25), np.uint64), 2**31), ValueError,
-     r"k: expected a bit count >= 0 and < 2\*\*31"),
-])
+@pytest.mark.parametrize(
+    "make, exc, pattern",
+    [
+        (
+            lambda: fastq.SteSign(metrics="flip_ratio"),
+            TypeError,
+            r"metrics: expected a list of metric names.*'flip_ratio'",
+        ),
+        (lambda: fastq.SteSign(metrics=[3]), TypeError, r"metrics: expected metric names \(str\), got int 3"),
+        (
+            lambda: fastq.SteTern(ternary_weight_networks="no"),
+            TypeError,
+            r"ternary_weight_networks: expected True or False, got str 'no'",
+        ),
+        (
+            lambda: fastq.SteTern(ternary_weight_networks=1),
+            TypeError,
+            r"ternary_weight_networks: expected True or False",
+        ),
+        (lambda: fastq.SwishSign(beta=float("nan")), ValueError, r"beta: expected a number, got nan"),
+        (
+            lambda: fastq.SteTern(threshold_value=float("nan")),
+            ValueError,
+            r"threshold_value: expected a number, got nan",
+        ),
+        (
+            lambda: fastq.SteSign(clip_value=np.float32("nan")),
+            ValueError,
+            r"clip_value: expected a number >= 0 or None",
+        ),
+        (lambda: fastq.DoReFa(mode=1), TypeError, r"mode: expected 'activations' or 'weights', got int 1"),
+        (lambda: fastq.DoReFa(k_bit="2"), TypeError, r"k_bit: expected an integer in 1\.\.32, got str '2'"),
+        (
+            lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), packed_output="yes"),
+            TypeError,
+            r"packed_output: expected True or False, got str 'yes'",
+        ),
+        (
+            lambda: fastq.SteSign()(fastq.pack_bits(np.ones((2, 3), np.float32))),
+            TypeError,
+            r"x: expected real values, got a PackedBits",
+        ),
+        (
+            lambda: fastq.PackedBits.from_words(np.zeros((1, 2**25), np.uint64), 2**31),
+            ValueError,
+            r"k: expected a bit count >= 0 and < 2\*\*31",
+        ),
+    ],
+)
 def test_bad_arguments_name_themselves(make, exc, pattern):
     with pytest.raises(exc, match=pattern):
         make()
@@ -224,18 +257,21 @@ def test_binary_dense_parameters_are_read_only():
 MASKED = np.ma.masked_array(np.array([-1.0, 2.0, 3.0], np.float32), mask=[False, True, False])
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: fastq.SteSign()(MASKED), "x"),
-    (lambda: fastq.SteSign().grad(MASKED, np.ones(3, np.float32)), "x"),
-    (lambda: fastq.SteSign().grad(np.ones(3, np.float32), MASKED), "dy"),
-    (lambda: fastq.SteSign()(np.ones(3, np.float32), out=np.ma.masked_array(np.zeros(3, np.float32))), "out"),
-    (lambda: fastq.MagnitudeAwareSign()(MASKED.reshape(1, 3)), "x"),
-    (lambda: fastq.pack_bits(MASKED), "x"),
-    (lambda: fastq.binary_matmul(MASKED.reshape(1, 3), np.ones((2, 3), np.float32)), "a"),
-    (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), scale=MASKED[:2]), "scale"),
-    (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32))(MASKED.reshape(1, 3)), "x"),
-    (lambda: fastq.PackedBits.from_words(np.ma.masked_array(np.zeros((1, 1), np.uint64)), 3), "words"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: fastq.SteSign()(MASKED), "x"),
+        (lambda: fastq.SteSign().grad(MASKED, np.ones(3, np.float32)), "x"),
+        (lambda: fastq.SteSign().grad(np.ones(3, np.float32), MASKED), "dy"),
+        (lambda: fastq.SteSign()(np.ones(3, np.float32), out=np.ma.masked_array(np.zeros(3, np.float32))), "out"),
+        (lambda: fastq.MagnitudeAwareSign()(MASKED.reshape(1, 3)), "x"),
+        (lambda: fastq.pack_bits(MASKED), "x"),
+        (lambda: fastq.binary_matmul(MASKED.reshape(1, 3), np.ones((2, 3), np.float32)), "a"),
+        (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), scale=MASKED[:2]), "scale"),
+        (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32))(MASKED.reshape(1, 3)), "x"),
+        (lambda: fastq.PackedBits.from_words(np.ma.masked_array(np.zeros((1, 1), np.uint64)), 3), "words"),
+    ],
+)
 def test_masked_arrays_are_refused_not_silently_unmasked(call, name):
     with pytest.raises(TypeError, match=rf"{name}: masked arrays are not supported.*filled"):
         call()
@@ -305,6 +341,11 @@ def test_show_config_does_not_claim_a_force_set_after_import():
     assert r.returncode == 0, r.stderr
     assert "forced" not in r.stdout
     env["FASTQ_FORCE_ISA"] = "scalar"
-    r = subprocess.run([sys.executable, "-c", "import fastq; fastq.show_config()"], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", "import fastq; fastq.show_config()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "scalar (forced by FASTQ_FORCE_ISA)" in r.stdout

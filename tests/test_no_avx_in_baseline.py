@@ -113,8 +113,9 @@ def objects(tmp_path_factory):
 
 def disassemble(obj):
     """{function (demangled): {non-baseline mnemonics}} and the number of wide-register uses."""
-    out = subprocess.run(["objdump", "-d", "-C", "--no-show-raw-insn", str(obj)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["objdump", "-d", "-C", "--no-show-raw-insn", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
     bad = defaultdict(set)
     wide = defaultdict(int)
     func = None

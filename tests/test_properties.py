@@ -35,8 +35,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, note, settings
-from hypothesis import given
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -61,8 +60,13 @@ _SUPPRESS = [HealthCheck.too_slow]
 # ones), on top of the @example cases and the edge values the strategies always mix in; a
 # failure prints its seed (print_blob) so it can be replayed with @reproduce_failure.
 settings.register_profile(
-    "ci", max_examples=200, derandomize=False, deadline=None, database=None, print_blob=True,
-    suppress_health_check=_SUPPRESS
+    "ci",
+    max_examples=200,
+    derandomize=False,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESS,
 )
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_SUPPRESS)
 settings.register_profile("nightly", max_examples=5000, deadline=None, suppress_health_check=_SUPPRESS)
@@ -191,7 +195,9 @@ def values(draw, shape, dt, name, cfg, finite_moderate=False):
     n = math.prod(shape)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="seed"))
     if dt.kind == "f":
-        kind = draw(st.sampled_from(["normal", "normal", "unit", "levels", "wide", "tiny", "edges"]), label="distribution")
+        kind = draw(
+            st.sampled_from(["normal", "normal", "unit", "levels", "wide", "tiny", "edges"]), label="distribution"
+        )
         if finite_moderate and kind == "wide":
             kind = "normal"
         with np.errstate(over="ignore"):
@@ -205,7 +211,11 @@ def values(draw, shape, dt, name, cfg, finite_moderate=False):
             elif kind == "wide":  # from subnormal to overflow
                 a = rng.choice([-1.0, 1.0], n) * 10.0 ** rng.uniform(-330, 310, n)
             elif kind == "tiny":  # everything near the subnormal range of the dtype
-                a = rng.standard_normal(n) * float(np.finfo(dt).tiny) * 2.0 ** rng.integers(-(np.finfo(dt).nmant + 2), 3)
+                a = (
+                    rng.standard_normal(n)
+                    * float(np.finfo(dt).tiny)
+                    * 2.0 ** rng.integers(-(np.finfo(dt).nmant + 2), 3)
+                )
             else:
                 a = np.zeros(n)
             a = a.astype(dt)
@@ -284,7 +294,10 @@ def inputs(draw, name, cfg, dtypes=None):
     dt = draw(st.sampled_from(dtypes or FLOAT_DTYPES * 3 + INT_DTYPES), label="dtype")
     layout = draw(st.sampled_from(LAYOUTS), label="layout")
     if layout == "basic":
-        base_shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=draw(st.sampled_from([1, 1, 1, 0])), max_side=6), label="base_shape")
+        base_shape = draw(
+            hnp.array_shapes(min_dims=0, max_dims=3, min_side=draw(st.sampled_from([1, 1, 1, 0])), max_side=6),
+            label="base_shape",
+        )
         base = draw(values(base_shape, dt, name, cfg))
         index = draw(hnp.basic_indices(base_shape, min_dims=0, allow_newaxis=True, allow_ellipsis=True), label="index")
         x = base[index]  # a view (or a NumPy scalar when every axis is indexed)
@@ -330,7 +343,9 @@ def mismatch_report(got, exp, bad, x=None, extra=""):
     for i in idx:
         i = tuple(i)
         xv = "" if xa is None or xa.shape != got.shape else f" x={xa[i]!r}"
-        lines.append(f"  at {i}:{xv} fastq={got[i]!r} ({got[i].tobytes().hex()}) ref={exp[i]!r} ({exp[i].tobytes().hex()})")
+        lines.append(
+            f"  at {i}:{xv} fastq={got[i]!r} ({got[i].tobytes().hex()}) ref={exp[i]!r} ({exp[i].tobytes().hex()})"
+        )
     return "\n".join(lines)
 
 
@@ -425,8 +440,11 @@ def check_dorefa_weights(x, dy, got, k_bit):
         # float64 from long double).
         exact = np.tanh(xw.astype(np.longdouble if wd == F64 else np.float64)).astype(wd)
         assert_ulps(fastq_tanh(xw), exact, 2, x=xw)
-        exp = ref.forward("DoReFa", x, k_bit=k_bit, mode="weights") if dy is None else (
-            ref.backward("DoReFa", x, dy, k_bit=k_bit, mode="weights"))
+        exp = (
+            ref.forward("DoReFa", x, k_bit=k_bit, mode="weights")
+            if dy is None
+            else (ref.backward("DoReFa", x, dy, k_bit=k_bit, mode="weights"))
+        )
         got = np.asarray(got)
         assert got.dtype == exp.dtype and got.shape == exp.shape
         t = np.tanh(xw.astype(np.float64))

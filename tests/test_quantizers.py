@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 import fastq
+from conftest import CASE_IDS, QUANTIZER_CASES, assert_same_values, mixed_input, swish_grad_bound
 from fastq import _core, reference
 from fastq import quantizers as Q
-
-from conftest import CASE_IDS, QUANTIZER_CASES, assert_same_values, mixed_input, swish_grad_bound
 
 SHAPES = [(), (0,), (1,), (7,), (64,), (65,), (1001,), (37, 19), (3, 3, 8, 16), (4, 0, 3), (2, 1)]
 
@@ -77,8 +76,17 @@ def test_matches_reference(q, dtype):
         check_against_reference(q, x, dy)
 
 
-@pytest.mark.parametrize("dtype, expected", [(np.int8, np.float16), (np.uint8, np.float16), (np.int16, np.float32),
-                                             (np.int32, np.float64), (np.int64, np.float64), (np.bool_, np.float16)])
+@pytest.mark.parametrize(
+    "dtype, expected",
+    [
+        (np.int8, np.float16),
+        (np.uint8, np.float16),
+        (np.int16, np.float32),
+        (np.int32, np.float64),
+        (np.int64, np.float64),
+        (np.bool_, np.float16),
+    ],
+)
 @pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
 def test_integer_and_bool_inputs(q, dtype, expected):
     x = np.array([-3, -1, 0, 1, 2, 100], dtype=np.int64).astype(dtype)
@@ -96,7 +104,9 @@ def test_known_values():
     np.testing.assert_array_equal(fastq.SteHeaviside()(x), [0, 0, 0, 0, 1, 1, 1, np.nan])
     np.testing.assert_array_equal(fastq.ApproxSign().grad(x, ones), [0, 0, 2, 2, 1, 0, 0, 0])
     np.testing.assert_array_equal(fastq.SteTern(threshold_value=0.5)(x), [-1, -1, 0, 0, 1, 1, 1, np.nan])
-    np.testing.assert_array_equal(fastq.DoReFa(k_bit=2)(x), [0, 0, -0.0, 0, np.float32(2) / np.float32(3), 1, 1, np.nan])
+    np.testing.assert_array_equal(
+        fastq.DoReFa(k_bit=2)(x), [0, 0, -0.0, 0, np.float32(2) / np.float32(3), 1, 1, np.nan]
+    )
     assert fastq.SwishSign(beta=5.0).grad(np.float32(0), np.float32(1)) == np.float32(5)
 
 
@@ -149,7 +159,6 @@ def test_views_and_layouts(q):
     assert_same_values(q(lst), q(np.asarray(lst)), "list input")
 
 
-
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("threshold", [0.0, -0.0, 0.05, -0.5, 1e-45, 3e38, np.inf, -np.inf, np.nan])
 def test_ste_tern_thresholds_at_the_edges(dtype, threshold):
@@ -160,8 +169,27 @@ def test_ste_tern_thresholds_at_the_edges(dtype, threshold):
     with np.errstate(all="ignore"):
         t = dtype(threshold)
         near = [t, -t, np.nextafter(t, dtype(np.inf)), np.nextafter(t, dtype(-np.inf)), -np.nextafter(t, dtype(np.inf))]
-        x = np.array(near + [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, info.max, -info.max,
-                             info.tiny, -info.tiny, info.smallest_subnormal, 0.04, -0.06, 2.0], dtype)
+        x = np.array(
+            near
+            + [
+                0.0,
+                -0.0,
+                1.0,
+                -1.0,
+                np.inf,
+                -np.inf,
+                np.nan,
+                info.max,
+                -info.max,
+                info.tiny,
+                -info.tiny,
+                info.smallest_subnormal,
+                0.04,
+                -0.06,
+                2.0,
+            ],
+            dtype,
+        )
     x = np.concatenate([x, mixed_input((200,), dtype, seed=7)])
     with np.errstate(all="ignore"):
         expected = reference.forward("SteTern", x, threshold_value=float(t))
@@ -170,8 +198,12 @@ def test_ste_tern_thresholds_at_the_edges(dtype, threshold):
             fastq.SteTern(threshold_value=float(t))
         work = x.astype(np.float32) if dtype == np.float16 else x
         got = np.empty_like(work)
-        _core.active.forward(_core.quantizer_ids["SteTern"], work, got,
-                             {"clip_value": 1.0, "no_clip": 0.0, "threshold": float(t), "twn": 0.0})
+        _core.active.forward(
+            _core.quantizer_ids["SteTern"],
+            work,
+            got,
+            {"clip_value": 1.0, "no_clip": 0.0, "threshold": float(t), "twn": 0.0},
+        )
         assert_same_values(got.astype(dtype), expected, f"Δ={t}")
     else:
         q = fastq.SteTern(threshold_value=float(t))
@@ -182,7 +214,10 @@ def test_ste_tern_thresholds_at_the_edges(dtype, threshold):
         xs = x.copy()
         xs[3] = special
         with np.errstate(all="ignore"):
-            assert_same_values(twn(xs), reference.forward("SteTern", xs, ternary_weight_networks=True), f"TWN with {special}")
+            assert_same_values(
+                twn(xs), reference.forward("SteTern", xs, ternary_weight_networks=True), f"TWN with {special}"
+            )
+
 
 @pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
 def test_out_argument(q):
@@ -216,7 +251,6 @@ def test_out_argument(q):
     assert_same_values(q(h, out=out16), q(h), "float16 out=")
 
 
-
 @pytest.mark.parametrize("q", QUANTIZER_CASES, ids=CASE_IDS)
 def test_arguments_the_native_fast_path_hands_back(q):
     """Calls the one-call native path declines (it returns None) give the general path's result:
@@ -239,6 +273,7 @@ def test_arguments_the_native_fast_path_hands_back(q):
     clone = copy.deepcopy(q)
     assert clone == q
     assert_same_values(clone(x), expected_y, "deepcopy")
+
 
 def test_zero_dim_and_empty():
     for q in QUANTIZER_CASES:
@@ -286,11 +321,22 @@ def test_precision():
     assert Q.ste_sign.precision == 1 and Q.ste_tern.precision == 2
 
 
-@pytest.mark.parametrize("name, cls", [("ste_sign", fastq.SteSign), ("approx_sign", fastq.ApproxSign),
-                                       ("ste_heaviside", fastq.SteHeaviside), ("swish_sign", fastq.SwishSign),
-                                       ("magnitude_aware_sign", fastq.MagnitudeAwareSign), ("ste_tern", fastq.SteTern),
-                                       ("dorefa_quantizer", fastq.DoReFa), ("DoReFaQuantizer", fastq.DoReFa),
-                                       ("SteSign", fastq.SteSign), ("DoReFa", fastq.DoReFa), ("SteTern", fastq.SteTern)])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("ste_sign", fastq.SteSign),
+        ("approx_sign", fastq.ApproxSign),
+        ("ste_heaviside", fastq.SteHeaviside),
+        ("swish_sign", fastq.SwishSign),
+        ("magnitude_aware_sign", fastq.MagnitudeAwareSign),
+        ("ste_tern", fastq.SteTern),
+        ("dorefa_quantizer", fastq.DoReFa),
+        ("DoReFaQuantizer", fastq.DoReFa),
+        ("SteSign", fastq.SteSign),
+        ("DoReFa", fastq.DoReFa),
+        ("SteTern", fastq.SteTern),
+    ],
+)
 def test_registry_names(name, cls):
     q = Q.get(name)
     assert type(q) is cls and q == cls()
@@ -298,14 +344,20 @@ def test_registry_names(name, cls):
 
 def test_registry_forms():
     assert Q.get(None) is None
-    f = lambda x: x  # noqa: E731
+    f = lambda x: x
     assert Q.get(f) is f
     assert Q.get(Q.ste_sign) is Q.ste_sign
-    larq_written = {"class_name": "SteSign", "config": {"clip_value": 0.5, "name": "ste_sign_3", "trainable": True,
-                                                         "dtype": "float32"}}
+    larq_written = {
+        "class_name": "SteSign",
+        "config": {"clip_value": 0.5, "name": "ste_sign_3", "trainable": True, "dtype": "float32"},
+    }
     assert Q.get(larq_written) == fastq.SteSign(clip_value=0.5)
-    keras3 = {"module": "larq.quantizers", "class_name": "DoReFa", "config": {"k_bit": 4, "mode": "weights",
-              "name": "d", "trainable": True, "dtype": "float32"}, "registered_name": "larq>DoReFa"}
+    keras3 = {
+        "module": "larq.quantizers",
+        "class_name": "DoReFa",
+        "config": {"k_bit": 4, "mode": "weights", "name": "d", "trainable": True, "dtype": "float32"},
+        "registered_name": "larq>DoReFa",
+    }
     assert Q.get(keras3) == fastq.DoReFa(k_bit=4, mode="weights")
     assert Q.get({"class_name": "NoOpQuantizer", "config": {"precision": 2}}) == fastq.NoOp(precision=2)
     assert Q.get({"class_name": "larq>SteTern", "config": {}}) == fastq.SteTern()
@@ -315,8 +367,10 @@ def test_registry_forms():
         Q.get("NoOp")
     with pytest.raises(ValueError, match="interpret"):
         Q.get(42)
-    assert Q.serialize(fastq.SteTern()) == {"class_name": "SteTern", "config": {
-        "threshold_value": 0.05, "ternary_weight_networks": False, "clip_value": 1.0}}
+    assert Q.serialize(fastq.SteTern()) == {
+        "class_name": "SteTern",
+        "config": {"threshold_value": 0.05, "ternary_weight_networks": False, "clip_value": 1.0},
+    }
 
 
 def test_function_forms():
@@ -357,12 +411,10 @@ def test_metrics_scope():
     q(np.array([1.0, -1.0, 1.0, -1.0], np.float32))
     q(np.array([1.0, 1.0, 1.0, -1.0], np.float32))
     assert q.flip_ratio.result() == 0.25
-    with pytest.raises(ValueError, match="bogus"):
-        with fastq.context.metrics_scope(["bogus"]):
-            pass
-    with pytest.raises(RuntimeError):
-        with fastq.context.metrics_scope(["flip_ratio"]):
-            raise RuntimeError
+    with pytest.raises(ValueError, match="bogus"), fastq.context.metrics_scope(["bogus"]):
+        pass
+    with pytest.raises(RuntimeError), fastq.context.metrics_scope(["flip_ratio"]):
+        raise RuntimeError
     assert fastq.context.get_training_metrics() == []  # restored after the error
     assert fastq.SteSign(metrics=["flip_ratio"]).metrics
 

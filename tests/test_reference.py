@@ -162,8 +162,7 @@ def swish_grad_f64(x, dy, beta):
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("beta", [5.0, 10.0])
 def test_swish_sign_grad_at_zero(dtype, beta):
-    dx = ref.backward("SwishSign", arr([0.0, -0.0, 0.0], dtype), arr([1.0, 1.0, 2.5], dtype),
-                      beta=beta)
+    dx = ref.backward("SwishSign", arr([0.0, -0.0, 0.0], dtype), arr([1.0, 1.0, 2.5], dtype), beta=beta)
     assert_same(dx, arr([beta, beta, 2.5 * beta], dtype))
 
 
@@ -259,8 +258,7 @@ def test_magnitude_aware_sign_1d_and_0d(dtype):
     dy = arr([2, 4, 1, 1, 1, 1], dtype)
     # |x| * dy * (|x| <= 1)
     assert_same(ref.backward("MagnitudeAwareSign", x, dy), arr([1, 3, 0, 0, 0, 0], dtype))
-    assert_same(ref.backward("MagnitudeAwareSign", x, dy, clip_value=None),
-                arr([1, 3, 0, 0, 2, 3], dtype))
+    assert_same(ref.backward("MagnitudeAwareSign", x, dy, clip_value=None), arr([1, 3, 0, 0, 2, 3], dtype))
     x0 = np.array(-0.5, dtype)
     assert_same(ref.forward("MagnitudeAwareSign", x0), np.array(-0.5, dtype))
     assert_same(ref.backward("MagnitudeAwareSign", x0, dtype(2)), np.array(1.0, dtype))
@@ -330,8 +328,9 @@ def test_ste_tern_grad_uses_clip_not_threshold():
     x = arr([0.05, 0.01, 1.0, 1.5, -1.0, NAN], F32)
     dy = arr([1, 2, 3, 4, 5, 6], F32)
     assert_same(ref.backward("SteTern", x, dy), arr([1, 2, 3, 0, 5, 0], F32))
-    assert_same(ref.backward("SteTern", x, dy, clip_value=0.5, ternary_weight_networks=True),
-                arr([1, 2, 0, 0, 0, 0], F32))
+    assert_same(
+        ref.backward("SteTern", x, dy, clip_value=0.5, ternary_weight_networks=True), arr([1, 2, 0, 0, 0, 0], F32)
+    )
 
 
 # ------------------------------------------------------------------------------ DoReFa
@@ -406,8 +405,7 @@ def test_dorefa_zero_weight_is_a_tie(dtype, k):
     assert ref.forward("DoReFa", x, k_bit=k, mode="weights")[[0, 3]].tolist() == [w, w]
     z = np.zeros((2, 3), dtype)  # d == 0: p = 0.5 everywhere, no gradient
     assert_same(ref.forward("DoReFa", z, k_bit=k, mode="weights"), np.full((2, 3), w, dtype))
-    assert_same(ref.backward("DoReFa", z, np.ones_like(z), k_bit=k, mode="weights"),
-                np.zeros((2, 3), dtype))
+    assert_same(ref.backward("DoReFa", z, np.ones_like(z), k_bit=k, mode="weights"), np.zeros((2, 3), dtype))
     assert ref.dorefa_weight_divisor(z) == 0
 
 
@@ -482,8 +480,16 @@ def test_noop_copies():
 
 
 def test_class_names_and_config_keys():
-    assert ref.CLASS_NAMES == ("NoOp", "SteSign", "ApproxSign", "SteHeaviside", "SwishSign",
-                               "MagnitudeAwareSign", "SteTern", "DoReFa")
+    assert ref.CLASS_NAMES == (
+        "NoOp",
+        "SteSign",
+        "ApproxSign",
+        "SteHeaviside",
+        "SwishSign",
+        "MagnitudeAwareSign",
+        "SteTern",
+        "DoReFa",
+    )
     x = arr([0.5, -2.0], F32)
     larq_keys = {"name": "q", "trainable": False, "dtype": "float32"}
     assert_same(ref.forward("SteSign", x, clip_value=1.0, **larq_keys), arr([1, -1], F32))
@@ -512,8 +518,19 @@ def test_outputs_are_fresh_writable_arrays():
 
 @pytest.mark.parametrize(
     "in_dtype,out_dtype",
-    [(F16, F16), (F32, F32), (F64, F64), (np.int8, F16), (np.uint8, F16), (np.int16, F32),
-     (np.int32, F64), (np.int64, F64), (np.uint64, F64), (np.bool_, F16), (">f4", F32)],
+    [
+        (F16, F16),
+        (F32, F32),
+        (F64, F64),
+        (np.int8, F16),
+        (np.uint8, F16),
+        (np.int16, F32),
+        (np.int32, F64),
+        (np.int64, F64),
+        (np.uint64, F64),
+        (np.bool_, F16),
+        (">f4", F32),
+    ],
 )
 def test_result_dtype(in_dtype, out_dtype):
     x = np.zeros(3, in_dtype)
@@ -524,8 +541,18 @@ def test_result_dtype(in_dtype, out_dtype):
         assert ref.backward(name, x, np.ones(3, F64), **cfg(name)).dtype == out_dtype
 
 
-@pytest.mark.parametrize("bad", [np.complex64, np.complex128, object, "U3", "S3", "M8[s]",
-                                 np.longdouble if np.dtype(np.longdouble).itemsize > 8 else object])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.complex64,
+        np.complex128,
+        object,
+        "U3",
+        "S3",
+        "M8[s]",
+        np.longdouble if np.dtype(np.longdouble).itemsize > 8 else object,
+    ],
+)
 def test_bad_dtypes_raise_type_error(bad):
     x = np.zeros(3, dtype=bad)
     with pytest.raises(TypeError):

@@ -45,8 +45,14 @@ QUANTIZERS = [
     fastq.DoReFa(k_bit=2, mode="weights"),
 ]
 IDS = [repr(q) for q in QUANTIZERS]
-CONCURRENT = [fastq.SteSign(), fastq.SwishSign(), fastq.MagnitudeAwareSign(), fastq.SteTern(ternary_weight_networks=True),
-              fastq.DoReFa(k_bit=4, mode="weights"), fastq.ApproxSign()]
+CONCURRENT = [
+    fastq.SteSign(),
+    fastq.SwishSign(),
+    fastq.MagnitudeAwareSign(),
+    fastq.SteTern(ternary_weight_networks=True),
+    fastq.DoReFa(k_bit=4, mode="weights"),
+    fastq.ApproxSign(),
+]
 CONCURRENT_IDS = [repr(q) for q in CONCURRENT]
 
 
@@ -62,15 +68,20 @@ def data(shape, dtype, seed):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 0.7).astype(dtype)
     flat = x.reshape(-1)
-    flat[:: 97] = 0
-    flat[1:: 89] = 1
-    flat[2:: 83] = -1
+    flat[::97] = 0
+    flat[1::89] = 1
+    flat[2::83] = -1
     return x
 
 
 def bits_equal(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
-        np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}"), np.ascontiguousarray(b).view(f"u{b.dtype.itemsize}"))
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and np.array_equal(
+            np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}"), np.ascontiguousarray(b).view(f"u{b.dtype.itemsize}")
+        )
+    )
 
 
 def run_concurrently(fn, n):
@@ -201,7 +212,9 @@ def test_reductions_identical_for_every_thread_count(dtype, restore_threads):
             k.channel_abs_mean(x, scale)
             got[n] = (k.abs_sum(x), k.max_abs(x), scale)
         for n in range(2, MAX_THREADS + 1):
-            assert got[n][0] == got[1][0] or (np.isnan(got[n][0]) and np.isnan(got[1][0])), f"abs_sum {x.shape}, {n} threads"
+            assert got[n][0] == got[1][0] or (np.isnan(got[n][0]) and np.isnan(got[1][0])), (
+                f"abs_sum {x.shape}, {n} threads"
+            )
             assert got[n][1] == got[1][1], f"max_abs {x.shape}, {n} threads"
             assert bits_equal(got[n][2], got[1][2]), f"channel_abs_mean {x.shape}, {n} threads"
         # And the values are right: float64 sums within a relative 1e-12 of math.fsum-like NumPy.
@@ -247,8 +260,10 @@ def test_binary_matmul_from_eight_threads(restore_threads):
     binary_matmul = _binary_matmul()
     fastq.set_num_threads(2)
     rng = np.random.default_rng(3)
-    pairs = [(rng.standard_normal((200, 300)).astype(np.float32), rng.standard_normal((150, 300)).astype(np.float32))
-             for _ in range(N_PY_THREADS)]
+    pairs = [
+        (rng.standard_normal((200, 300)).astype(np.float32), rng.standard_normal((150, 300)).astype(np.float32))
+        for _ in range(N_PY_THREADS)
+    ]
     expected = [binary_matmul(a, b) for a, b in pairs]
     results = run_concurrently(lambda i: [binary_matmul(*pairs[i]) for _ in range(3)], N_PY_THREADS)
     for i, rs in enumerate(results):
@@ -298,9 +313,12 @@ def _fork_and_check(x, expected, q, child_threads):
 # just-started pool worker, OpenBLAS, a busy Python thread) is inside malloc or free deadlocks
 # on its first allocation. glibc's malloc is fork-safe; these tests run in every normal build.
 needs_fork = pytest.mark.skipif(
-    not hasattr(os, "fork") or sys.platform == "darwin"
-    or bool(os.environ.get("FASTQ_TEST_UNDER_QEMU")) or bool(os.environ.get("FASTQ_TEST_UNDER_ASAN")),
-    reason="needs os.fork, and a fork-safe allocator (not qemu-user 7.2, not GCC 12's ASan runtime)")
+    not hasattr(os, "fork")
+    or sys.platform == "darwin"
+    or bool(os.environ.get("FASTQ_TEST_UNDER_QEMU"))
+    or bool(os.environ.get("FASTQ_TEST_UNDER_ASAN")),
+    reason="needs os.fork, and a fork-safe allocator (not qemu-user 7.2, not GCC 12's ASan runtime)",
+)
 
 
 @needs_fork

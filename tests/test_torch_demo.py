@@ -33,12 +33,22 @@ def test_demo_torch_full_run():
     r = _run("demo", "--torch", "--json", "--timing-budget", "0.5")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    for key in ("test_accuracy", "torch_test_accuracy", "agreement", "speedup", "speedup_single_sample",
-                "max_abs_logit_diff", "fastq_ms", "torch_ms", "train_time_s", "wall_time_s"):
+    for key in (
+        "test_accuracy",
+        "torch_test_accuracy",
+        "agreement",
+        "speedup",
+        "speedup_single_sample",
+        "max_abs_logit_diff",
+        "fastq_ms",
+        "torch_ms",
+        "train_time_s",
+        "wall_time_s",
+    ):
         assert isinstance(res[key], float) and np.isfinite(res[key]), key
     assert res["test_accuracy"] >= 0.90
     assert res["all_layers_binary"] is True and res["binary_ops"] == 3
-    assert res["agreement"] == 1.0          # >= 0.99 in general; 1.0 when every layer is binary
+    assert res["agreement"] == 1.0  # >= 0.99 in general; 1.0 when every layer is binary
     assert res["max_abs_logit_diff"] < 1e-3
     assert res["speedup"] > 0 and res["speedup_single_sample"] > 0
     assert res["test_samples"] == 450 and res["epochs"] == 30
@@ -63,13 +73,15 @@ def test_demo_torch_training_is_deterministic():
 
 def test_demo_torch_without_torch():
     # An import hook, not sys.modules['torch'] = None: scipy (under scikit-learn) looks torch up there.
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'torch' or name.startswith('torch.'):\n"
-            "            raise ImportError('No module named ' + repr(name))\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('No module named ' + repr(name))\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from fastq.tools.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
     r = _run("demo", "--torch", "--keep-openblas-env", code=code, timeout=120)
     assert r.returncode == 2
     assert "PyTorch" in r.stderr and "demo --torch" in r.stderr

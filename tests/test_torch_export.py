@@ -22,7 +22,7 @@ from fastq.models import UnsupportedModelError  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 
-EPS = 2.0 ** -4     # var = 1 - EPS: var + eps == 1 exactly, so 1/sqrt(var + eps) == 1
+EPS = 2.0**-4  # var = 1 - EPS: var + eps == 1 exactly, so 1/sqrt(var + eps) == 1
 BIN = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", bias=False)
 
 
@@ -91,13 +91,20 @@ def bnn():
     """A Sequential BNN: binary convs (pad_values 1 and 0, stride 2 SAME, groups), batch norms,
     max pooling, flatten, a binary dense layer and a float head."""
     return nn.Sequential(
-        ft.QuantConv2d(3, 8, 3, padding="same", pad_values=1.0, **BIN), nn.BatchNorm2d(8),
-        ft.QuantConv2d(8, 8, 3, stride=2, padding="same", pad_values=0.0, **BIN), nn.BatchNorm2d(8),
+        ft.QuantConv2d(3, 8, 3, padding="same", pad_values=1.0, **BIN),
+        nn.BatchNorm2d(8),
+        ft.QuantConv2d(8, 8, 3, stride=2, padding="same", pad_values=0.0, **BIN),
+        nn.BatchNorm2d(8),
         nn.MaxPool2d(2),
-        ft.QuantConv2d(8, 16, 3, padding=1, groups=2, pad_values=1.0, **BIN), nn.BatchNorm2d(16),
-        nn.Dropout(0.3), nn.Flatten(),
-        ft.QuantLinear(16 * 2 * 2, 12, **BIN), nn.BatchNorm1d(12), nn.ReLU(),
-        nn.Linear(12, 10))
+        ft.QuantConv2d(8, 16, 3, padding=1, groups=2, pad_values=1.0, **BIN),
+        nn.BatchNorm2d(16),
+        nn.Dropout(0.3),
+        nn.Flatten(),
+        ft.QuantLinear(16 * 2 * 2, 12, **BIN),
+        nn.BatchNorm1d(12),
+        nn.ReLU(),
+        nn.Linear(12, 10),
+    )
 
 
 class Residual(nn.Module):
@@ -108,8 +115,16 @@ class Residual(nn.Module):
         super().__init__()
         self.stem = nn.Conv2d(3, 8, 3, padding=1)
         self.bn0 = nn.BatchNorm2d(8)
-        self.conv1 = ft.QuantConv2d(8, 8, 3, padding="same", pad_values=1.0, input_quantizer="approx_sign",
-                                    kernel_quantizer="ste_sign", bias=False)
+        self.conv1 = ft.QuantConv2d(
+            8,
+            8,
+            3,
+            padding="same",
+            pad_values=1.0,
+            input_quantizer="approx_sign",
+            kernel_quantizer="ste_sign",
+            bias=False,
+        )
         self.bn1 = nn.BatchNorm2d(8)
         self.conv2 = ft.QuantConv2d(8, 8, 3, padding=1, **BIN)
         self.bn2 = nn.BatchNorm2d(8)
@@ -132,12 +147,12 @@ def test_bnn_exact_outputs_and_binary_layers():
     model = ft.export(net, torch.from_numpy(x[:1]))
     assert isinstance(model, fastq.models.Model)
     assert sum(op.kind == "binary" for op in model.ops) == 4
-    assert [op.describe() for op in model.ops].count("BinaryConv2D -> bits") == 1   # packed into the next conv
+    assert [op.describe() for op in model.ops].count("BinaryConv2D -> bits") == 1  # packed into the next conv
     assert model.input_shapes == [(3, 8, 8)]
     np.testing.assert_array_equal(model.predict(x), _torch_out(net, x))
     # Every binary layer (with its folded batch norm) bit for bit: fx names are the layer names.
     acts = _activations(net, x)
-    names = ["_1", "_3", "_6", "_11"]   # the batch norms after the binary layers (and the last one's relu)
+    names = ["_1", "_3", "_6", "_11"]  # the batch norms after the binary layers (and the last one's relu)
     _, got = model.predict(x, outputs=names)
     for name in names:
         np.testing.assert_array_equal(got[name], acts[name], err_msg=name)
@@ -146,10 +161,10 @@ def test_bnn_exact_outputs_and_binary_layers():
 def test_residual_fx_exact():
     net = _exactify(Residual(), seed=3)
     x = _half_ints((5, 3, 8, 8), seed=4)
-    model = ft.export(net, (1, 3, 8, 8))             # a shape is enough
+    model = ft.export(net, (1, 3, 8, 8))  # a shape is enough
     np.testing.assert_array_equal(model.predict(x), _torch_out(net, x))
     assert sum(op.kind == "binary" for op in model.ops) == 2
-    names = ["relu", "bn1", "add", "bn2", "add_1", "mul"]   # the residual stream and the binary layers
+    names = ["relu", "bn1", "add", "bn2", "add_1", "mul"]  # the residual stream and the binary layers
     _, got = model.predict(x, outputs=names)
     acts = _activations(net, x)
     for name in names:
@@ -165,7 +180,7 @@ def test_ir_is_the_keras_layer_ir():
     assert c0["padding"] == "same" and c0["pad_values"] == 1.0 and c0["data_format"] == "channels_last"
     assert c0["input_quantizer"] == {"class_name": "SteSign", "config": {"clip_value": 1.0}}
     np.testing.assert_array_equal(weights["_0"][0], net[0].weight.detach().numpy().transpose(2, 3, 1, 0))
-    assert layers["_5"]["config"]["padding"] == "same" and layers["_5"]["config"]["groups"] == 2   # padding=1
+    assert layers["_5"]["config"]["padding"] == "same" and layers["_5"]["config"]["groups"] == 2  # padding=1
     assert layers["_1"]["class_name"] == "BatchNormalization" and len(weights["_1"]) == 4
     assert layers["input_1/nhwc"]["class_name"] == "Permute"
     # The dense layer after Flatten reads NHWC order: its kernel rows are permuted.
@@ -180,11 +195,16 @@ def test_ir_is_the_keras_layer_ir():
 def test_explicit_padding_exact_through_zero_padding():
     """Numeric padding other than TensorFlow's SAME: a ZeroPadding2D before the layer, exact when
     the input quantizer maps 0 to pad_values (sign: +1)."""
-    net = _exactify(nn.Sequential(
-        ft.QuantConv2d(2, 4, 3, padding=2, pad_values=1.0, **BIN), nn.BatchNorm2d(4),
-        ft.QuantConv2d(4, 4, 3, stride=2, padding=1, pad_values=1.0, **BIN), nn.BatchNorm2d(4),
-        nn.Conv2d(4, 3, 2, stride=2, padding=1),   # float, zero padding
-        nn.Conv2d(3, 3, 3, padding="same")))
+    net = _exactify(
+        nn.Sequential(
+            ft.QuantConv2d(2, 4, 3, padding=2, pad_values=1.0, **BIN),
+            nn.BatchNorm2d(4),
+            ft.QuantConv2d(4, 4, 3, stride=2, padding=1, pad_values=1.0, **BIN),
+            nn.BatchNorm2d(4),
+            nn.Conv2d(4, 3, 2, stride=2, padding=1),  # float, zero padding
+            nn.Conv2d(3, 3, 3, padding="same"),
+        )
+    )
     x = _half_ints((4, 2, 8, 8))
     config, _ = ft.to_config(net, x[:1])
     classes = [layer["class_name"] for layer in config["config"]["layers"]]
@@ -194,6 +214,7 @@ def test_explicit_padding_exact_through_zero_padding():
 
 def test_flatten_order_and_layouts():
     """A flattened (C, H, W) value at an output comes back in PyTorch's order; a 4-D output in NCHW."""
+
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
@@ -241,17 +262,25 @@ def test_random_weights_close():
     assert np.mean(got.argmax(1) == ref.argmax(1)) >= 0.99
 
 
-@pytest.mark.parametrize("qi, qk", [
-    ("ste_sign", "magnitude_aware_sign"),                               # binary, alpha in the scale
-    ({"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "activations"}}, "ste_tern"),   # float path
-    ("swish_sign", {"class_name": "DoReFa", "config": {"k_bit": 3, "mode": "weights"}}),
-])
+@pytest.mark.parametrize(
+    "qi, qk",
+    [
+        ("ste_sign", "magnitude_aware_sign"),  # binary, alpha in the scale
+        ({"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "activations"}}, "ste_tern"),  # float path
+        ("swish_sign", {"class_name": "DoReFa", "config": {"k_bit": 3, "mode": "weights"}}),
+    ],
+)
 def test_other_quantizers_close(qi, qk):
     torch.manual_seed(1)
-    net = _randomize_bn(nn.Sequential(
-        ft.QuantConv2d(3, 8, 3, padding="same", pad_values=1.0, input_quantizer=qi, kernel_quantizer=qk),
-        nn.BatchNorm2d(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        ft.QuantLinear(8, 5, input_quantizer=qi, kernel_quantizer=qk)))
+    net = _randomize_bn(
+        nn.Sequential(
+            ft.QuantConv2d(3, 8, 3, padding="same", pad_values=1.0, input_quantizer=qi, kernel_quantizer=qk),
+            nn.BatchNorm2d(8),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            ft.QuantLinear(8, 5, input_quantizer=qi, kernel_quantizer=qk),
+        )
+    )
     x = torch.randn(16, 3, 6, 6)
     model = ft.export(net, x)
     np.testing.assert_allclose(model.predict(x.numpy()), _torch_out(net, x.numpy()), rtol=1e-4, atol=1e-4)
@@ -259,10 +288,18 @@ def test_other_quantizers_close(qi, qk):
 
 def test_pooling_padding_and_activations():
     torch.manual_seed(2)
-    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding="same"), nn.MaxPool2d(3, stride=1, padding=1),
-                        nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), nn.Tanh(),
-                        nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(), nn.Linear(4 * 4 * 4, 6), nn.Sigmoid(),
-                        nn.Linear(6, 3), nn.Softmax(dim=1)).eval()
+    net = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding="same"),
+        nn.MaxPool2d(3, stride=1, padding=1),
+        nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+        nn.Tanh(),
+        nn.MaxPool2d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 6),
+        nn.Sigmoid(),
+        nn.Linear(6, 3),
+        nn.Softmax(dim=1),
+    ).eval()
     x = torch.randn(5, 2, 8, 8)
     np.testing.assert_allclose(ft.export(net, x).predict(x.numpy()), _torch_out(net, x.numpy()), atol=1e-6)
 
@@ -278,10 +315,12 @@ def test_training_mode_restored_and_pickle_without_torch(tmp_path):
     # The exported model needs fastq only: it unpickles and runs where PyTorch cannot be imported.
     (tmp_path / "m.pkl").write_bytes(pickle.dumps(model))
     np.save(tmp_path / "x.npy", x)
-    code = ("import sys, pickle, numpy as np; sys.modules['torch'] = None\n"
-            f"m = pickle.load(open({str(tmp_path / 'm.pkl')!r}, 'rb'))\n"
-            f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r})))\n"
-            "assert 'fastq.torch' not in sys.modules\n")
+    code = (
+        "import sys, pickle, numpy as np; sys.modules['torch'] = None\n"
+        f"m = pickle.load(open({str(tmp_path / 'm.pkl')!r}, 'rb'))\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r})))\n"
+        "assert 'fastq.torch' not in sys.modules\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), want)
@@ -310,21 +349,24 @@ def test_unsupported_module_names_the_node():
 
 def test_default_fx_trace_of_quantizers_is_refused():
     net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, **BIN))
-    gm = torch.fx.symbolic_trace(net)   # traces into the quantizer: a raw custom-op call
+    gm = torch.fx.symbolic_trace(net)  # traces into the quantizer: a raw custom-op call
     with pytest.raises(UnsupportedModelError, match="trace the module with fastq.torch.trace"):
         ft.export(gm, (1, 12))
 
 
-@pytest.mark.parametrize("net, match", [
-    (lambda: nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False)), "batch statistics"),
-    (lambda: nn.Sequential(ft.QuantConv2d(3, 4, 3, padding=2, **BIN)), "pad_values=0.0"),
-    (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), "padding_mode"),
-    (lambda: nn.Sequential(nn.MaxPool2d(3, stride=2, ceil_mode=True)), "ceil_mode"),
-    (lambda: nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)), "neither"),
-    (lambda: nn.Sequential(nn.AdaptiveAvgPool2d(2)), "output_size"),
-    (lambda: nn.Sequential(nn.Linear(8, 4)), "flatten it first"),
-    (lambda: nn.Sequential(nn.Flatten(0)), "Flatten"),
-])
+@pytest.mark.parametrize(
+    "net, match",
+    [
+        (lambda: nn.Sequential(nn.BatchNorm2d(3, track_running_stats=False)), "batch statistics"),
+        (lambda: nn.Sequential(ft.QuantConv2d(3, 4, 3, padding=2, **BIN)), "pad_values=0.0"),
+        (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), "padding_mode"),
+        (lambda: nn.Sequential(nn.MaxPool2d(3, stride=2, ceil_mode=True)), "ceil_mode"),
+        (lambda: nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)), "neither"),
+        (lambda: nn.Sequential(nn.AdaptiveAvgPool2d(2)), "output_size"),
+        (lambda: nn.Sequential(nn.Linear(8, 4)), "flatten it first"),
+        (lambda: nn.Sequential(nn.Flatten(0)), "Flatten"),
+    ],
+)
 def test_unsupported_options(net, match):
     with pytest.raises(UnsupportedModelError, match=match):
         ft.export(net(), (1, 3, 8, 8))
@@ -338,8 +380,12 @@ def test_example_input_type():
 
 
 def test_flip_ratio_untouched_by_export():
-    net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, kernel_quantizer="ste_sign",
-                                                     input_quantizer=ft.quantizers.SteSign(metrics=["flip_ratio"])))
+    net = nn.Sequential(
+        nn.Flatten(),
+        ft.QuantLinear(
+            12, 4, kernel_quantizer="ste_sign", input_quantizer=ft.quantizers.SteSign(metrics=["flip_ratio"])
+        ),
+    )
     metric = net[1].input_quantizer.flip_ratio
     before = float(metric.result())
     ft.export(net, torch.randn(3, 12))

@@ -16,9 +16,24 @@ from fastq.torch import quantizers as tq  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 
-NAMES = ["ste_sign", "SteSign", "approx_sign", "ApproxSign", "ste_heaviside", "SteHeaviside", "swish_sign",
-         "SwishSign", "magnitude_aware_sign", "MagnitudeAwareSign", "ste_tern", "SteTern", "dorefa_quantizer",
-         "DoReFa", "DoReFaQuantizer", "larq>SteSign"]
+NAMES = [
+    "ste_sign",
+    "SteSign",
+    "approx_sign",
+    "ApproxSign",
+    "ste_heaviside",
+    "SteHeaviside",
+    "swish_sign",
+    "SwishSign",
+    "magnitude_aware_sign",
+    "MagnitudeAwareSign",
+    "ste_tern",
+    "SteTern",
+    "dorefa_quantizer",
+    "DoReFa",
+    "DoReFaQuantizer",
+    "larq>SteSign",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -33,14 +48,26 @@ def test_get_by_name_matches_fastq(name):
 
 
 def test_get_configs_as_larq_writes_them():
-    cfg = {"class_name": "SteTern", "config": {"name": "ste_tern_3", "trainable": True, "dtype": "float32",
-                                               "threshold_value": 0.1, "ternary_weight_networks": True,
-                                               "clip_value": 0.5}}
+    cfg = {
+        "class_name": "SteTern",
+        "config": {
+            "name": "ste_tern_3",
+            "trainable": True,
+            "dtype": "float32",
+            "threshold_value": 0.1,
+            "ternary_weight_networks": True,
+            "clip_value": 0.5,
+        },
+    }
     m = tq.get(cfg)
     assert isinstance(m, tq.SteTern)
     assert (m.threshold_value, m.ternary_weight_networks, m.clip_value) == (0.1, True, 0.5)
-    keras3 = {"module": "larq.quantizers", "class_name": "DoReFa", "config": {"k_bit": 3, "mode": "weights"},
-              "registered_name": "larq>DoReFa"}
+    keras3 = {
+        "module": "larq.quantizers",
+        "class_name": "DoReFa",
+        "config": {"k_bit": 3, "mode": "weights"},
+        "registered_name": "larq>DoReFa",
+    }
     d = tq.get(keras3)
     assert (d.k_bit, d.mode, d.precision) == (3, "weights", 3)
     assert tq.get(tq.serialize(d)).get_config() == d.get_config()
@@ -79,9 +106,13 @@ def test_parameters_are_plain_attributes():
 
 def test_function_forms():
     x = torch.randn(50, dtype=torch.float64)
-    for f, q in [(tq.ste_sign, fastq.SteSign()), (tq.approx_sign, fastq.ApproxSign()),
-                 (tq.swish_sign, fastq.SwishSign()), (tq.ste_heaviside, fastq.SteHeaviside()),
-                 (tq.ste_tern, fastq.SteTern())]:
+    for f, q in [
+        (tq.ste_sign, fastq.SteSign()),
+        (tq.approx_sign, fastq.ApproxSign()),
+        (tq.swish_sign, fastq.SwishSign()),
+        (tq.ste_heaviside, fastq.SteHeaviside()),
+        (tq.ste_tern, fastq.SteTern()),
+    ]:
         np.testing.assert_array_equal(f(x).numpy(), q(x.numpy()))
         assert tq.serialize(f) == f.__name__ and f.precision == q.precision
 
@@ -106,8 +137,9 @@ def test_flip_ratio_matches_fastq_metric():
 
 def test_quant_linear():
     torch.manual_seed(0)
-    layer = ft.QuantLinear(12, 5, input_quantizer="ste_sign", kernel_quantizer="magnitude_aware_sign",
-                           kernel_constraint="weight_clip")
+    layer = ft.QuantLinear(
+        12, 5, input_quantizer="ste_sign", kernel_quantizer="magnitude_aware_sign", kernel_constraint="weight_clip"
+    )
     assert isinstance(layer, torch.nn.Linear)
     assert layer.kernel_quantizer.channel_dim == 0  # PyTorch's output channels
     x = torch.randn(3, 12, dtype=torch.float32)
@@ -134,8 +166,17 @@ def tf_same_pads(size, k, s, d=1):
 @pytest.mark.parametrize("hw", [(7, 7), (8, 6)])
 def test_quant_conv2d_same_padding_with_ones(stride, hw):
     torch.manual_seed(1)
-    conv = ft.QuantConv2d(3, 4, (3, 2), stride=stride, padding="same", pad_values=1.0,
-                          input_quantizer="ste_sign", kernel_quantizer="ste_sign", dtype=torch.float64)
+    conv = ft.QuantConv2d(
+        3,
+        4,
+        (3, 2),
+        stride=stride,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        dtype=torch.float64,
+    )
     x = torch.randn(2, 3, *hw, dtype=torch.float64)
     top, bottom = tf_same_pads(hw[0], 3, stride)
     left, right = tf_same_pads(hw[1], 2, stride)
@@ -171,11 +212,24 @@ def test_quant_conv2d_numeric_padding_and_zero_pad_values_match_nn_conv2d():
 def test_weight_clip_after_each_optimizer_step():
     torch.manual_seed(3)
     model = torch.nn.Sequential(
-        ft.QuantConv2d(1, 4, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
-                       kernel_quantizer="ste_sign", kernel_constraint="weight_clip"),
+        ft.QuantConv2d(
+            1,
+            4,
+            3,
+            padding="same",
+            pad_values=1.0,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_constraint="weight_clip",
+        ),
         torch.nn.Flatten(),
-        ft.QuantLinear(4 * 6 * 6, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
-                       kernel_constraint=ft.constraints.WeightClip(0.5)),
+        ft.QuantLinear(
+            4 * 6 * 6,
+            3,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_constraint=ft.constraints.WeightClip(0.5),
+        ),
     )
     opt = torch.optim.SGD(model.parameters(), lr=5.0)
     handle = ft.register_constraint_hook(opt, model)
@@ -202,16 +256,30 @@ def test_weight_clip_after_each_optimizer_step():
 
 def test_modules_copy_pickle_and_state_dict():
     with fastq.context.metrics_scope(["flip_ratio"]):
-        layer = ft.QuantConv2d(2, 3, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
-                               kernel_quantizer={"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "weights"}},
-                               kernel_constraint="weight_clip")
+        layer = ft.QuantConv2d(
+            2,
+            3,
+            3,
+            padding="same",
+            pad_values=1.0,
+            input_quantizer="ste_sign",
+            kernel_quantizer={"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "weights"}},
+            kernel_constraint="weight_clip",
+        )
     x = torch.randn(1, 2, 5, 5)
     y = layer(x)
     for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
         torch.testing.assert_close(clone(x), y, rtol=0, atol=0)
         assert clone.kernel_quantizer.get_config() == {"k_bit": 2, "mode": "weights"}
-    fresh = ft.QuantConv2d(2, 3, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
-                           kernel_quantizer={"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "weights"}})
+    fresh = ft.QuantConv2d(
+        2,
+        3,
+        3,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        kernel_quantizer={"class_name": "DoReFa", "config": {"k_bit": 2, "mode": "weights"}},
+    )
     fresh.load_state_dict(layer.state_dict())
     torch.testing.assert_close(fresh(x), y, rtol=0, atol=0)
 
@@ -220,9 +288,16 @@ def test_compiled_model_has_no_graph_breaks():
     torch._dynamo.reset()
     torch.manual_seed(4)
     model = torch.nn.Sequential(
-        ft.QuantConv2d(1, 4, 3, stride=2, padding="same", pad_values=1.0,
-                       input_quantizer=tq.SteSign(metrics=["flip_ratio"]),  # skipped while compiling
-                       kernel_quantizer="ste_sign"),
+        ft.QuantConv2d(
+            1,
+            4,
+            3,
+            stride=2,
+            padding="same",
+            pad_values=1.0,
+            input_quantizer=tq.SteSign(metrics=["flip_ratio"]),  # skipped while compiling
+            kernel_quantizer="ste_sign",
+        ),
         torch.nn.BatchNorm2d(4),
         torch.nn.Flatten(),
         ft.QuantLinear(4 * 4 * 4, 3, input_quantizer="ste_sign", kernel_quantizer="magnitude_aware_sign"),

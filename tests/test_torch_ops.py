@@ -11,7 +11,6 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (CI installs torch==2.13.0, the CPU build)")
 
 import fastq  # noqa: E402
-import fastq.torch as ft  # noqa: E402
 from fastq.torch import _adapter, ops  # noqa: E402
 
 # torch.compile's inductor backend uses a deprecated torch.jit API internally (PyTorch 2.13).
@@ -43,8 +42,26 @@ def data(shape, dtype, seed=0, edges=True):
     x = np.asarray(rng.standard_normal(shape) * 1.5, dtype=np.float64)
     if edges and x.size >= 19:
         flat = x.reshape(-1)
-        flat[:18] = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.3, 0.05, -0.05, 1e-40, -1e-40, 2.5, 100.0, -100.0,
-                     np.inf, -np.inf, 0.7, np.nan]
+        flat[:18] = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            1.3,
+            0.05,
+            -0.05,
+            1e-40,
+            -1e-40,
+            2.5,
+            100.0,
+            -100.0,
+            np.inf,
+            -np.inf,
+            0.7,
+            np.nan,
+        ]
     return torch.from_numpy(x).to(dtype)
 
 
@@ -91,8 +108,9 @@ def test_bfloat16_rule(name, params, make):
     dx = ops.BACKWARD_OPS[name](x, dy, *params)
     assert y.dtype is torch.bfloat16 and dx.dtype is torch.bfloat16
     assert_bits(y.float(), torch.from_numpy(q(x.float().numpy())).to(torch.bfloat16).float().numpy())
-    assert_bits(dx.float(), torch.from_numpy(q.grad(x.float().numpy(), dy.float().numpy())).to(torch.bfloat16)
-                .float().numpy())
+    assert_bits(
+        dx.float(), torch.from_numpy(q.grad(x.float().numpy(), dy.float().numpy())).to(torch.bfloat16).float().numpy()
+    )
 
 
 def test_bfloat16_parameter_is_rounded():
@@ -166,8 +184,9 @@ def test_dy_of_another_dtype_is_converted_to_x_dtype():
 
 
 def test_errors():
-    with pytest.raises(TypeError,
-                       match=r"fastq::ste_sign: x: expected float32, float64, float16 or bfloat16, got torch.int32"):
+    with pytest.raises(
+        TypeError, match=r"fastq::ste_sign: x: expected float32, float64, float16 or bfloat16, got torch.int32"
+    ):
         ops.ste_sign(torch.arange(3, dtype=torch.int32))
     with pytest.raises(ValueError, match=r"dy: expected shape \(3,\) \(the shape of x\), got \(4,\)"):
         ops.ste_sign_backward(torch.zeros(3), torch.zeros(4))
@@ -256,7 +275,9 @@ def test_import_fastq_does_not_import_torch():
 
 
 def test_missing_torch_is_a_clear_import_error():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "try:\n    import fastq.torch\nexcept ImportError as e:\n    print(e)\n")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "try:\n    import fastq.torch\nexcept ImportError as e:\n    print(e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "fastq.torch needs PyTorch" in out and "download.pytorch.org/whl/cpu" in out

@@ -113,8 +113,8 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
   if (kd == Kind::u64) {
     require_contiguous(x, "x");
     if (x.ndim() != 4 || static_cast<std::size_t>(x.shape(3)) != fastq::packed_words(c))
-      value_error("x: expected packed NHWC words (N, H, W, " + std::to_string(fastq::packed_words(c)) + ") for C = " +
-                  std::to_string(c) + " channels, got shape " + shape_str(x));
+      value_error("x: expected packed NHWC words (N, H, W, " + std::to_string(fastq::packed_words(c)) +
+                  ") for C = " + std::to_string(c) + " channels, got shape " + shape_str(x));
   } else {
     if (kd == Kind::other)
       type_error("x: expected a float32 or float64 array or uint64 packed words in native byte order, got dtype " +

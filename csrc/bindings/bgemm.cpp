@@ -60,8 +60,8 @@ DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long lo
   if (packed_output) {
     d.lo.resize(n);
     d.span.resize(n);
-    fastq::binary_thresholds(static_cast<const float*>(scale.data()), static_cast<const float*>(bias.data()), relu,
-                             n, k, d.lo.data(), d.span.data());
+    fastq::binary_thresholds(static_cast<const float*>(scale.data()), static_cast<const float*>(bias.data()), relu, n,
+                             k, d.lo.data(), d.span.data());
   }
   return d;
 }
@@ -118,7 +118,6 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   return out;
 }
 
-
 double popcount_peak(const Kernels& kern, double seconds) {
   check_seconds(seconds);
   py::gil_scoped_release nogil;
@@ -154,8 +153,7 @@ void bind_bgemm(py::module_& m) {
       "_popcount_probe_macs", [](const Kernels& kern) { return kern.table->binary.probe_macs_per_iter; },
       "Binary MACs per iteration of _popcount_probe.");
   m.def(
-      "popcount_peak",
-      [](double seconds) { return peaks_by_isa(&fastq::popcount_peak, seconds); },
+      "popcount_peak", [](double seconds) { return peaks_by_isa(&fastq::popcount_peak, seconds); },
       py::arg("seconds") = 0.2,
       "{isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs "
       "(see Kernels.popcount_peak; about `seconds` each).");

@@ -39,7 +39,8 @@ inline std::size_t check_k(long long k) {
 inline Kind require_values(const py::array& x, const char* name) {
   const Kind kd = kind_of(x);
   if (kd != Kind::f32 && kd != Kind::f64)
-    type_error(std::string(name) + ": expected a float32 or float64 array in native byte order, got dtype " + dtype_str(x));
+    type_error(std::string(name) + ": expected a float32 or float64 array in native byte order, got dtype " +
+               dtype_str(x));
   require_contiguous(x, name);
   if (x.ndim() == 0) value_error(std::string(name) + ": expected at least 1 dimension, got a 0-d array");
   return kd;
@@ -49,7 +50,8 @@ inline Kind require_values(const py::array& x, const char* name) {
 // last one packed_words(k).
 inline void require_words(const py::array& w, const char* name, std::size_t k, py::ssize_t ndim) {
   if (kind_of(w) != Kind::u64)
-    type_error(std::string(name) + ": expected a uint64 array of packed words in native byte order, got dtype " + dtype_str(w));
+    type_error(std::string(name) + ": expected a uint64 array of packed words in native byte order, got dtype " +
+               dtype_str(w));
   require_contiguous(w, name);
   if (ndim ? w.ndim() != ndim : w.ndim() == 0)
     value_error(std::string(name) + ": expected " + (ndim ? std::to_string(ndim) + "-D" : "an at least 1-D") +

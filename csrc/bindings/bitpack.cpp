@@ -47,8 +47,8 @@ py::array pack_blocked(const Kernels& kern, const py::array& words, long long k_
   require_words(words, "words", k, 2);
   const std::size_t n = static_cast<std::size_t>(words.shape(0)), kw = fastq::packed_words(k);
   const std::size_t blocks = (n + fastq::kBinaryBlock - 1) / fastq::kBinaryBlock;
-  py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(blocks), static_cast<py::ssize_t>(kw),
-                                  static_cast<py::ssize_t>(fastq::kBinaryBlock)});
+  py::array_t<std::uint64_t> out(
+      {static_cast<py::ssize_t>(blocks), static_cast<py::ssize_t>(kw), static_cast<py::ssize_t>(fastq::kBinaryBlock)});
   std::uint64_t* o = out.mutable_data();
   const auto* w = static_cast<const std::uint64_t*>(words.data());
   py::gil_scoped_release nogil;

@@ -47,8 +47,9 @@ py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long lon
     value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
   }
   // out=: the models executor writes every activation into a reused buffer.
-  py::array out = output_array<std::uint64_t>(out_obj, {static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
-                                                        static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(s.cw)},
+  py::array out = output_array<std::uint64_t>(out_obj,
+                                              {static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
+                                               static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(s.cw)},
                                               "uint64");
   auto* o = static_cast<std::uint64_t*>(out.mutable_data());
   const auto* xp = static_cast<const std::uint64_t*>(x.data());

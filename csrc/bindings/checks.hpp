@@ -15,10 +15,16 @@ namespace fastq {
 namespace bindings {
 namespace py = pybind11;
 
-[[noreturn]] inline void type_error(const std::string& msg) { throw py::type_error(msg); }
-[[noreturn]] inline void value_error(const std::string& msg) { throw py::value_error(msg); }
+[[noreturn]] inline void type_error(const std::string& msg) {
+  throw py::type_error(msg);
+}
+[[noreturn]] inline void value_error(const std::string& msg) {
+  throw py::value_error(msg);
+}
 
-inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+inline std::string dtype_str(const py::array& a) {
+  return py::str(a.dtype()).cast<std::string>();
+}
 
 inline std::string shape_str(const std::vector<py::ssize_t>& shape) {
   const std::size_t n = shape.size();
@@ -36,7 +42,8 @@ inline std::string shape_str(const py::array& a) {
 inline void require_contiguous(const py::array& a, const char* name) {
   if (!(a.flags() & py::array::c_style)) value_error(std::string(name) + ": expected a C-contiguous array");
   if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-    value_error(std::string(name) + ": expected an aligned array (its data address is not a multiple of its item size)");
+    value_error(std::string(name) +
+                ": expected an aligned array (its data address is not a multiple of its item size)");
 }
 
 inline void require_writeable(const py::array& a, const char* name) {

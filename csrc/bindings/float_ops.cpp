@@ -26,7 +26,9 @@ namespace {
 using namespace fastq::bindings;
 using Shape = std::vector<py::ssize_t>;
 
-Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+Shape shape_of(const py::array& a) {
+  return Shape(a.shape(), a.shape() + a.ndim());
+}
 
 bool is_f32(const py::array& a) {
   const py::dtype dt = a.dtype();
@@ -125,8 +127,8 @@ struct FloatConvPlan {
 };
 
 FloatConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise, const std::vector<long long>& strides,
-                   const std::vector<long long>& dilation, const std::string& padding, const py::object& scale,
-                   const py::object& bias, bool relu) {
+                        const std::vector<long long>& dilation, const std::string& padding, const py::object& scale,
+                        const py::object& bias, bool relu) {
   require_f32(w, "kernel", 4);
   FloatConvPlan p{};
   p.depthwise = depthwise;
@@ -317,9 +319,8 @@ void bind_float_ops(py::module_& m) {
   cls.def(
       "conv2d_plan",
       [](const Kernels& k, const py::array& w, const std::vector<long long>& s, const std::vector<long long>& d,
-         const std::string& pad, const py::object& scale, const py::object& bias, bool relu) {
-        return make_plan(k, w, false, s, d, pad, scale, bias, relu);
-      },
+         const std::string& pad, const py::object& scale, const py::object& bias,
+         bool relu) { return make_plan(k, w, false, s, d, pad, scale, bias, relu); },
       py::arg("kernel").noconvert(), py::arg("strides"), py::arg("dilation"), py::arg("padding"),
       py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("relu") = false,
       (std::string("A float32 NHWC convolution with HWIO kernel (kh, kw, in, out), packed once. ") + plan_args)
@@ -327,27 +328,29 @@ void bind_float_ops(py::module_& m) {
   cls.def(
       "depthwise_plan",
       [](const Kernels& k, const py::array& w, const std::vector<long long>& s, const std::vector<long long>& d,
-         const std::string& pad, const py::object& scale, const py::object& bias, bool relu) {
-        return make_plan(k, w, true, s, d, pad, scale, bias, relu);
-      },
+         const std::string& pad, const py::object& scale, const py::object& bias,
+         bool relu) { return make_plan(k, w, true, s, d, pad, scale, bias, relu); },
       py::arg("kernel").noconvert(), py::arg("strides"), py::arg("dilation"), py::arg("padding"),
       py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("relu") = false,
       (std::string("A float32 NHWC depthwise convolution, kernel (kh, kw, channels, multiplier); output channel "
-                   "c * multiplier + j. ") + plan_args).c_str());
-  cls.def("max_pool2d", [](const Kernels& k, const py::array& x, const std::vector<long long>& ps,
-                           const std::vector<long long>& s, const std::string& pad, const py::object& out,
-                           bool relu) { return pool(k, true, x, ps, s, pad, relu, out); },
-          py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
-          py::arg("out") = py::none(), py::arg("relu") = false,
-          "NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored); relu: "
-          "relu(max(x)), the fused relu -> max-pool.");
-  cls.def("avg_pool2d", [](const Kernels& k, const py::array& x, const std::vector<long long>& ps,
-                           const std::vector<long long>& s, const std::string& pad, const py::object& out) {
-            return pool(k, false, x, ps, s, pad, false, out);
-          },
-          py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
-          py::arg("out") = py::none(),
-          "NHWC average pool: the sum of the valid taps in (kh, kw) order from +0, divided by their count.");
+                   "c * multiplier + j. ") +
+       plan_args)
+          .c_str());
+  cls.def(
+      "max_pool2d",
+      [](const Kernels& k, const py::array& x, const std::vector<long long>& ps, const std::vector<long long>& s,
+         const std::string& pad, const py::object& out, bool relu) { return pool(k, true, x, ps, s, pad, relu, out); },
+      py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
+      py::arg("out") = py::none(), py::arg("relu") = false,
+      "NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored); relu: "
+      "relu(max(x)), the fused relu -> max-pool.");
+  cls.def(
+      "avg_pool2d",
+      [](const Kernels& k, const py::array& x, const std::vector<long long>& ps, const std::vector<long long>& s,
+         const std::string& pad, const py::object& out) { return pool(k, false, x, ps, s, pad, false, out); },
+      py::arg("x").noconvert(), py::arg("pool_size"), py::arg("strides"), py::arg("padding"),
+      py::arg("out") = py::none(),
+      "NHWC average pool: the sum of the valid taps in (kh, kw) order from +0, divided by their count.");
   cls.def("global_avg_pool2d", &global_avg_pool, py::arg("x").noconvert(), py::arg("out") = py::none(),
           "(n, h, w, c) -> (n, c): the sum over pixels in row-major order from +0, divided by h * w.");
   cls.def("add", &add, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("relu") = false,
@@ -379,12 +382,10 @@ void bind_float_ops(py::module_& m) {
   cls.def_property_readonly(
       "_fma_probe_flops", [](const Kernels& k) { return k.table->fl.probe_flops_per_iter; },
       "FLOPs per iteration of _fma_probe.");
-  cls.def_property_readonly("float_lanes", [](const Kernels& k) { return k.table->fl.lanes; },
-                            "float32 lanes of this ISA's vectors.");
+  cls.def_property_readonly(
+      "float_lanes", [](const Kernels& k) { return k.table->fl.lanes; }, "float32 lanes of this ISA's vectors.");
   m.def(
-      "fma_peak",
-      [](double seconds) { return peaks_by_isa(&fastq::fma_peak, seconds); },
-      py::arg("seconds") = 0.2,
+      "fma_peak", [](double seconds) { return peaks_by_isa(&fastq::fma_peak, seconds); }, py::arg("seconds") = 0.2,
       "{isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).");
   py::class_<FloatConvPlan>(m, "FloatConvPlan",
                             "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")

@@ -24,7 +24,7 @@
 
 namespace py = pybind11;
 using fastq::KernelTable;
-void bind_binary(py::module_& m);  // binary.cpp
+void bind_binary(py::module_& m);     // binary.cpp
 void bind_float_ops(py::module_& m);  // float_ops.cpp
 
 namespace {
@@ -60,7 +60,9 @@ int check_id(int id) {
 }
 
 // Rows x cols view of a C-contiguous array: the last axis is the channel axis.
-std::size_t last_dim(const py::array& a) { return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1)); }
+std::size_t last_dim(const py::array& a) {
+  return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1));
+}
 
 using Params = std::array<double, fastq::kNumParams>;
 
@@ -153,8 +155,9 @@ class BoundQuantizer {
     if ((p->flags & kDirect) != kDirect) return -1;
     const auto* d = py::detail::array_descriptor_proxy(p->descr);
     if (d->byteorder == '>') return -1;
-    return d->type_num == py::detail::npy_api::NPY_FLOAT_ || d->type_num == py::detail::npy_api::NPY_DOUBLE_ ? d->type_num
-                                                                                                              : -1;
+    return d->type_num == py::detail::npy_api::NPY_FLOAT_ || d->type_num == py::detail::npy_api::NPY_DOUBLE_
+               ? d->type_num
+               : -1;
   }
 
   static bool same_shape(const py::array& a, const py::array& b) {
@@ -224,8 +227,7 @@ PYBIND11_MODULE(_core, m) {
           [](const Kernels& k, int id, const py::array& x, const py::array& dy, py::array& out,
              const py::object& params) { run(k, id, true, x, &dy, out, params); },
           py::arg("id"), py::arg("x").noconvert(), py::arg("dy").noconvert(), py::arg("out").noconvert(),
-          py::arg("params") = py::none(),
-          "out = input gradient of quantizer `id` given upstream gradient dy.")
+          py::arg("params") = py::none(), "out = input gradient of quantizer `id` given upstream gradient dy.")
       .def(
           "abs_sum",
           [](const Kernels& k, const py::array& x) {
@@ -256,7 +258,8 @@ PYBIND11_MODULE(_core, m) {
             const DType dt = float_dtype(checked_input(x), "x");
             const std::size_t cols = last_dim(x);
             const std::size_t rows = cols ? static_cast<std::size_t>(x.size()) / cols : 0;
-            if (float_dtype(out, "out") != dt) type_error("out: expected dtype " + dtype_str(x) + ", got " + dtype_str(out));
+            if (float_dtype(out, "out") != dt)
+              type_error("out: expected dtype " + dtype_str(x) + ", got " + dtype_str(out));
             require_contiguous(out, "out");
             require_writeable(out, "out");
             if (static_cast<std::size_t>(out.size()) != cols)
@@ -295,8 +298,8 @@ PYBIND11_MODULE(_core, m) {
   py::class_<BoundQuantizer>(m, "BoundQuantizer",
                              "One quantizer's kernel and parameters (float32 and float64 values) on one table: "
                              "the fast path of q(x, out) and q.grad(x, dy, out).")
-      .def(py::init<const Kernels&, int, const py::object&, const py::object&>(), py::arg("kernels"),
-           py::arg("id"), py::arg("params_f32"), py::arg("params_f64"))
+      .def(py::init<const Kernels&, int, const py::object&, const py::object&>(), py::arg("kernels"), py::arg("id"),
+           py::arg("params_f32"), py::arg("params_f64"))
       .def("forward", &BoundQuantizer::forward, py::arg("x"), py::arg("out"),
            "The forward pass into out (None: a new array), or None when the arguments need the Python layer.")
       .def("backward", &BoundQuantizer::backward, py::arg("x"), py::arg("dy"), py::arg("out"),

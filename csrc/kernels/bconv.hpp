@@ -15,8 +15,8 @@
 struct TapRange {
   std::size_t lo, hi;
 };
-FASTQ_INLINE TapRange valid_taps(std::size_t out, std::size_t stride, std::size_t dil, std::size_t pad,
-                                 std::size_t in, std::size_t taps) {
+FASTQ_INLINE TapRange valid_taps(std::size_t out, std::size_t stride, std::size_t dil, std::size_t pad, std::size_t in,
+                                 std::size_t taps) {
   using ll = long long;
   const ll base = static_cast<ll>(out * stride) - static_cast<ll>(pad), d = static_cast<ll>(dil);
   ll lo = base >= 0 ? 0 : (-base + d - 1) / d;

@@ -34,7 +34,10 @@ void elementwise_rows(const T* x, const T* dy, T* out, std::size_t rows, std::si
     }
   };
   auto body_store = [](T* op, V v) __attribute__((always_inline)) {
-    if constexpr (kStream) V::stream(op, v); else V::store(op, v);
+    if constexpr (kStream)
+      V::stream(op, v);
+    else
+      V::store(op, v);
   };
   auto plain_store = [](T* op, V v) __attribute__((always_inline)) { V::store(op, v); };
 
@@ -71,8 +74,8 @@ void elementwise_rows(const T* x, const T* dy, T* out, std::size_t rows, std::si
 }
 
 template <class Q, bool kBackward, class T>
-void elementwise(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols, const T* scale,
-                 const T* params, bool stream) {
+void elementwise(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols, const T* scale, const T* params,
+                 bool stream) {
   if (stream)
     elementwise_rows<Q, kBackward, true, T>(x, dy, out, rows, cols, scale, params);
   else
@@ -82,8 +85,14 @@ void elementwise(const T* x, const T* dy, T* out, std::size_t rows, std::size_t 
 // y = tanh(x) through the same loop (used for DoReFa's weight divisor d = tanh(max|x|)).
 struct TanhOp {
   static constexpr bool uses_scale = false;
-  template <class V> static FASTQ_INLINE V forward(V x, V, const V*) { return vtanh(x); }
-  template <class V> static FASTQ_INLINE V backward(V, V dy, V, const V*) { return dy; }
+  template <class V>
+  static FASTQ_INLINE V forward(V x, V, const V*) {
+    return vtanh(x);
+  }
+  template <class V>
+  static FASTQ_INLINE V backward(V, V dy, V, const V*) {
+    return dy;
+  }
 };
 
 template <class T>

@@ -15,7 +15,9 @@ using FV = Vec<float>;
 constexpr std::size_t kFL = FV::lanes;
 constexpr std::size_t kFconvBlock = kFconvVecs * kFL;
 
-FASTQ_INLINE std::size_t fconv_round_lanes(std::size_t n) { return (n + kFL - 1) / kFL * kFL; }
+FASTQ_INLINE std::size_t fconv_round_lanes(std::size_t n) {
+  return (n + kFL - 1) / kFL * kFL;
+}
 // Width of the packed channel block starting at channel ch0 of o.
 FASTQ_INLINE std::size_t fconv_block_width(std::size_t o, std::size_t ch0) {
   const std::size_t rest = fconv_round_lanes(o - ch0);
@@ -120,9 +122,9 @@ FASTQ_INLINE void fconv_taps(FV (&acc)[MR][NV], const float* x, std::size_t xps,
 
 // Output pixels [ow0, ow1) of row (n, oy), channels [ch0, ch0 + NV * lanes) of block w.
 template <std::size_t NV>
-void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
-                     std::size_t n, std::size_t oy, std::size_t ow0, std::size_t ow1, std::size_t ch0,
-                     std::size_t ilo, std::size_t ihi) {
+void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y, std::size_t n,
+                     std::size_t oy, std::size_t ow0, std::size_t ow1, std::size_t ch0, std::size_t ilo,
+                     std::size_t ihi) {
   constexpr std::size_t MR = fconv_rows(NV);
   const std::size_t nb = NV * kFL, C = g.c;
   const std::size_t valid = g.o - ch0 < nb ? g.o - ch0 : nb;
@@ -189,8 +191,8 @@ inline void fconv(const float* x, const float* packed, const ConvGeom& g, const 
     for (std::size_t r = r0; r < r1; ++r) {
       const std::size_t n = r / g.oh, oy = r % g.oh;
       switch (nv) {
-#define FASTQ_FCONV_CASE(NV)                                                            \
-  case NV:                                                                              \
+#define FASTQ_FCONV_CASE(NV)                                                                          \
+  case NV:                                                                                            \
     if constexpr (NV <= kFconvVecs) fconv_row_block<NV>(x, w, g, e, y, n, oy, c0, c1, ch0, ilo, ihi); \
     break;
         FASTQ_FCONV_CASE(1)
@@ -234,7 +236,9 @@ struct FSumOp {
 
 // What happens after the taps: 0 depthwise epilogue, 1 none (max), 2 divide by the tap count.
 template <class Op>
-constexpr int kFinish = std::is_same<Op, FDepthwiseOp>::value ? 0 : std::is_same<Op, FSumOp>::value ? 2 : 1;
+constexpr int kFinish = std::is_same<Op, FDepthwiseOp>::value ? 0
+                        : std::is_same<Op, FSumOp>::value     ? 2
+                                                              : 1;
 
 // MR pixels x NV channel vectors from channel c0 over taps [kh0, kh1) x [kw0, kw1).
 template <class Op, std::size_t MR, std::size_t NV>
@@ -324,8 +328,7 @@ FASTQ_INLINE void fwindow_block(const float* x, const float* w, const ConvGeom& 
   constexpr std::size_t R = M < fconv_rows(NV) ? M : fconv_rows(NV);
   for (std::size_t p = 0; p + R <= M; p += R)
     fwindow_tile<Op, R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + p, kw0, kw1, c0);
-  if constexpr (M % R != 0)
-    fwindow_tile<Op, M % R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + M - M % R, kw0, kw1, c0);
+  if constexpr (M % R != 0) fwindow_tile<Op, M % R, NV>(x, w, g, e, y, iy, kh0, kh1, ox + M - M % R, kw0, kw1, c0);
 }
 
 // M pixels from ox, every channel: chunks of kFconvVecs vectors, then one narrower chunk, then

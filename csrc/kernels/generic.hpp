@@ -31,9 +31,9 @@ inline BinaryKernels make_binary_kernels() {
 template <class T>
 TypedKernels<T> make_typed_kernels() {
   TypedKernels<T> k{};
-#define FASTQ_TABLE_ENTRY(Name)                              \
+#define FASTQ_TABLE_ENTRY(Name)                      \
   k.forward[k##Name] = &elementwise<Name, false, T>; \
-  k.backward[k##Name] = &elementwise<Name, true, T>;  \
+  k.backward[k##Name] = &elementwise<Name, true, T>; \
   k.prepare[k##Name] = &Name::template prepare<T>;
   FASTQ_QUANTIZERS(FASTQ_TABLE_ENTRY)
 #undef FASTQ_TABLE_ENTRY

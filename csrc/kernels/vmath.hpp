@@ -9,7 +9,9 @@ FASTQ_INLINE V vconst(double c) {
 
 // c0*r^k + c1*r^(k-1) + ... + ck by Horner's rule: q = c0, then q = q*r + c for each next c.
 template <class V>
-FASTQ_INLINE V horner_step(V q, V) { return q; }
+FASTQ_INLINE V horner_step(V q, V) {
+  return q;
+}
 template <class V, class... C>
 FASTQ_INLINE V horner_step(V q, V r, double c, C... rest) {
   return horner_step(q * r + vconst<V>(c), r, rest...);
@@ -53,7 +55,9 @@ FASTQ_INLINE V exp_nonpos(V x) {
     const V px = r * ((vconst<V>(1.26177193074810590878E-4) * rr + vconst<V>(3.02994407707441961300E-2)) * rr +
                       vconst<V>(9.99999999999999999910E-1));
     const V qx = ((vconst<V>(3.00198505138664455042E-6) * rr + vconst<V>(2.52448340349684104192E-3)) * rr +
-                  vconst<V>(2.27265548208155028766E-1)) * rr + vconst<V>(2.00000000000000000009E0);
+                  vconst<V>(2.27265548208155028766E-1)) *
+                     rr +
+                 vconst<V>(2.00000000000000000009E0);
     p = vconst<V>(1.0) + vconst<V>(2.0) * (px / (qx - px));
   }
   if constexpr (!kFullRange) return p * pow2i(n);

@@ -55,27 +55,28 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
     // packed input row inside.
     for_unit_ranges(s.n * s.hp, s.wp * pix * (kind == ConvInput::words ? 1 : 64), kMinParallelWordPairs / 8, 1, 1,
                     [&](std::size_t r0, std::size_t r1) {
-      for (std::size_t r = r0; r < r1; ++r) {
-        const std::size_t n = r / s.hp, y = r % s.hp;
-        std::uint64_t* dst = base + r * s.wp * pix;
-        if (y < s.pad_top || y >= s.pad_top + s.h) {
-          std::memset(dst, 0, s.wp * pix * sizeof(std::uint64_t));
-          continue;
-        }
-        std::memset(dst, 0, s.pad_left * pix * sizeof(std::uint64_t));
-        std::memset(dst + (s.pad_left + s.w) * pix, 0, (s.wp - s.pad_left - s.w) * pix * sizeof(std::uint64_t));
-        dst += s.pad_left * pix;
-        const std::size_t src = (n * s.h + y - s.pad_top) * s.w;  // the input row's first pixel
-        if (kind == ConvInput::f32)
-          t.binary.pack_f32(static_cast<const float*>(x) + src * c, s.w * s.groups, s.cg, dst);
-        else if (kind == ConvInput::f64)
-          t.binary.pack_f64(static_cast<const double*>(x) + src * c, s.w * s.groups, s.cg, dst);
-        else if (grouped)
-          std::memcpy(dst, xp + src * cw, s.w * pix * sizeof(std::uint64_t));
-        else
-          regroup_rows(xp + src * cw, s.w, s.groups, s.cg, dst);
-      }
-    });
+                      for (std::size_t r = r0; r < r1; ++r) {
+                        const std::size_t n = r / s.hp, y = r % s.hp;
+                        std::uint64_t* dst = base + r * s.wp * pix;
+                        if (y < s.pad_top || y >= s.pad_top + s.h) {
+                          std::memset(dst, 0, s.wp * pix * sizeof(std::uint64_t));
+                          continue;
+                        }
+                        std::memset(dst, 0, s.pad_left * pix * sizeof(std::uint64_t));
+                        std::memset(dst + (s.pad_left + s.w) * pix, 0,
+                                    (s.wp - s.pad_left - s.w) * pix * sizeof(std::uint64_t));
+                        dst += s.pad_left * pix;
+                        const std::size_t src = (n * s.h + y - s.pad_top) * s.w;  // the input row's first pixel
+                        if (kind == ConvInput::f32)
+                          t.binary.pack_f32(static_cast<const float*>(x) + src * c, s.w * s.groups, s.cg, dst);
+                        else if (kind == ConvInput::f64)
+                          t.binary.pack_f64(static_cast<const double*>(x) + src * c, s.w * s.groups, s.cg, dst);
+                        else if (grouped)
+                          std::memcpy(dst, xp + src * cw, s.w * pix * sizeof(std::uint64_t));
+                        else
+                          regroup_rows(xp + src * cw, s.w, s.groups, s.cg, dst);
+                      }
+                    });
     xp = padded.data();
   } else {
     s.hp = s.h, s.wp = s.w;

@@ -75,14 +75,14 @@ void binary_thresholds(const float* scale, const float* bias, bool relu, std::si
     long long first = K + 1, last = K;  // the interval [first, last]; empty by default
     if (at_lo && at_hi) {
       first = -K;
-    } else if (at_lo) {  // non-increasing: the last negative d
+    } else if (at_lo) {         // non-increasing: the last negative d
       long long a = -K, b = K;  // neg(a), !neg(b)
       while (b - a > 1) {
         const long long mid = a + (b - a) / 2;
         (neg(mid) ? a : b) = mid;
       }
       first = -K, last = a;
-    } else if (at_hi) {  // non-decreasing: the first negative d
+    } else if (at_hi) {         // non-decreasing: the first negative d
       long long a = -K, b = K;  // !neg(a), neg(b)
       while (b - a > 1) {
         const long long mid = a + (b - a) / 2;

@@ -11,12 +11,16 @@
 
 namespace fastq {
 // Words per packed row of k bits.
-constexpr std::size_t packed_words(std::size_t k) { return (k + 63) / 64; }
+constexpr std::size_t packed_words(std::size_t k) {
+  return (k + 63) / 64;
+}
 // Words of the blocked layout of n rows of kw words.
 constexpr std::size_t blocked_words(std::size_t n, std::size_t kw) {
   return (n + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * kw;
 }
-inline std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+inline std::size_t ceil_div(std::size_t a, std::size_t b) {
+  return (a + b - 1) / b;
+}
 
 // Split `units` independent units of `work_per_unit` each into contiguous ranges run on the pool
 // (fn(u0, u1)): on the calling thread when the total is below min_parallel_work, else a few

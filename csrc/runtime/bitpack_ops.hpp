@@ -16,6 +16,5 @@ void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, s
 // Public packed rows of groups * cg bits -> the grouped layout (ConvShape): each row becomes
 // groups slices of packed_words(cg) words, group g holding bits g * cg .. (g + 1) * cg - 1. On the
 // calling thread.
-void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg,
-                  std::uint64_t* out);
+void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg, std::uint64_t* out);
 }  // namespace fastq

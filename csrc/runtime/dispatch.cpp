@@ -59,12 +59,13 @@ const KernelTable& table_for(const std::string& isa) {
   for (const auto& e : entries()) {
     if (isa != e.name) continue;
     if (!e.supported())
-      throw std::runtime_error("ISA '" + isa + "' is compiled in but this CPU cannot run it (available: " +
-                               join(available_isas()) + ")");
+      throw std::runtime_error(
+          "ISA '" + isa + "' is compiled in but this CPU cannot run it (available: " + join(available_isas()) + ")");
     return e.table();
   }
   const bool known = isa == "scalar" || isa == "avx2" || isa == "avx512" || isa == "neon";
-  throw std::invalid_argument("ISA '" + isa + "' " + (known ? "is not compiled into this build" : "is not an ISA fastq knows") +
+  throw std::invalid_argument("ISA '" + isa + "' " +
+                              (known ? "is not compiled into this build" : "is not an ISA fastq knows") +
                               " (expected one of: " + join(compiled_isas()) + ")");
 }
 

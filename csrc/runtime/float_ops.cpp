@@ -16,7 +16,9 @@ namespace {
 constexpr std::size_t kMinParallelWork = std::size_t(1) << 18;
 constexpr std::size_t kMinParallelElems = std::size_t(1) << 16;
 
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+std::size_t ceil_div(std::size_t a, std::size_t b) {
+  return (a + b - 1) / b;
+}
 
 // Tasks wanted for `work`: one when small or single-threaded, else a few per thread (tasks are
 // claimed dynamically, which balances a machine whose cores are busy with other work).
@@ -145,8 +147,7 @@ void avg_pool2d(const KernelTable& t0, const float* x, std::size_t n, const Conv
            });
 }
 
-void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c,
-                     float* y) {
+void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c, float* y) {
   // Images split over threads; one image's channels are independent too, but its sums are
   // small (49 pixels in the zoo), so one image stays on one thread.
   split_3d(n, 1, 1, tasks_for(n * pixels * c, kMinParallelElems),

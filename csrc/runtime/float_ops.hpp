@@ -49,8 +49,7 @@ void depthwise2d(const KernelTable& t, const float* x, std::size_t n, const Conv
 // relu: y = relu(max(x)) (float_kernels.hpp).
 void max_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, bool relu, float* y);
 void avg_pool2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom& g, float* y);
-void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c,
-                     float* y);
+void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c, float* y);
 void add(const KernelTable& t, const float* a, const float* b, float* y, std::size_t count, bool relu);
 // y = ((x * scale) + bias) + res per last-axis channel (each optional), then relu if asked.
 void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, const float* res, bool relu,

@@ -27,17 +27,21 @@ std::size_t num_pieces(std::size_t n) {
 }  // namespace
 
 template <>
-const TypedKernels<float>& typed<float>(const KernelTable& t) { return t.f32; }
+const TypedKernels<float>& typed<float>(const KernelTable& t) {
+  return t.f32;
+}
 template <>
-const TypedKernels<double>& typed<double>(const KernelTable& t) { return t.f64; }
+const TypedKernels<double>& typed<double>(const KernelTable& t) {
+  return t.f64;
+}
 
 // Every parallel region below is split into tasks of at most about kChunk elements, even on
 // one thread: a task is the unit of Ctrl-C polling and cancellation (runtime/thread_pool.hpp), so
 // it must take at most a few milliseconds (2^18 floats: ~0.3 ms for the slowest pass, SwishSign
 // backward, here; ~15 ms under qemu).
 template <class T>
-void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out,
-                     std::size_t rows, std::size_t cols, const T* scale, const T* params) {
+void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, const T* dy, T* out, std::size_t rows,
+                     std::size_t cols, const T* scale, const T* params) {
   const auto& k = typed<T>(t);
   const ElementwiseFn<T> fn = backward ? k.backward[id] : k.forward[id];
   const std::size_t n = rows * cols;
@@ -162,12 +166,12 @@ void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* 
     run_elementwise<T>(t, id, backward, x, dy, out, 1, rows * cols, nullptr, params);
 }
 
-#define FASTQ_INSTANTIATE(T)                                                                          \
-  template void run_pass<T>(const KernelTable&, int, bool, const T*, const T*, T*, std::size_t,      \
-                            std::size_t, const T*);                                                 \
-  template double abs_sum<T>(const KernelTable&, const T*, std::size_t);                             \
-  template T max_abs<T>(const KernelTable&, const T*, std::size_t);                                  \
-  template void channel_abs_mean<T>(const KernelTable&, const T*, std::size_t, std::size_t, T*);    \
+#define FASTQ_INSTANTIATE(T)                                                                                 \
+  template void run_pass<T>(const KernelTable&, int, bool, const T*, const T*, T*, std::size_t, std::size_t, \
+                            const T*);                                                                       \
+  template double abs_sum<T>(const KernelTable&, const T*, std::size_t);                                     \
+  template T max_abs<T>(const KernelTable&, const T*, std::size_t);                                          \
+  template void channel_abs_mean<T>(const KernelTable&, const T*, std::size_t, std::size_t, T*);             \
   template void tanh<T>(const KernelTable&, const T*, T*, std::size_t);
 FASTQ_INSTANTIATE(float)
 FASTQ_INSTANTIATE(double)

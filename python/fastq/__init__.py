@@ -12,14 +12,12 @@ thread count. See ``fastq.show_config()``.
 
 __version__ = "0.1.0"
 
-from . import _core  # noqa: E402
+from . import _core
 
 # Choose the kernel table now: a bad FASTQ_FORCE_ISA fails the import (ValueError for an
 # unknown name, RuntimeError for an ISA this CPU cannot run), never falls back silently.
 _core.active = _core.active_kernels()
 from . import context, metrics, quantizers, reference  # noqa: E402
-from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
-from .conv import BinaryConv2D, binary_conv2d, binary_max_pool2d  # noqa: E402
 from ._runtime import (  # noqa: E402
     MAX_THREADS,
     _init_threads_from_env,
@@ -31,6 +29,8 @@ from ._runtime import (  # noqa: E402
     set_num_threads,
     show_config,
 )
+from .binary import BinaryDense, PackedBits, binary_matmul, pack_bits, unpack_bits  # noqa: E402
+from .conv import BinaryConv2D, binary_conv2d, binary_max_pool2d  # noqa: E402
 from .quantizers import (  # noqa: E402
     ApproxSign,
     DoReFa,
@@ -54,11 +54,40 @@ _init_threads_from_env()
 del _init_threads_from_env
 
 __all__ = [
-    "Quantizer", "NoOp", "NoOpQuantizer", "SteSign", "ApproxSign", "SteHeaviside", "SwishSign",
-    "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer",
-    "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
-    "PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense",
-    "binary_conv2d", "BinaryConv2D", "binary_max_pool2d",
-    "quantizers", "metrics", "context", "reference",
-    "set_num_threads", "get_num_threads", "default_num_threads", "MAX_THREADS", "show_config", "active_isa", "available_isas", "compiled_isas",
+    "MAX_THREADS",
+    "ApproxSign",
+    "BinaryConv2D",
+    "BinaryDense",
+    "DoReFa",
+    "DoReFaQuantizer",
+    "MagnitudeAwareSign",
+    "NoOp",
+    "NoOpQuantizer",
+    "PackedBits",
+    "Quantizer",
+    "SteHeaviside",
+    "SteSign",
+    "SteTern",
+    "SwishSign",
+    "active_isa",
+    "approx_sign",
+    "available_isas",
+    "binary_conv2d",
+    "binary_matmul",
+    "binary_max_pool2d",
+    "compiled_isas",
+    "context",
+    "default_num_threads",
+    "get_num_threads",
+    "metrics",
+    "pack_bits",
+    "quantizers",
+    "reference",
+    "set_num_threads",
+    "show_config",
+    "ste_heaviside",
+    "ste_sign",
+    "ste_tern",
+    "swish_sign",
+    "unpack_bits",
 ]

@@ -33,7 +33,9 @@ def result_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
     if kind == "f":
         if dtype.itemsize in (2, 4, 8):
             return dtype.newbyteorder("=")
-        raise TypeError(f"{name}: expected float16, float32 or float64, got {dtype} (extended precision is not supported)")
+        raise TypeError(
+            f"{name}: expected float16, float32 or float64, got {dtype} (extended precision is not supported)"
+        )
     if kind in "iub":
         return np.result_type(dtype, np.float16)
     raise TypeError(f"{name}: expected a real-valued array (float, integer or bool), got dtype {dtype}")
@@ -46,11 +48,15 @@ def as_array(x, name: str = "x"):
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
         if type(x).__name__ == "PackedBits":
-            raise TypeError(f"{name}: expected real values, got a PackedBits (packed signs); "
-                            "fastq.unpack_bits(p) gives its +-1 values")
+            raise TypeError(
+                f"{name}: expected real values, got a PackedBits (packed signs); "
+                "fastq.unpack_bits(p) gives its +-1 values"
+            )
         a = np.asarray(x)
         if a.dtype == object:
-            raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__} (NumPy made it dtype object)")
+            raise TypeError(
+                f"{name}: expected an array of numbers, got {type(x).__name__} (NumPy made it dtype object)"
+            )
         x = a
     elif type(x) is not np.ndarray:
         reject_subclass(x, name)

@@ -4,9 +4,11 @@ fastq native kernels (internal: use the fastq package)
 """
 
 from __future__ import annotations
+
 import collections.abc
-import numpy
 import typing
+
+import numpy
 
 __all__: list[str] = [
     "BoundQuantizer",

@@ -39,17 +39,17 @@ from . import _core
 
 __all__ = [
     "Conv2D",
-    "DepthwiseConv2D",
     "Dense",
-    "max_pool2d",
-    "avg_pool2d",
-    "global_avg_pool2d",
+    "DepthwiseConv2D",
     "add",
     "affine",
-    "relu",
-    "softmax",
+    "avg_pool2d",
     "fma_peak",
+    "global_avg_pool2d",
+    "max_pool2d",
+    "relu",
     "same_padding",
+    "softmax",
 ]
 
 _F32 = np.dtype(np.float32)
@@ -108,19 +108,27 @@ def same_padding(size, kernel, stride=1, dilation=1):
 
 
 class _ConvBase:
-    __slots__ = ("_plan", "kernel_size", "strides", "dilation", "padding")
+    __slots__ = ("_plan", "dilation", "kernel_size", "padding", "strides")
     _plan_method: str  # the Kernels method that packs this kind's weights
 
-    def __init__(self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False,
-                 kernels=None):
+    def __init__(
+        self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False, kernels=None
+    ):
         k = _kern(kernels)
         w = _weights(kernel, "kernel", 4)
         self.kernel_size = w.shape[:2]
         self.strides = _pair(strides, "strides")
         self.dilation = _pair(dilation, "dilation")
         self.padding = _padding(padding)
-        self._plan = getattr(k, self._plan_method)(w, self.strides, self.dilation, self.padding,
-                                                   _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu))
+        self._plan = getattr(k, self._plan_method)(
+            w,
+            self.strides,
+            self.dilation,
+            self.padding,
+            _weights(scale, "scale", 1),
+            _weights(bias, "bias", 1),
+            bool(relu),
+        )
 
     def __call__(self, x, out=None):
         """y = epilogue(conv(x)): x float32 (batch, h, w, in) C-contiguous -> float32 NHWC."""
@@ -177,8 +185,15 @@ class Dense:
         k = _kern(kernels)
         w = _weights(kernel, "kernel", 2)
         self.units = w.shape[1]
-        self._plan = k.conv2d_plan(w.reshape(1, 1, *w.shape), (1, 1), (1, 1), "valid", _weights(scale, "scale", 1),
-                                   _weights(bias, "bias", 1), bool(relu))
+        self._plan = k.conv2d_plan(
+            w.reshape(1, 1, *w.shape),
+            (1, 1),
+            (1, 1),
+            "valid",
+            _weights(scale, "scale", 1),
+            _weights(bias, "bias", 1),
+            bool(relu),
+        )
 
     def __call__(self, x, out=None):
         if not isinstance(x, np.ndarray):
@@ -239,8 +254,7 @@ def affine(x, scale=None, bias=None, *, residual=None, relu=False, out=None, ker
     that follows it (Keras's ``BN(x) + r`` in one pass). scale, bias: None or float32
     (channels,), read in place when float32 and contiguous. residual: None or float32 of x's
     shape. out may be x or residual."""
-    return _kern(kernels).affine(x, _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu), out,
-                                 residual)
+    return _kern(kernels).affine(x, _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu), out, residual)
 
 
 def relu(x, *, out=None, kernels=None):

@@ -10,8 +10,16 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["set_num_threads", "default_num_threads", "MAX_THREADS", "get_num_threads", "show_config", "active_isa",
-           "available_isas", "compiled_isas"]
+__all__ = [
+    "MAX_THREADS",
+    "active_isa",
+    "available_isas",
+    "compiled_isas",
+    "default_num_threads",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]
 
 
 MAX_THREADS = _core.max_threads
@@ -81,7 +89,7 @@ def config() -> dict:
         "numpy": np.__version__,
         "machine": platform.machine(),
         "build": f"{getattr(_core, 'compiler', 'unknown compiler')}, {getattr(_core, 'build_type', '')}, "
-                 "baseline flags + per-ISA target regions (no -march=native)",
+        "baseline flags + per-ISA target regions (no -march=native)",
         "cpu": _cpu_name(),
         "isa_compiled": compiled_isas(),
         "isa_available": available_isas(),

@@ -28,7 +28,7 @@ import numpy as np
 from . import _core
 from ._arrays import as_input, reject_subclass, result_dtype
 
-__all__ = ["PackedBits", "pack_bits", "unpack_bits", "binary_matmul", "BinaryDense"]
+__all__ = ["BinaryDense", "PackedBits", "binary_matmul", "pack_bits", "unpack_bits"]
 
 _U64 = np.dtype(np.uint64)
 _F32 = np.dtype(np.float32)
@@ -57,7 +57,7 @@ class PackedBits:
     Pickling stores the same two things.
     """
 
-    __slots__ = ("_words", "_k")
+    __slots__ = ("_k", "_words")
 
     def __init__(self, words, k):
         """Same as :meth:`from_words`."""
@@ -109,7 +109,11 @@ class PackedBits:
     def __eq__(self, other):
         if not isinstance(other, PackedBits):
             return NotImplemented
-        return self._k == other._k and self._words.shape == other._words.shape and bool(np.array_equal(self._words, other._words))
+        return (
+            self._k == other._k
+            and self._words.shape == other._words.shape
+            and bool(np.array_equal(self._words, other._words))
+        )
 
     __hash__ = None
 
@@ -162,8 +166,15 @@ def pack_bits(x, axis: int = -1) -> PackedBits:
 
     Returns a :class:`PackedBits` with ``shape`` = x's shape with ``axis`` moved last.
     """
-    if (type(x) is np.ndarray and axis == -1 and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous
-            and x.flags.aligned and x.ndim and x.size):
+    if (
+        type(x) is np.ndarray
+        and axis == -1
+        and (x.dtype == _F32 or x.dtype == _F64)
+        and x.flags.c_contiguous
+        and x.flags.aligned
+        and x.ndim
+        and x.size
+    ):
         return _wrap(_core.active.pack_bits(x), x.shape[-1])  # the fast path: no conversion
     if not isinstance(x, np.ndarray):
         if isinstance(x, PackedBits):
@@ -237,7 +248,9 @@ def binary_matmul(a, b, out=None) -> np.ndarray:
     a = _operand(a, "a", 2)
     b = _operand(b, "b", 2)
     if a._k != b._k:
-        raise ValueError(f"binary_matmul: K mismatch: a has K={a._k} bits per row (shape {a.shape}), b has K={b._k} (shape {b.shape})")
+        raise ValueError(
+            f"binary_matmul: K mismatch: a has K={a._k} bits per row (shape {a.shape}), b has K={b._k} (shape {b.shape})"
+        )
     return _core.active.binary_matmul(a._words, b._words, a._k, out)
 
 
@@ -252,7 +265,9 @@ def _per_unit(value, units: int, default: float, name: str) -> np.ndarray:
         if v.ndim == 0:
             v = np.full(units, v, _F32)
         elif v.shape != (units,):
-            raise ValueError(f"{name}: expected a scalar or shape ({units},) (one per output unit), got shape {v.shape}")
+            raise ValueError(
+                f"{name}: expected a scalar or shape ({units},) (one per output unit), got shape {v.shape}"
+            )
         else:
             v = np.array(v, dtype=_F32, copy=True)
     v.flags.writeable = False
@@ -286,7 +301,9 @@ class BinaryDense:
     def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False, activation=None):
         w = _operand(kernel, "kernel", 2)
         if not isinstance(packed_output, (bool, np.bool_)):
-            raise TypeError(f"packed_output: expected True or False, got {type(packed_output).__name__} {packed_output!r}")
+            raise TypeError(
+                f"packed_output: expected True or False, got {type(packed_output).__name__} {packed_output!r}"
+            )
         if activation not in (None, "linear", "relu"):
             raise ValueError(f"activation: expected None, 'linear' or 'relu', got {activation!r}")
         units = w.shape[0]
@@ -297,8 +314,9 @@ class BinaryDense:
         self._packed_output = bool(packed_output)
         self._activation = "relu" if activation == "relu" else None
         blocked = _core.active.pack_blocked(w._words, w._k)
-        self._plan = _core.active.dense_plan(blocked, w._k, units, self._scale, self._bias, self._packed_output,
-                                             self._activation == "relu")
+        self._plan = _core.active.dense_plan(
+            blocked, w._k, units, self._scale, self._bias, self._packed_output, self._activation == "relu"
+        )
 
     kernel = property(lambda self: self._kernel, doc="The packed weights (PackedBits, read-only).")
     scale = property(lambda self: self._scale.view(), doc="float32 (units,), read-only.")
@@ -310,8 +328,10 @@ class BinaryDense:
 
     def __setattr__(self, name, value):
         if not name.startswith("_"):
-            raise AttributeError(f"BinaryDense.{name} is read-only: parameters are fixed at construction; "
-                                 "build a new BinaryDense instead")
+            raise AttributeError(
+                f"BinaryDense.{name} is read-only: parameters are fixed at construction; "
+                "build a new BinaryDense instead"
+            )
         object.__setattr__(self, name, value)
 
     def __call__(self, x, out=None):
@@ -334,7 +354,9 @@ class BinaryDense:
 
     def __repr__(self) -> str:
         act = "" if self.activation is None else f", activation={self.activation!r}"
-        return f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output}{act})"
+        return (
+            f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output}{act})"
+        )
 
     def __reduce__(self):
         return (_binary_dense, (self.kernel, self.scale, self.bias, self.packed_output, self.activation))

@@ -23,7 +23,7 @@ from . import _core
 from ._arrays import as_input
 from .binary import PackedBits, _values, _wrap, pack_bits
 
-__all__ = ["binary_conv2d", "BinaryConv2D", "binary_max_pool2d"]
+__all__ = ["BinaryConv2D", "binary_conv2d", "binary_max_pool2d"]
 
 _F32 = np.dtype(np.float32)
 
@@ -120,8 +120,9 @@ def _in_channels(x) -> int:
     return x.shape[3] if x.ndim == 4 else -1
 
 
-def binary_conv2d(x, kernel, *, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1,
-                  out=None) -> np.ndarray:
+def binary_conv2d(
+    x, kernel, *, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1, out=None
+) -> np.ndarray:
     """int32 ``(N, OH, OW, O)``: the convolution of ``sign(x)`` with ``sign(kernel)``, exactly.
 
     ``x``: float ``(N, H, W, C)`` (NHWC) or its :class:`PackedBits` (``pack_bits(x)``).
@@ -142,14 +143,29 @@ def binary_conv2d(x, kernel, *, strides=1, padding="valid", pad_values=1.0, dila
     _, words = _kernel(kernel, groups)
     cg = np.shape(kernel)[2]
     if c >= 0 and c != cg * groups:
-        raise ValueError(f"kernel: expected C // groups = {c // groups} input channels (x has C = {c}, "
-                         f"groups = {groups}), got kernel shape {np.shape(kernel)}")
+        raise ValueError(
+            f"kernel: expected C // groups = {c // groups} input channels (x has C = {c}, "
+            f"groups = {groups}), got kernel shape {np.shape(kernel)}"
+        )
     plan = _core.active.conv_plan(words, cg, groups, strides, dilation, padding, pad_values == 0.0, "dots")
     return plan(_conv_input(x, cg * groups), out)
 
 
-_READ_ONLY = ("kernel", "strides", "padding", "pad_values", "dilation_rate", "groups", "scale", "bias", "activation",
-              "packed_output", "filters", "kernel_size", "in_channels")
+_READ_ONLY = (
+    "kernel",
+    "strides",
+    "padding",
+    "pad_values",
+    "dilation_rate",
+    "groups",
+    "scale",
+    "bias",
+    "activation",
+    "packed_output",
+    "filters",
+    "kernel_size",
+    "in_channels",
+)
 
 
 class BinaryConv2D:
@@ -173,11 +189,34 @@ class BinaryConv2D:
     of words. Parameters are read-only: build a new layer to change one. Pickles.
     """
 
-    __slots__ = ("_kernel", "_strides", "_padding", "_pad_values", "_dilation_rate", "_groups", "_scale", "_bias",
-                 "_activation", "_packed_output", "_plan")
+    __slots__ = (
+        "_activation",
+        "_bias",
+        "_dilation_rate",
+        "_groups",
+        "_kernel",
+        "_packed_output",
+        "_pad_values",
+        "_padding",
+        "_plan",
+        "_scale",
+        "_strides",
+    )
 
-    def __init__(self, kernel, *, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1, scale=None,
-                 bias=None, activation=None, packed_output=False):
+    def __init__(
+        self,
+        kernel,
+        *,
+        strides=1,
+        padding="valid",
+        pad_values=1.0,
+        dilation_rate=1,
+        groups=1,
+        scale=None,
+        bias=None,
+        activation=None,
+        packed_output=False,
+    ):
         from .binary import _per_unit
 
         groups = _groups(groups)
@@ -198,8 +237,18 @@ class BinaryConv2D:
         for name, value in init.items():
             object.__setattr__(self, name, value)
         plan = _core.active.conv_plan(
-            words, kernel.shape[2], groups, self._strides, self._dilation_rate, self._padding, self._pad_values == 0.0,
-            "signs" if self._packed_output else "affine", self._scale, self._bias, self._activation == "relu")
+            words,
+            kernel.shape[2],
+            groups,
+            self._strides,
+            self._dilation_rate,
+            self._padding,
+            self._pad_values == 0.0,
+            "signs" if self._packed_output else "affine",
+            self._scale,
+            self._bias,
+            self._activation == "relu",
+        )
         object.__setattr__(self, "_plan", plan)
 
     kernel = property(lambda self: self._kernel, doc="The kernel (KH, KW, C // groups, O), read-only.")
@@ -256,14 +305,18 @@ class BinaryConv2D:
 
     def __repr__(self) -> str:
         kh, kw = self.kernel_size
-        return (f"BinaryConv2D(filters={self.filters}, kernel_size=({kh}, {kw}), in_channels={self.in_channels}, "
-                f"strides={self._strides}, padding={self._padding!r}, pad_values={self._pad_values}, "
-                f"dilation_rate={self._dilation_rate}, groups={self._groups}, activation={self._activation!r}, "
-                f"packed_output={self._packed_output})")
+        return (
+            f"BinaryConv2D(filters={self.filters}, kernel_size=({kh}, {kw}), in_channels={self.in_channels}, "
+            f"strides={self._strides}, padding={self._padding!r}, pad_values={self._pad_values}, "
+            f"dilation_rate={self._dilation_rate}, groups={self._groups}, activation={self._activation!r}, "
+            f"packed_output={self._packed_output})"
+        )
 
     def __reduce__(self):
-        cfg = {k: self.get_config()[k] for k in ("strides", "padding", "pad_values", "dilation_rate", "groups",
-                                                  "activation", "packed_output")}
+        cfg = {
+            k: self.get_config()[k]
+            for k in ("strides", "padding", "pad_values", "dilation_rate", "groups", "activation", "packed_output")
+        }
         return (_binary_conv2d_layer, (self._kernel, self._scale, self._bias, cfg))
 
 
@@ -280,8 +333,9 @@ def binary_max_pool2d(x, pool_size, strides=None, padding="valid") -> PackedBits
     ``"same"`` (TensorFlow's split; windows are clipped at the border, padding never wins).
     """
     if not isinstance(x, PackedBits):
-        raise TypeError(f"x: expected a PackedBits of NHWC signs (pack_bits of an (N, H, W, C) array), "
-                        f"got {type(x).__name__}")
+        raise TypeError(
+            f"x: expected a PackedBits of NHWC signs (pack_bits of an (N, H, W, C) array), got {type(x).__name__}"
+        )
     if x.ndim != 4:
         raise ValueError(f"x: expected a 4-D NHWC operand (N, H, W, C), got PackedBits shape {x.shape}")
     pool = _pair(pool_size, "pool_size")

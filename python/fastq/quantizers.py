@@ -15,26 +15,26 @@ from . import context as _context
 from ._arrays import F16, F32, F64, as_array, as_like, check_out, finish, output_for, to_work
 
 __all__ = [
-    "Quantizer",
-    "NoOp",
-    "NoOpQuantizer",
-    "SteSign",
     "ApproxSign",
-    "SteHeaviside",
-    "SwishSign",
-    "MagnitudeAwareSign",
-    "SteTern",
     "DoReFa",
     "DoReFaQuantizer",
-    "ste_sign",
+    "MagnitudeAwareSign",
+    "NoOp",
+    "NoOpQuantizer",
+    "Quantizer",
+    "SteHeaviside",
+    "SteSign",
+    "SteTern",
+    "SwishSign",
     "approx_sign",
-    "swish_sign",
-    "ste_heaviside",
-    "ste_tern",
+    "deserialize",
     "get",
     "register_quantizer",
     "serialize",
-    "deserialize",
+    "ste_heaviside",
+    "ste_sign",
+    "ste_tern",
+    "swish_sign",
 ]
 
 _IDS = _core.quantizer_ids
@@ -143,8 +143,9 @@ def register_quantizer(cls=None, *, name=None, aliases=()):
             old = _REGISTRY.get(key)
             same = old is not None and (old.__module__, old.__qualname__) == (c.__module__, c.__qualname__)
             if old is not None and not same:  # re-registering a re-defined class (same place) is fine
-                raise ValueError(f"register_quantizer: the name {key!r} is taken by "
-                                 f"{old.__module__}.{old.__qualname__}")
+                raise ValueError(
+                    f"register_quantizer: the name {key!r} is taken by {old.__module__}.{old.__qualname__}"
+                )
             _REGISTRY[key] = c
         c._registered_name = name or c.__name__
         return c
@@ -394,8 +395,11 @@ class SteTern(Quantizer):
         # With ternary_weight_networks the kernel's prepare() computes Δ = 0.7 * sum|x| / size,
         # in larq's order in the working dtype (the sum accumulated in float64).
         twn = self.ternary_weight_networks
-        return {**_clip_params(self.clip_value, rd), "threshold": 0.0 if twn else _param(self.threshold_value, rd),
-                "twn": float(twn)}
+        return {
+            **_clip_params(self.clip_value, rd),
+            "threshold": 0.0 if twn else _param(self.threshold_value, rd),
+            "twn": float(twn),
+        }
 
     def get_config(self):
         return {
@@ -464,8 +468,13 @@ def ste_tern(x, threshold_value=0.05, ternary_weight_networks=False, clip_value=
     return SteTern(threshold_value, ternary_weight_networks, clip_value, metrics=())(x)
 
 
-for _f, _cls in ((ste_sign, SteSign), (approx_sign, ApproxSign), (swish_sign, SwishSign),
-                 (ste_heaviside, SteHeaviside), (ste_tern, SteTern)):
+for _f, _cls in (
+    (ste_sign, SteSign),
+    (approx_sign, ApproxSign),
+    (swish_sign, SwishSign),
+    (ste_heaviside, SteHeaviside),
+    (ste_tern, SteTern),
+):
     _f.precision = _cls.precision
 del _f, _cls
 
@@ -480,8 +489,10 @@ def _lookup(name, custom_objects=None):
             if k in table:
                 return table[k]
     known = sorted({*_REGISTRY, *(custom_objects or {})})
-    raise ValueError(f"Unknown quantizer: {name!r}. Known names: {', '.join(known)} (a custom class: "
-                     "pass custom_objects={name: cls}, or decorate it with fastq.quantizers.register_quantizer)")
+    raise ValueError(
+        f"Unknown quantizer: {name!r}. Known names: {', '.join(known)} (a custom class: "
+        "pass custom_objects={name: cls}, or decorate it with fastq.quantizers.register_quantizer)"
+    )
 
 
 def deserialize(config, custom_objects=None):
@@ -510,8 +521,10 @@ def serialize(quantizer):
     """``{"class_name": ..., "config": ...}`` for a quantizer (a function form: its name). The
     config holds only JSON types (parameters are stored as Python numbers)."""
     if isinstance(quantizer, Quantizer):
-        return {"class_name": type(quantizer).__dict__.get("_registered_name", type(quantizer).__name__),
-                "config": quantizer.get_config()}
+        return {
+            "class_name": type(quantizer).__dict__.get("_registered_name", type(quantizer).__name__),
+            "config": quantizer.get_config(),
+        }
     name = getattr(quantizer, "__name__", None)
     if callable(quantizer) and name in _REGISTRY:
         return name

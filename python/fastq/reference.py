@@ -33,21 +33,21 @@ import numpy as np
 
 __all__ = [
     "CLASS_NAMES",
-    "forward",
     "backward",
-    "result_dtype",
-    "sign",
-    "heaviside",
-    "ste_grad",
-    "magnitude_aware_scale",
-    "twn_threshold",
-    "dorefa_weight_divisor",
-    "pack_bits",
-    "unpack_bits",
+    "binary_conv2d",
     "binary_matmul",
     "binary_output",
-    "binary_conv2d",
+    "dorefa_weight_divisor",
+    "forward",
+    "heaviside",
+    "magnitude_aware_scale",
     "max_pool2d_signs",
+    "pack_bits",
+    "result_dtype",
+    "sign",
+    "ste_grad",
+    "twn_threshold",
+    "unpack_bits",
 ]
 
 CLASS_NAMES = (
@@ -275,9 +275,7 @@ def _config(name, config):
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 32:
             raise ValueError(f"DoReFa: k_bit must be an int in 1..32, got {k!r}")
         if params["mode"] not in ("activations", "weights"):
-            raise ValueError(
-                f"DoReFa: mode must be 'activations' or 'weights', got {params['mode']!r}"
-            )
+            raise ValueError(f"DoReFa: mode must be 'activations' or 'weights', got {params['mode']!r}")
     return cls, params
 
 
@@ -484,10 +482,12 @@ def binary_conv2d(x, kernel, strides=1, padding="valid", pad_values=1.0, dilatio
     out = np.zeros((n, oh, ow, o))
     for ky in range(kh):
         for kx in range(kw):
-            patch = xp[:, ky * dh:ky * dh + (oh - 1) * sh + 1:sh, kx * dw:kx * dw + (ow - 1) * sw + 1:sw, :]
+            patch = xp[:, ky * dh : ky * dh + (oh - 1) * sh + 1 : sh, kx * dw : kx * dw + (ow - 1) * sw + 1 : sw, :]
             for g in range(groups):
                 # float64 products of +-1 and 0 are exact integers
-                out[..., g * og:(g + 1) * og] += patch[..., g * cg:(g + 1) * cg] @ sk[ky, kx, :, g * og:(g + 1) * og]
+                out[..., g * og : (g + 1) * og] += (
+                    patch[..., g * cg : (g + 1) * cg] @ sk[ky, kx, :, g * og : (g + 1) * og]
+                )
     return out.astype(np.int32)
 
 
@@ -504,5 +504,5 @@ def max_pool2d_signs(x, pool_size, strides=None, padding="valid"):
     out = np.full((n, oh, ow, c), -np.inf)
     for ky in range(ph):
         for kx in range(pw):
-            out = np.maximum(out, xp[:, ky:ky + (oh - 1) * sh + 1:sh, kx:kx + (ow - 1) * sw + 1:sw, :])
+            out = np.maximum(out, xp[:, ky : ky + (oh - 1) * sh + 1 : sh, kx : kx + (ow - 1) * sw + 1 : sw, :])
     return out.astype(np.float32)

@@ -12,8 +12,8 @@ import pytest
 
 h5py = pytest.importorskip("h5py")
 
-import fastq.models as fm  # noqa: E402
 import fastq  # noqa: E402
+import fastq.models as fm  # noqa: E402
 from fastq.models import ops, reference_ops  # noqa: E402
 
 HERE = os.path.dirname(__file__)
@@ -52,7 +52,7 @@ def test_exact_layers_bit_identical_with_folding(loaded):
 
 def test_every_layer_output(loaded):
     model, d = loaded
-    names = [k[len("layer/"):] for k in d if k.startswith("layer/")]
+    names = [k[len("layer/") :] for k in d if k.startswith("layer/")]
     y, acts = model.predict(d["x"], outputs=names)
     np.testing.assert_allclose(y, d["y"], rtol=0, atol=1e-6)
     exact = {str(n) for n in d["exact_layers"]}
@@ -62,13 +62,12 @@ def test_every_layer_output(loaded):
         if name in exact:
             np.testing.assert_array_equal(acts[name], want, err_msg=name)
         else:  # float layers after inexact ones (e.g. DoReFa's thirds, 3x3 averages): rounding only
-            np.testing.assert_allclose(acts[name], want, rtol=0, atol=1e-6 * max(1.0, np.abs(want).max()),
-                                       err_msg=name)
+            np.testing.assert_allclose(acts[name], want, rtol=0, atol=1e-6 * max(1.0, np.abs(want).max()), err_msg=name)
 
 
 def test_binary_layers_compile_to_binary_ops(loaded):
     model, d = loaded
-    binary = {str(n) for n in d["binary_layers"]} - {"binary_depthwise"}   # depthwise: a float op on ±1
+    binary = {str(n) for n in d["binary_layers"]} - {"binary_depthwise"}  # depthwise: a float op on ±1
     compiled = {op.layers[0] for op in model.ops if op.kind == "binary"}
     assert compiled == binary
 
@@ -78,16 +77,20 @@ def test_batchnorm_folded_and_packed_output():
     binary = [op for op in model.ops if op.kind == "binary"]
     # conv -> BN -> binary conv: folded, and bits passed on; dense -> BN -> binary dense likewise
     assert [op.packed_output for op in binary] == [True, False, False, True, False]
-    assert all(len(op.layers) == 2 and op.layers[1].startswith("batch_normalization") for op in binary
-               if op.layers[0] != "quant_conv2d_2")
+    assert all(
+        len(op.layers) == 2 and op.layers[1].startswith("batch_normalization")
+        for op in binary
+        if op.layers[0] != "quant_conv2d_2"
+    )
     assert not any(isinstance(op, ops.Affine) for op in model.ops if op.inputs[0] == "quant_dense")
 
 
 def test_quicknet_block_relu_before_bn_folds():
     model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
     binary = [op for op in model.ops if op.kind == "binary"]
-    assert binary and all(op.pre_relu and not op.post_relu and op.layers[1].startswith("batch_normalization")
-                          for op in binary)
+    assert binary and all(
+        op.pre_relu and not op.post_relu and op.layers[1].startswith("batch_normalization") for op in binary
+    )
     # the block's residual add is fused into the conv when the shortcut is already computed
     assert all(len(op.layers) == 2 + (len(op.inputs) > 1) for op in binary)
     assert any(len(op.inputs) > 1 for op in binary)
@@ -127,7 +130,7 @@ def test_same_bits_whatever_the_batch(name):
     x = np.random.default_rng(0).standard_normal((5,) + fixture(name)["x"].shape[1:]).astype(np.float32)
     whole = model.predict(x)
     for i in range(5):
-        np.testing.assert_array_equal(model.predict(x[i:i + 1])[0], whole[i])
+        np.testing.assert_array_equal(model.predict(x[i : i + 1])[0], whole[i])
     np.testing.assert_array_equal(model.predict(x, batch_size=2), whole)
     np.testing.assert_array_equal(model.predict(np.concatenate([x[3:], x[:3]]))[2:], whole[:3])
     import fastq
@@ -189,8 +192,8 @@ def test_buffers_are_reused():
     activations = sum(int(np.prod(s)) for s in [(3, 8, 8, 8)]) * 4
     allocated = pool.allocated
     model.predict(x)
-    assert pool.allocated == allocated           # a second call allocates nothing
-    assert allocated < 8 * activations           # a few buffers, not one per layer (20 layers)
+    assert pool.allocated == allocated  # a second call allocates nothing
+    assert allocated < 8 * activations  # a few buffers, not one per layer (20 layers)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -264,18 +267,22 @@ def _run(code):
 
 def test_import_and_load_without_tensorflow():
     path = os.path.join(FIX, "quicknet_blocks.keras")
-    r = _run("import sys, numpy as np, fastq.models as fm\n"
-             f"m = fm.load({path!r})\n"
-             "m.predict(np.zeros((1, 16, 16, 3), np.float32))\n"
-             "heavy = ('tensorflow', 'keras', 'tf_keras', 'larq', 'torch')\n"
-             "print([k for k in sys.modules if k.split('.')[0] in heavy])")
+    r = _run(
+        "import sys, numpy as np, fastq.models as fm\n"
+        f"m = fm.load({path!r})\n"
+        "m.predict(np.zeros((1, 16, 16, 3), np.float32))\n"
+        "heavy = ('tensorflow', 'keras', 'tf_keras', 'larq', 'torch')\n"
+        "print([k for k in sys.modules if k.split('.')[0] in heavy])"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 
 
 def test_missing_h5py_message():
-    r = _run("import sys; sys.modules['h5py'] = None\nimport fastq.models as fm\n"
-             f"fm.load({os.path.join(FIX, 'bnn_sequential.h5')!r})")
+    r = _run(
+        "import sys; sys.modules['h5py'] = None\nimport fastq.models as fm\n"
+        f"fm.load({os.path.join(FIX, 'bnn_sequential.h5')!r})"
+    )
     assert r.returncode != 0
     assert 'ImportError: fastq.models needs h5py to read Keras model files: pip install "fastq-bnn[models]"' in r.stderr
 
@@ -292,17 +299,20 @@ def _bits(impl, x):
 def _bits_out(op, shape):
     s, dtype = op.storage(shape)
     return np.empty(s, dtype)
+
+
 def _direct_conv(x, k, strides, padding, dilation, groups, pad_value):
     """Direct loops: every output element summed over its window (independent of ops.py)."""
     n, h, w, c = x.shape
     kh, kw, cg, co = k.shape
     if padding == "same":
-        (pt, pb), (pl, pr) = [ops.same_padding(s, kk, st, d) for s, kk, st, d in
-                              zip((h, w), (kh, kw), strides, dilation)]
+        (pt, pb), (pl, pr) = [
+            ops.same_padding(s, kk, st, d) for s, kk, st, d in zip((h, w), (kh, kw), strides, dilation)
+        ]
     else:
         pt = pb = pl = pr = 0
     xp = np.full((n, h + pt + pb, w + pl + pr, c), pad_value, np.float64)
-    xp[:, pt:pt + h, pl:pl + w] = x
+    xp[:, pt : pt + h, pl : pl + w] = x
     oh = (xp.shape[1] - (kh - 1) * dilation[0] - 1) // strides[0] + 1
     ow = (xp.shape[2] - (kw - 1) * dilation[1] - 1) // strides[1] + 1
     out = np.zeros((n, oh, ow, co))
@@ -311,22 +321,33 @@ def _direct_conv(x, k, strides, padding, dilation, groups, pad_value):
         g = o // cog
         for i in range(oh):
             for j in range(ow):
-                win = xp[:, i * strides[0]: i * strides[0] + (kh - 1) * dilation[0] + 1: dilation[0],
-                         j * strides[1]: j * strides[1] + (kw - 1) * dilation[1] + 1: dilation[1],
-                         g * cg:(g + 1) * cg]
+                win = xp[
+                    :,
+                    i * strides[0] : i * strides[0] + (kh - 1) * dilation[0] + 1 : dilation[0],
+                    j * strides[1] : j * strides[1] + (kw - 1) * dilation[1] + 1 : dilation[1],
+                    g * cg : (g + 1) * cg,
+                ]
                 out[:, i, j, o] = (win * k[..., o]).sum(axis=(1, 2, 3))
     return out
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("strides,padding,dilation,groups,pad_values", [
-    ((1, 1), "same", (1, 1), 1, 1.0), ((1, 1), "same", (1, 1), 1, 0.0), ((2, 2), "same", (1, 1), 1, 0.0),
-    ((2, 1), "valid", (1, 1), 2, 1.0), ((1, 1), "same", (2, 2), 1, 1.0), ((3, 3), "same", (1, 2), 2, 0.0)])
+@pytest.mark.parametrize(
+    "strides,padding,dilation,groups,pad_values",
+    [
+        ((1, 1), "same", (1, 1), 1, 1.0),
+        ((1, 1), "same", (1, 1), 1, 0.0),
+        ((2, 2), "same", (1, 1), 1, 0.0),
+        ((2, 1), "valid", (1, 1), 2, 1.0),
+        ((1, 1), "same", (2, 2), 1, 1.0),
+        ((3, 3), "same", (1, 2), 2, 0.0),
+    ],
+)
 def test_binary_conv_op(strides, padding, dilation, groups, pad_values, impl):
     ops = IMPLS[impl]
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 7, 6, 4)).astype(np.float32)
-    x[0, 0, 0, 0] = 0.0   # sign(0) = +1
+    x[0, 0, 0, 0] = 0.0  # sign(0) = +1
     k = rng.standard_normal((3, 3, 4 // groups, 6)).astype(np.float32)
     scale = rng.standard_normal(6).astype(np.float32)
     bias = rng.standard_normal(6).astype(np.float32)
@@ -342,8 +363,9 @@ def test_binary_conv_op(strides, padding, dilation, groups, pad_values, impl):
         if post:
             want = np.maximum(want, 0)
         np.testing.assert_array_equal(out, want)
-        packed = ops.BinaryConv2D("c", ["x"], k, strides, padding, dilation, groups, pad_values, scale, bias, pre,
-                                  post, packed_output=True)
+        packed = ops.BinaryConv2D(
+            "c", ["x"], k, strides, padding, dilation, groups, pad_values, scale, bias, pre, post, packed_output=True
+        )
         bits = np.empty(out.shape, bool)
         bits = _bits_out(packed, out.shape)
         packed.run([x], bits)
@@ -359,7 +381,7 @@ def test_binary_conv_op(strides, padding, dilation, groups, pad_values, impl):
 def test_float_conv_and_depthwise_ops(padding, strides, impl):
     ops = IMPLS[impl]
     rng = np.random.default_rng(2)
-    x = (rng.integers(-8, 9, (2, 6, 5, 3)) / 4).astype(np.float32)   # dyadic: every sum exact
+    x = (rng.integers(-8, 9, (2, 6, 5, 3)) / 4).astype(np.float32)  # dyadic: every sum exact
     k = (rng.integers(-4, 5, (3, 3, 3, 4)) / 4).astype(np.float32)
     op = ops.Conv2D("c", ["x"], k, None, strides, padding)
     out = np.empty((2,) + op.output_shape([x.shape[1:]]), np.float32)
@@ -388,12 +410,12 @@ def test_pool_ops_same_padding(impl):
     ap = ops.AvgPool2D("a", ["x"], (2, 2), (2, 2), "same")
     out = np.empty((2, 3, 3, 1), np.float32)
     ap.run([x], out)
-    assert out[0, 2, 2, 0] == x[0, 4, 4, 0]                    # the corner window holds one real tap
+    assert out[0, 2, 2, 0] == x[0, 4, 4, 0]  # the corner window holds one real tap
     assert out[0, 0, 2, 0] == (x[0, 0, 4, 0] + x[0, 1, 4, 0]) / 2
     outb = _bits_out(mp, (2, 3, 3, 1)) if impl == "reference" else np.empty((2, 3, 3, 1), np.uint64)
     mp.run([_bits(impl, x)], outb)
     mp.run([x], out)
-    np.testing.assert_array_equal(outb, _bits(impl, out))   # max-pool commutes with the sign
+    np.testing.assert_array_equal(outb, _bits(impl, out))  # max-pool commutes with the sign
 
 
 # -- python -m fastq model ------------------------------------------------------------------------
@@ -405,8 +427,22 @@ def test_cli_summary_predict_bench(capsys, tmp_path):
     assert "BinaryConv2D" in capsys.readouterr().out
     d = fixture("birealnet_blocks")
     np.save(tmp_path / "x.npy", d["x"])
-    assert main(["model", "predict", path, "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"),
-                 "--top", "2"]) == 0
+    assert (
+        main(
+            [
+                "model",
+                "predict",
+                path,
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--out",
+                str(tmp_path / "y.npy"),
+                "--top",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("image ") == len(d["x"])
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), d["y"], rtol=0, atol=1e-6)
@@ -416,9 +452,15 @@ def test_cli_summary_predict_bench(capsys, tmp_path):
 
 
 # -- the zoo architectures built by fastq (no file) -----------------------------------------------
-@pytest.mark.parametrize("name,binary,float_", [
-    ("QuickNetSmall", 1_156_055_040, 15_941_120), ("QuickNet", 1_849_688_064, 29_651_712),
-    ("QuickNetLarge", 3_699_376_128, 29_651_712), ("BiRealNet", 1_676_279_808, 137_793_536)])
+@pytest.mark.parametrize(
+    "name,binary,float_",
+    [
+        ("QuickNetSmall", 1_156_055_040, 15_941_120),
+        ("QuickNet", 1_849_688_064, 29_651_712),
+        ("QuickNetLarge", 3_699_376_128, 29_651_712),
+        ("BiRealNet", 1_676_279_808, 137_793_536),
+    ],
+)
 def test_zoo_architectures(name, binary, float_):
     """MACs per image as larq_zoo's models have them (scripts/check_zoo.py checks every layer's
     config against larq_zoo's own)."""
@@ -428,8 +470,8 @@ def test_zoo_architectures(name, binary, float_):
     stats = model.summary(print_fn=lambda s: None)
     assert (stats["binary_macs"], stats["float_macs"]) == (binary, float_)
     convs = [op for op in model.ops if isinstance(op, ops.BinaryConv2D)]
-    assert convs and all(op.layers[1].startswith("batch_normalization") for op in convs)   # BN folded
-    assert all(len(op.inputs) == 2 for op in convs)   # and each one's shortcut add fused
+    assert convs and all(op.layers[1].startswith("batch_normalization") for op in convs)  # BN folded
+    assert all(len(op.inputs) == 2 for op in convs)  # and each one's shortcut add fused
 
 
 def test_zoo_predict_and_pickle():
@@ -456,8 +498,11 @@ def test_native_matches_reference(name):
     np.testing.assert_allclose(y, yr, rtol=0, atol=1e-5)
     # packed bits between binary layers: uint64 words natively, bool in the reference
     packed = [op for op in model.ops if getattr(op, "packed_output", False)]
-    assert all(op.storage((2, 5, 5, 65))[0] == (2, 5, 5, 2) for op in packed if op.kind == "binary"
-               and isinstance(op, ops.BinaryConv2D))
+    assert all(
+        op.storage((2, 5, 5, 65))[0] == (2, 5, 5, 2)
+        for op in packed
+        if op.kind == "binary" and isinstance(op, ops.BinaryConv2D)
+    )
 
 
 def test_zoo_folds_float_batchnorm_and_relu_maxpool():

@@ -25,8 +25,12 @@ def test_local_cluster_matches_single_process():
     model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
     x = np.random.default_rng(3).standard_normal((23, 16, 16, 3)).astype(np.float32)
     want = model.predict(x)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         images = da.from_array(x, chunks=(5, -1, -1, -1))
         got = predict_dask(model, images).compute()
         np.testing.assert_array_equal(got, want)

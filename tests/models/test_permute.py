@@ -9,14 +9,26 @@ from fastq.models import UnsupportedModelError
 
 def _config(dims, shape=(2, 3, 4)):
     def layer(cls, name, config, inputs):
-        return {"class_name": cls, "name": name, "config": {"name": name, **config},
-                "inbound_nodes": [[[i, 0, 0, {}] for i in inputs]] if inputs else []}
+        return {
+            "class_name": cls,
+            "name": name,
+            "config": {"name": name, **config},
+            "inbound_nodes": [[[i, 0, 0, {}] for i in inputs]] if inputs else [],
+        }
 
-    return {"class_name": "Functional", "config": {
-        "name": "m", "input_layers": [["x", 0, 0]], "output_layers": [["flat", 0, 0]],
-        "layers": [layer("InputLayer", "x", {"batch_input_shape": [None, *shape]}, []),
-                   layer("Permute", "perm", {"dims": list(dims)}, ["x"]),
-                   layer("Flatten", "flat", {}, ["perm"])]}}
+    return {
+        "class_name": "Functional",
+        "config": {
+            "name": "m",
+            "input_layers": [["x", 0, 0]],
+            "output_layers": [["flat", 0, 0]],
+            "layers": [
+                layer("InputLayer", "x", {"batch_input_shape": [None, *shape]}, []),
+                layer("Permute", "perm", {"dims": list(dims)}, ["x"]),
+                layer("Flatten", "flat", {}, ["perm"]),
+            ],
+        },
+    }
 
 
 @pytest.mark.parametrize("dims", [(2, 3, 1), (3, 1, 2), (1, 2, 3), (3, 2, 1)])

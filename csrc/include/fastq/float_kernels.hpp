@@ -45,12 +45,12 @@ struct FloatKernels {
   void (*conv_pack)(const float* w, std::size_t taps, std::size_t o, float* out);
   // Convolution of images x (n x h x w x c) with packed weights: output rows r in [r0, r1)
   // (r = image * oh + oy), columns [c0, c1) and channel blocks [b0, b1) of y (n x oh x ow x o).
-  void (*conv)(const float* x, const float* packed, const ConvGeom& g, const FloatEpilogue& e, float* y,
-               std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t b0, std::size_t b1);
+  void (*conv)(const float* x, const float* packed, const ConvGeom& g, const FloatEpilogue& e, float* y, std::size_t r0,
+               std::size_t r1, std::size_t c0, std::size_t c1, std::size_t b0, std::size_t b1);
   // Depthwise convolution (multiplier 1; weights kh x kw x c), max pool, average pool (sum of
   // the valid taps / their count): output rows [r0, r1), columns [c0, c1), every channel.
-  void (*depthwise)(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
-                    std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1);
+  void (*depthwise)(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y, std::size_t r0,
+                    std::size_t r1, std::size_t c0, std::size_t c1);
   // max_pool with relu: y = relu(max(x)) (fused for relu -> max-pool: equal to max(relu(x))
   // except possibly the sign of a zero, and -inf -> 0 for an all-NaN window).
   void (*max_pool)(const float* x, const ConvGeom& g, bool relu, float* y, std::size_t r0, std::size_t r1,
@@ -58,8 +58,7 @@ struct FloatKernels {
   void (*avg_pool)(const float* x, const ConvGeom& g, float* y, std::size_t r0, std::size_t r1, std::size_t c0,
                    std::size_t c1);
   // y[i, c] = (sum over p < pixels of x[i, p, c], in p order, from +0) / pixels, images [i0, i1).
-  void (*global_avg_pool)(const float* x, std::size_t pixels, std::size_t c, float* y, std::size_t i0,
-                          std::size_t i1);
+  void (*global_avg_pool)(const float* x, std::size_t pixels, std::size_t c, float* y, std::size_t i0, std::size_t i1);
   // y = a + b (then relu), n elements.
   void (*add)(const float* a, const float* b, float* y, std::size_t n, bool relu);
   // y[r, c] = ((x[r, c] * scale[c]) + bias[c]) + res[r, c] (each optional, each rounded), then

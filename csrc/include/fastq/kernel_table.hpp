@@ -26,10 +26,10 @@ struct ParamNames {
 template <class T>
 struct TensorStats {
   virtual std::size_t size() const = 0;
-  virtual std::size_t rows() const = 0;  // elements / last-axis length (1 for 0-d and 1-D input)
-  virtual double abs_sum() = 0;          // sum of |x| in float64 in fastq's fixed order
-  virtual T max_abs() = 0;               // max |x|, NaN if any element is NaN
-  virtual T tanh(T v) = 0;               // fastq's tanh (ISA-independent)
+  virtual std::size_t rows() const = 0;     // elements / last-axis length (1 for 0-d and 1-D input)
+  virtual double abs_sum() = 0;             // sum of |x| in float64 in fastq's fixed order
+  virtual T max_abs() = 0;                  // max |x|, NaN if any element is NaN
+  virtual T tanh(T v) = 0;                  // fastq's tanh (ISA-independent)
   virtual const T* channel_abs_mean() = 0;  // per last-axis channel mean |x| (float64 sums)
 
  protected:
@@ -48,8 +48,8 @@ using PrepareFn = const T* (*)(TensorStats<T>& stats, bool backward, T* params);
 // that use a scale. stream: write out with non-temporal stores (for outputs far larger than
 // the caches; the values are the same either way).
 template <class T>
-using ElementwiseFn = void (*)(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols,
-                               const T* scale, const T* params, bool stream);
+using ElementwiseFn = void (*)(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols, const T* scale,
+                               const T* params, bool stream);
 
 template <class T>
 struct TypedKernels {
@@ -62,8 +62,7 @@ struct TypedKernels {
   // max |x|, NaN if any element is NaN (order-independent).
   T (*max_abs)(const T* x, std::size_t n);
   // acc[c] += sum_r |x[r * stride + c]| for c < width, r < rows, in row order (float64).
-  void (*col_abs_sum)(const T* x, std::size_t rows, std::size_t width, std::size_t stride,
-                      double* acc);
+  void (*col_abs_sum)(const T* x, std::size_t rows, std::size_t width, std::size_t stride, double* acc);
   // y = tanh(x) with fastq's own (ISA-independent) approximation: used for DoReFa weights.
   void (*tanh)(const T* x, T* y, std::size_t n);
 };
@@ -92,14 +91,14 @@ enum class BinaryOutKind : int { dots, affine, signs };
 struct BinaryOut {
   BinaryOutKind kind;
   void* data;
-  std::size_t ld;           // elements (dots, affine) or words (signs) from one output row to the next
-  const float* scale;       // affine
-  const float* bias;        // affine
-  bool relu;                // affine (signs: folded into the thresholds)
-  const std::int32_t* lo;   // signs
+  std::size_t ld;             // elements (dots, affine) or words (signs) from one output row to the next
+  const float* scale;         // affine
+  const float* bias;          // affine
+  bool relu;                  // affine (signs: folded into the thresholds)
+  const std::int32_t* lo;     // signs
   const std::uint32_t* span;  // signs
-  const float* residual;    // affine: nullptr, or added after the bias (same layout as data): y + r,
-                            // one more rounding (a residual Add fused, as Keras computes BN(x) + r)
+  const float* residual;      // affine: nullptr, or added after the bias (same layout as data): y + r,
+                              // one more rounding (a residual Add fused, as Keras computes BN(x) + r)
 };
 
 // A 2-D convolution over packed NHWC input (docs/binary.md). The input is the kernels' padded,

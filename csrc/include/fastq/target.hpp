@@ -12,8 +12,7 @@
   _Pragma(FASTQ_STRINGIFY(clang attribute push(__attribute__((target(features))), apply_to = function)))
 #define FASTQ_TARGET_END _Pragma("clang attribute pop")
 #elif defined(__GNUC__)
-#define FASTQ_TARGET_BEGIN(features) \
-  _Pragma("GCC push_options") _Pragma(FASTQ_STRINGIFY(GCC target(features)))
+#define FASTQ_TARGET_BEGIN(features) _Pragma("GCC push_options") _Pragma(FASTQ_STRINGIFY(GCC target(features)))
 #define FASTQ_TARGET_END _Pragma("GCC pop_options")
 #else
 #error "fastq needs GCC or clang"

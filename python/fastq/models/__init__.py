@@ -16,7 +16,7 @@ from .compile import SUPPORTED as SUPPORTED_LAYERS
 from .graph import UnsupportedModelError, parse
 from .model import Model
 
-__all__ = ["load", "from_keras", "from_config", "Model", "UnsupportedModelError", "SUPPORTED_LAYERS"]
+__all__ = ["SUPPORTED_LAYERS", "Model", "UnsupportedModelError", "from_config", "from_keras", "load"]
 
 
 def from_config(config: dict, weights: dict, info=None) -> Model:
@@ -47,8 +47,9 @@ def from_keras(keras_model) -> Model:
     import json
 
     config = json.loads(keras_model.to_json())
-    weights = {layer.name: [w.numpy() if hasattr(w, "numpy") else w for w in layer.weights]
-               for layer in keras_model.layers}
+    weights = {
+        layer.name: [w.numpy() if hasattr(w, "numpy") else w for w in layer.weights] for layer in keras_model.layers
+    }
     module = type(keras_model).__module__
-    version = "3" if module.startswith("keras") else ""   # tf_keras models live in tf_keras.*
+    version = "3" if module.startswith("keras") else ""  # tf_keras models live in tf_keras.*
     return from_config(config, weights, {"format": "memory", "keras_version": version})

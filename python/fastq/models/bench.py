@@ -43,8 +43,10 @@ def peaks(clock=time.thread_time, kernels=None):
     from .. import _core
 
     k = kernels or _core.active
-    return (_probe_rate(k._popcount_probe, k._popcount_probe_macs, clock),
-            _probe_rate(k._fma_probe, k._fma_probe_flops, clock))
+    return (
+        _probe_rate(k._popcount_probe, k._popcount_probe_macs, clock),
+        _probe_rate(k._fma_probe, k._fma_probe_flops, clock),
+    )
 
 
 def op_class(op):
@@ -91,15 +93,26 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
     # than against predict's separate timing)
     breakdown["python"] = max(total - sum(breakdown.values()), 0.0)
     floor = batch * (stats["binary_macs"] / pc + 2 * stats["float_macs"] / fma)
-    return {"name": name, "batch": batch, "threads": threads, "seconds": seconds, "floor_s": floor,
-            "ratio": seconds / floor, "binary_macs": stats["binary_macs"], "float_macs": stats["float_macs"],
-            "popcount_peak": pc, "fma_peak": fma, "breakdown": breakdown, "repeats": repeats,
-            "spread": spread,
-            "clock": getattr(clock, "__name__", str(clock))}
+    return {
+        "name": name,
+        "batch": batch,
+        "threads": threads,
+        "seconds": seconds,
+        "floor_s": floor,
+        "ratio": seconds / floor,
+        "binary_macs": stats["binary_macs"],
+        "float_macs": stats["float_macs"],
+        "popcount_peak": pc,
+        "fma_peak": fma,
+        "breakdown": breakdown,
+        "repeats": repeats,
+        "spread": spread,
+        "clock": getattr(clock, "__name__", str(clock)),
+    }
 
 
 def check_model(name, seed=0):
-    """"deterministic" when two images give the same bits alone and together (1 and 2 threads)
+    """ "deterministic" when two images give the same bits alone and together (1 and 2 threads)
     and each prediction is a probability vector, else "MISMATCH: ..."."""
     import fastq
 
@@ -143,15 +156,20 @@ def format_models(report: dict) -> list:
     rows = [r for r in report["results"] if r.get("kind") == "model"]
     if not rows:
         return []
-    out = ["Whole models: fastq.models.zoo (random weights), batch 1, 224x224x3, one thread; thread CPU time; "
-           "floor = binary MACs / popcount peak + float FLOPs / FMA peak",
-           f"{'model':<14}{'ms':>8}{'floor ms':>10}{'x floor':>9}{'binary':>8}{'float':>8}{'memory':>8}"
-           f"{'python':>8}  check"]
+    out = [
+        "Whole models: fastq.models.zoo (random weights), batch 1, 224x224x3, one thread; thread CPU time; "
+        "floor = binary MACs / popcount peak + float FLOPs / FMA peak",
+        f"{'model':<14}{'ms':>8}{'floor ms':>10}{'x floor':>9}{'binary':>8}{'float':>8}{'memory':>8}"
+        f"{'python':>8}  check",
+    ]
     out.append("-" * len(out[-1]))
     for r in rows:
         b = r["breakdown"]
-        out.append(f"{r['name']:<14}{r['seconds'] * 1e3:>8.2f}{r['floor_s'] * 1e3:>10.2f}{r['ratio']:>9.2f}"
-                   + "".join(f"{b[k] * 1e3:>8.2f}" for k in ("binary", "float", "memory", "python"))
-                   + f"  {r.get('check', '')}" + ("" if r.get("stable", True) else "  (unstable: spread > 10%)"))
+        out.append(
+            f"{r['name']:<14}{r['seconds'] * 1e3:>8.2f}{r['floor_s'] * 1e3:>10.2f}{r['ratio']:>9.2f}"
+            + "".join(f"{b[k] * 1e3:>8.2f}" for k in ("binary", "float", "memory", "python"))
+            + f"  {r.get('check', '')}"
+            + ("" if r.get("stable", True) else "  (unstable: spread > 10%)")
+        )
     out.append("")
     return out

@@ -1,8 +1,8 @@
 """``python -m fastq model summary|predict|bench FILE`` (FILE: a Keras .h5 or .keras model).
 
-    python -m fastq model summary m.h5 [--input-shape 224 224 3]
-    python -m fastq model predict m.h5 [--input x.npy | --random N] [--seed S] [--top 5] [--out y.npy]
-    python -m fastq model bench m.h5 [--repeats 5]
+python -m fastq model summary m.h5 [--input-shape 224 224 3]
+python -m fastq model predict m.h5 [--input x.npy | --random N] [--seed S] [--top 5] [--out y.npy]
+python -m fastq model bench m.h5 [--repeats 5]
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ import numpy as np
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("model", help="load a larq/Keras model file (.h5 / .keras) and summarize, run or time it",
-                       description="Load a Keras/larq model saved with model.save() (no TensorFlow needed; "
-                                   'needs h5py: pip install "fastq-bnn[models]").')
+    p = sub.add_parser(
+        "model",
+        help="load a larq/Keras model file (.h5 / .keras) and summarize, run or time it",
+        description="Load a Keras/larq model saved with model.save() (no TensorFlow needed; "
+        'needs h5py: pip install "fastq-bnn[models]").',
+    )
     msub = p.add_subparsers(dest="model_command", metavar="{summary,predict,bench}")
     s = msub.add_parser("summary", help="ops, binary or float, output shapes and MACs")
     s.add_argument("file")
@@ -35,8 +38,9 @@ def add_parser(sub) -> None:
     b.add_argument("file")
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--input-shape", type=int, nargs="+")
-    b.add_argument("--no-compare", action="store_true",
-                   help="do not time TensorFlow / LCE even where they are installed")
+    b.add_argument(
+        "--no-compare", action="store_true", help="do not time TensorFlow / LCE even where they are installed"
+    )
     b.set_defaults(handler=_bench)
     p.set_defaults(handler=lambda args, argv: (p.print_help(), 2)[1])
 
@@ -76,7 +80,7 @@ def _predict(args, argv) -> int:
         np.save(args.out, y)
     if isinstance(y, np.ndarray) and y.ndim == 2 and args.top > 0:
         for i, row in enumerate(y):
-            top = np.argsort(-row, kind="stable")[:args.top]
+            top = np.argsort(-row, kind="stable")[: args.top]
             print(f"image {i}: " + ", ".join(f"{c}: {row[c]:.4f}" for c in top))
     return 0
 
@@ -97,7 +101,7 @@ def _bench(args, argv) -> int:
         for k, (batch, threads) in enumerate(configs):
             fastq.set_num_threads(threads)
             x = rng.standard_normal((batch,) + shape).astype(np.float32)
-            model.predict(x)   # warm-up: plans, buffers
+            model.predict(x)  # warm-up: plans, buffers
             times = []
             for r in range(args.repeats):
                 progress(k * args.repeats + r, len(configs) * args.repeats, f"batch {batch}, {threads} thread(s)")
@@ -135,11 +139,11 @@ def _peers(path, shape, repeats, progress):
 
     if importlib.util.find_spec("tensorflow") is None:
         return []
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")   # tf.keras = tf_keras, which larq needs
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = tf_keras, which larq needs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
-    for mod in ("larq", "larq_zoo"):   # their layers, quantizers and initializers deserialize the file
+    for mod in ("larq", "larq_zoo"):  # their layers, quantizers and initializers deserialize the file
         if importlib.util.find_spec(mod) is not None:
             __import__(mod)
     rows = []
@@ -148,8 +152,14 @@ def _peers(path, shape, repeats, progress):
     rng = np.random.default_rng(0)
     for batch in (1, 8):
         x = rng.standard_normal((batch,) + shape).astype(np.float32)
-        rows.append(("TensorFlow float (its threads)", batch, os.cpu_count(),
-                     _median_time(lambda: model(x, training=False), repeats)))
+        rows.append(
+            (
+                "TensorFlow float (its threads)",
+                batch,
+                os.cpu_count(),
+                _median_time(lambda: model(x, training=False), repeats),
+            )
+        )
     if importlib.util.find_spec("larq_compute_engine") is not None:
         from larq_compute_engine import convert_keras_model
         from larq_compute_engine.tflite.python.interpreter import Interpreter

@@ -33,18 +33,50 @@ IMPLS = {"native": ops, "reference": reference_ops}
 SIGN_FORWARD = (_q.SteSign, _q.ApproxSign, _q.SwishSign)
 BINARY_KERNEL = (_q.SteSign, _q.MagnitudeAwareSign)
 
-IDENTITY = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
-            "GaussianNoise", "AlphaDropout", "ActivityRegularization"}
+IDENTITY = {
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+}
 ACTIVATIONS = {"relu", "softmax", "linear", "sigmoid", "tanh"}
 TFOP_ADD = {"__operators__.add", "math.add"}
 TFOP_MUL = {"math.multiply", "__operators__.mul"}
 TFOP_SUB = {"math.subtract", "__operators__.sub"}
 
-SUPPORTED = sorted({
-    "InputLayer", "QuantConv2D", "QuantDense", "QuantDepthwiseConv2D", "Conv2D", "DepthwiseConv2D", "Dense",
-    "BatchNormalization", "Activation", "ReLU", "Softmax", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
-    "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Flatten", "Reshape", "Add", "Concatenate",
-    "ZeroPadding2D", "TFOpLambda", "Permute", *IDENTITY})
+SUPPORTED = sorted(
+    {
+        "InputLayer",
+        "QuantConv2D",
+        "QuantDense",
+        "QuantDepthwiseConv2D",
+        "Conv2D",
+        "DepthwiseConv2D",
+        "Dense",
+        "BatchNormalization",
+        "Activation",
+        "ReLU",
+        "Softmax",
+        "MaxPooling2D",
+        "MaxPool2D",
+        "AveragePooling2D",
+        "AvgPool2D",
+        "GlobalAveragePooling2D",
+        "GlobalAvgPool2D",
+        "Flatten",
+        "Reshape",
+        "Add",
+        "Concatenate",
+        "ZeroPadding2D",
+        "TFOpLambda",
+        "Permute",
+        *IDENTITY,
+    }
+)
 
 
 def _err(node: Node, msg: str) -> UnsupportedModelError:
@@ -130,16 +162,16 @@ def _relu_like(node):
 
 class Compiler:
     def __init__(self, graph: Graph, weights: dict, keep=(), impl=ops):
-        self.impl = impl         # the ops module: native (ops) or NumPy (reference_ops)
+        self.impl = impl  # the ops module: native (ops) or NumPy (reference_ops)
         self.graph = graph
         self.weights = weights
         self.keep = set(keep) | set(graph.outputs)
         self.users = graph.consumers()
         self.by_name = {n.name: n for n in graph.nodes}
-        self.alias = {}          # identity layer output -> the value it passes on
+        self.alias = {}  # identity layer output -> the value it passes on
         self.ops = []
-        self.folded = set()      # nodes consumed by an earlier op
-        self.emitted = set(graph.inputs)   # values computed so far
+        self.folded = set()  # nodes consumed by an earlier op
+        self.emitted = set(graph.inputs)  # values computed so far
 
     # -- public ------------------------------------------------------------------------------------
     def run(self):
@@ -194,7 +226,7 @@ class Compiler:
         """True when node u adds exactly two tensors (Add or a TFOpLambda add)."""
         if u.class_name == "Add":
             return len(u.inputs) == 2
-        return (u.class_name == "TFOpLambda" and u.config.get("function") in TFOP_ADD and len(u.inputs) == 2)
+        return u.class_name == "TFOpLambda" and u.config.get("function") in TFOP_ADD and len(u.inputs) == 2
 
     def _consumers_binarize(self, name):
         users = self.users.get(name, [])
@@ -284,14 +316,31 @@ class Compiler:
                     out = u.name
         if is_conv:
             op = self.impl.BinaryConv2D(
-                out, inputs, kernel, strides=_pair(c.get("strides", 1)), padding=_padding(n),
-                dilation=_pair(c.get("dilation_rate", 1)), groups=int(c.get("groups", 1)),
-                pad_values=float(c.get("pad_values", 0.0)), scale=scale.astype(np.float32),
-                bias=bias.astype(np.float32), pre_relu=pre, post_relu=post, packed_output=packed)
+                out,
+                inputs,
+                kernel,
+                strides=_pair(c.get("strides", 1)),
+                padding=_padding(n),
+                dilation=_pair(c.get("dilation_rate", 1)),
+                groups=int(c.get("groups", 1)),
+                pad_values=float(c.get("pad_values", 0.0)),
+                scale=scale.astype(np.float32),
+                bias=bias.astype(np.float32),
+                pre_relu=pre,
+                post_relu=post,
+                packed_output=packed,
+            )
         else:
-            op = self.impl.BinaryDense(out, n.inputs, kernel, scale=scale.astype(np.float32),
-                                       bias=bias.astype(np.float32), pre_relu=pre, post_relu=post,
-                                       packed_output=packed)
+            op = self.impl.BinaryDense(
+                out,
+                n.inputs,
+                kernel,
+                scale=scale.astype(np.float32),
+                bias=bias.astype(np.float32),
+                pre_relu=pre,
+                post_relu=post,
+                packed_output=packed,
+            )
         self._emit(op, layers)
 
     def _input_quantize(self, n, src):
@@ -342,8 +391,15 @@ class Compiler:
                     fused, name = "relu", r.name
                     self.folded.add(r.name)
                     layers.append(r.layer)
-        common = dict(bias=bias, strides=_pair(c.get("strides", 1)), padding=_padding(n),
-                      dilation=_pair(c.get("dilation_rate", 1)), activation=fused, pad_value=pad_value, scale=scale)
+        common = dict(
+            bias=bias,
+            strides=_pair(c.get("strides", 1)),
+            padding=_padding(n),
+            dilation=_pair(c.get("dilation_rate", 1)),
+            activation=fused,
+            pad_value=pad_value,
+            scale=scale,
+        )
         if depthwise:
             op = self.impl.DepthwiseConv2D(name, [src], kernel, **common)
         else:
@@ -386,7 +442,7 @@ class Compiler:
         self._dense(n, True)
 
     def _lower_BatchNormalization(self, n):
-        scale, bias, _ = _bn_affine(n, self.weights)   # the channel axis is the last one (channels_last)
+        scale, bias, _ = _bn_affine(n, self.weights)  # the channel axis is the last one (channels_last)
         layers, out, act = [n.layer], n.name, None
         u = self._sole_user(out)
         if u is not None and _relu_like(u):
@@ -420,8 +476,16 @@ class Compiler:
             return
         c = n.config
         mv = c.get("max_value")
-        self._emit(self.impl.Activation(n.name, n.inputs, "relu", None if mv is None else float(mv),
-                                  float(c.get("negative_slope") or 0.0), float(c.get("threshold") or 0.0)))
+        self._emit(
+            self.impl.Activation(
+                n.name,
+                n.inputs,
+                "relu",
+                None if mv is None else float(mv),
+                float(c.get("negative_slope") or 0.0),
+                float(c.get("threshold") or 0.0),
+            )
+        )
 
     def _pool(self, n, cls, inputs=None, layers=None, **kw):
         _channels_last(n)
@@ -452,8 +516,11 @@ class Compiler:
 
     def _lower_Permute(self, n):
         dims = n.config.get("dims")
-        if (not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) for d in dims)
-                or sorted(dims) != list(range(1, len(dims) + 1))):
+        if (
+            not isinstance(dims, (list, tuple))
+            or not all(isinstance(d, int) for d in dims)
+            or sorted(dims) != list(range(1, len(dims) + 1))
+        ):
             raise _err(n, f"dims {dims!r}: expected a permutation of the axes 1..n (the batch axis is 0)")
         self._emit(layout_ops.Permute(n.name, n.inputs, dims))
 
@@ -489,8 +556,11 @@ class Compiler:
             return self._emit(self.impl.Activation(n.name, n.inputs, "relu"))
         kind = "add" if fn in TFOP_ADD else "mul" if fn in TFOP_MUL else "sub" if fn in TFOP_SUB else None
         if kind is None:
-            raise _err(n, f"TensorFlow function {fn!r} is not supported "
-                          f"(supported: {', '.join(sorted(TFOP_ADD | TFOP_MUL | TFOP_SUB | {'nn.relu'}))})")
+            raise _err(
+                n,
+                f"TensorFlow function {fn!r} is not supported "
+                f"(supported: {', '.join(sorted(TFOP_ADD | TFOP_MUL | TFOP_SUB | {'nn.relu'}))})",
+            )
         if len(n.inputs) == 2:
             if kind == "add":
                 return self._emit(self.impl.Add(n.name, n.inputs))

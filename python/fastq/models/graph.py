@@ -21,20 +21,20 @@ class UnsupportedModelError(ValueError):
 
 @dataclass
 class Node:
-    name: str                  # the output's name (the layer name for its first call)
-    layer: str                 # Keras layer name
-    class_name: str            # Keras class, without a "module>" prefix
+    name: str  # the output's name (the layer name for its first call)
+    layer: str  # Keras layer name
+    class_name: str  # Keras class, without a "module>" prefix
     config: dict
-    inputs: list = field(default_factory=list)   # names of the input nodes' outputs, in call order
-    kwargs: dict = field(default_factory=dict)   # non-tensor call arguments (TFOpLambda)
+    inputs: list = field(default_factory=list)  # names of the input nodes' outputs, in call order
+    kwargs: dict = field(default_factory=dict)  # non-tensor call arguments (TFOpLambda)
 
 
 @dataclass
 class Graph:
     nodes: list
-    inputs: list               # names of the model's inputs
-    outputs: list              # names of the model's outputs
-    input_shapes: dict         # input name -> shape without the batch axis (None for unknown dims)
+    inputs: list  # names of the model's inputs
+    outputs: list  # names of the model's outputs
+    input_shapes: dict  # input name -> shape without the batch axis (None for unknown dims)
     name: str = "model"
 
     def consumers(self) -> dict:
@@ -61,8 +61,13 @@ def _out_name(layer: str, node_index: int) -> str:
 
 
 def _is_ref(v) -> bool:
-    return (isinstance(v, (list, tuple)) and len(v) in (3, 4) and isinstance(v[0], str)
-            and isinstance(v[1], int) and isinstance(v[2], int))
+    return (
+        isinstance(v, (list, tuple))
+        and len(v) in (3, 4)
+        and isinstance(v[0], str)
+        and isinstance(v[1], int)
+        and isinstance(v[2], int)
+    )
 
 
 def _keras3_refs(obj, out):
@@ -82,7 +87,8 @@ def _keras3_refs(obj, out):
 def _ref(layer, node_index, tensor_index):
     if tensor_index != 0:
         raise UnsupportedModelError(
-            f"layer {layer!r}: its output tensor {tensor_index} is used; only single-output layers are supported")
+            f"layer {layer!r}: its output tensor {tensor_index} is used; only single-output layers are supported"
+        )
     return _out_name(layer, node_index)
 
 
@@ -101,7 +107,7 @@ def _parse_inbound(node_cfg):
         plain = {k: v for k, v in kw.items() if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__")}
         return refs, plain
     refs, plain = [], {}
-    if node_cfg and isinstance(node_cfg[0], str):   # TFOpLambda's node is one entry, not a list of them
+    if node_cfg and isinstance(node_cfg[0], str):  # TFOpLambda's node is one entry, not a list of them
         node_cfg = [node_cfg]
     for entry in node_cfg:  # tf_keras: [[layer, node, tensor, kwargs], ...]
         refs.append(_ref(entry[0], entry[1], entry[2]))
@@ -146,7 +152,8 @@ def parse(model_config: dict) -> Graph:
     if cls not in ("Functional", "Model"):
         raise UnsupportedModelError(
             f"model: class {model_config.get('class_name')!r} is not a Functional or Sequential model; "
-            "subclassed models cannot be loaded without their Python code")
+            "subclassed models cannot be loaded without their Python code"
+        )
     return _parse_functional(cfg)
 
 
@@ -157,7 +164,8 @@ def _parse_functional(cfg) -> Graph:
         lname = layer_cfg.get("name") or layer_cfg["config"]["name"]
         if cls in ("Functional", "Sequential", "Model"):
             raise UnsupportedModelError(
-                f"layer {lname!r} ({cls}): nested models are not supported; save the flattened model")
+                f"layer {lname!r} ({cls}): nested models are not supported; save the flattened model"
+            )
         if cls == "InputLayer":
             shapes[lname] = _input_shape(layer_cfg)
             nodes.append(Node(lname, lname, cls, layer_cfg["config"]))
@@ -165,8 +173,13 @@ def _parse_functional(cfg) -> Graph:
         for k, node_cfg in enumerate(layer_cfg.get("inbound_nodes", [])):
             refs, plain = _parse_inbound(node_cfg)
             nodes.append(Node(_out_name(lname, k), lname, cls, layer_cfg["config"], refs, plain))
-    graph = Graph(_toposort(nodes), _io_refs(cfg["input_layers"]), _io_refs(cfg["output_layers"]), shapes,
-                  cfg.get("name", "model"))
+    graph = Graph(
+        _toposort(nodes),
+        _io_refs(cfg["input_layers"]),
+        _io_refs(cfg["output_layers"]),
+        shapes,
+        cfg.get("name", "model"),
+    )
     return graph
 
 

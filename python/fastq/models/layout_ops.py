@@ -23,8 +23,10 @@ class Permute(Op):
     def output_shape(self, in_shapes):
         shape = in_shapes[0]
         if sorted(self.dims) != list(range(1, len(shape) + 1)):
-            raise ValueError(f"layer {self.name!r}: dims {self.dims} is not a permutation of the axes 1..{len(shape)} "
-                             f"of an input of shape {tuple(shape)}")
+            raise ValueError(
+                f"layer {self.name!r}: dims {self.dims} is not a permutation of the axes 1..{len(shape)} "
+                f"of an input of shape {tuple(shape)}"
+            )
         return tuple(shape[d - 1] for d in self.dims)
 
     def describe(self):

@@ -17,7 +17,7 @@ class _Pool:
     the smallest free buffer that holds it, and a buffer is freed after its value's last use."""
 
     def __init__(self):
-        self.free = []      # 1-D uint8 arrays
+        self.free = []  # 1-D uint8 arrays
         self.allocated = 0  # bytes
         self.schedules = {}  # (plan, chunk shapes, wanted) -> buffer assignment (Model._schedule)
 
@@ -156,14 +156,20 @@ class Model:
         for i, op in enumerate(op_list):
             for v in op.inputs:
                 last[v] = i
-        buffers, views, steps = {}, {}, []   # value -> pool buffer; value -> its array
+        buffers, views, steps = {}, {}, []  # value -> pool buffer; value -> its array
         for k, x in zip(self.graph.inputs, xs):
             views[k] = x
         for i, op in enumerate(op_list):
             shape, dtype = op.storage((n,) + shapes[op.name])
             src = op.inputs[0]
-            if (op.inplace and src in buffers and last.get(src) == i and op.inputs.count(src) == 1
-                    and views[src].dtype == dtype and views[src].shape == shape):
+            if (
+                op.inplace
+                and src in buffers
+                and last.get(src) == i
+                and op.inputs.count(src) == 1
+                and views[src].dtype == dtype
+                and views[src].shape == shape
+            ):
                 buf = buffers.pop(src)
                 out = views[src]
             else:
@@ -176,7 +182,7 @@ class Model:
             for v in set(op.inputs):
                 if last.get(v) == i and v in buffers:
                     pool.put(buffers.pop(v))
-            if op.name not in last and op.name in buffers:   # an output nobody reads
+            if op.name not in last and op.name in buffers:  # an output nobody reads
                 pool.put(buffers.pop(op.name))
         for b in buffers.values():
             pool.put(b)
@@ -230,7 +236,7 @@ class Model:
             n = xs[0].shape[0]
             chunks = []
             for s in range(0, max(n, 1), max(int(batch_size), 1)):
-                chunk = [a[s:s + batch_size] for a in xs]
+                chunk = [a[s : s + batch_size] for a in xs]
                 if n == 0:
                     chunk = xs
                 chunks.append(self._run(plan, chunk, wanted, pool))
@@ -294,8 +300,15 @@ class Model:
             macs = int(op.macs([shapes[i] for i in op.inputs]))
             tot[op.kind] += macs
             layers = ", ".join(op.layers)
-            rows.append((op.describe(), op.kind, layers if len(layers) <= 48 else layers[:45] + "...",
-                         str(shapes[op.name]), f"{macs:,}"))
+            rows.append(
+                (
+                    op.describe(),
+                    op.kind,
+                    layers if len(layers) <= 48 else layers[:45] + "...",
+                    str(shapes[op.name]),
+                    f"{macs:,}",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         line = "  ".join("{:<%d}" % w for w in widths[:4]) + "  {:>%d}" % widths[4]
         text = [f'Model "{self.name}": {len(self.ops)} ops', line.format(*rows[0]), "-" * (sum(widths) + 8)]

@@ -37,8 +37,19 @@ from .. import _float_ops as _f
 from ..binary import BinaryDense as _BinaryDense
 from ..conv import BinaryConv2D as _BinaryConv2D
 from . import reference_ops as _ref
-from .reference_ops import (BITS, F32, Binary, Concatenate, Op, Quantize, Reshape, Scalar,  # noqa: F401
-                            ZeroPadding2D, conv_geometry, same_padding)
+from .reference_ops import (  # noqa: F401
+    BITS,
+    F32,
+    Binary,
+    Concatenate,
+    Op,
+    Quantize,
+    Reshape,
+    Scalar,
+    ZeroPadding2D,
+    conv_geometry,
+    same_padding,
+)
 
 WORDS = np.dtype(np.uint64)
 
@@ -72,8 +83,22 @@ class _BinaryOp(Op):
 class BinaryConv2D(_BinaryOp):
     """``y = post_relu(pre_relu(dot) * scale + bias)``: see the reference's BinaryConv2D."""
 
-    def __init__(self, name, inputs, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1,
-                 pad_values=1.0, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        groups=1,
+        pad_values=1.0,
+        scale=None,
+        bias=None,
+        pre_relu=False,
+        post_relu=False,
+        packed_output=False,
+    ):
         super().__init__(name, inputs)
         kernel = np.asarray(kernel, np.float32)
         self.ksize, self.cout, self.cin = kernel.shape[:2], kernel.shape[3], kernel.shape[2] * int(groups)
@@ -82,11 +107,18 @@ class BinaryConv2D(_BinaryOp):
         self.pre_relu, self.post_relu = bool(pre_relu), bool(post_relu)
         self.packed_output = bool(packed_output)
         # packed relu(y) is all +1: no convolution to run (the zero words are written in run).
-        self._layer = _BinaryConv2D(kernel, strides=self.strides, padding=padding,
-                                    pad_values=1.0 if pad_values else 0.0,
-                                    dilation_rate=self.dilation, groups=int(groups), scale=self.scale, bias=self.bias,
-                                    activation="relu" if self.pre_relu else None,
-                                    packed_output=self.packed_output)
+        self._layer = _BinaryConv2D(
+            kernel,
+            strides=self.strides,
+            padding=padding,
+            pad_values=1.0 if pad_values else 0.0,
+            dilation_rate=self.dilation,
+            groups=int(groups),
+            scale=self.scale,
+            bias=self.bias,
+            activation="relu" if self.pre_relu else None,
+            packed_output=self.packed_output,
+        )
         self._plan = self._layer._plan
 
     def describe(self):
@@ -105,13 +137,13 @@ class BinaryConv2D(_BinaryOp):
         if self.packed_output and self.post_relu:
             out[...] = 0
             return
-        if len(inputs) > 1:   # a fused residual Add (the compiler never combines it with post_relu)
+        if len(inputs) > 1:  # a fused residual Add (the compiler never combines it with post_relu)
             self._plan(inputs[0], out, inputs[1])
         else:
             self._plan(inputs[0], out)
         self._finish(out)
 
-    def __reduce__(self):   # the plan is rebuilt from the layer (which pickles)
+    def __reduce__(self):  # the plan is rebuilt from the layer (which pickles)
         state = {k: v for k, v in self.__dict__.items() if k != "_plan"}
         return (_restore, (type(self), state))
 
@@ -119,17 +151,23 @@ class BinaryConv2D(_BinaryOp):
 class BinaryDense(_BinaryOp):
     """``y = post_relu(pre_relu(sign(x) . sign(kernel)) * scale + bias)`` on the last axis."""
 
-    def __init__(self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False,
-                 packed_output=False):
+    def __init__(
+        self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False
+    ):
         super().__init__(name, inputs)
-        kernel = np.asarray(kernel, np.float32)       # (in, units), Keras's layout
+        kernel = np.asarray(kernel, np.float32)  # (in, units), Keras's layout
         self.units = kernel.shape[1]
         self.in_features = kernel.shape[0]
         self.scale, self.bias = _f32_vector(scale, self.units, 1), _f32_vector(bias, self.units, 0)
         self.pre_relu, self.post_relu = bool(pre_relu), bool(post_relu)
         self.packed_output = bool(packed_output)
-        self._layer = _BinaryDense(np.ascontiguousarray(kernel.T), self.scale, self.bias,
-                                   packed_output=self.packed_output, activation="relu" if self.pre_relu else None)
+        self._layer = _BinaryDense(
+            np.ascontiguousarray(kernel.T),
+            self.scale,
+            self.bias,
+            packed_output=self.packed_output,
+            activation="relu" if self.pre_relu else None,
+        )
 
     def describe(self):
         return "BinaryDense" + (" -> bits" if self.packed_output else "")
@@ -144,7 +182,7 @@ class BinaryDense(_BinaryOp):
         if self.packed_output:
             if self.post_relu:
                 out[...] = 0
-            else:   # the dense plan allocates packed output (a few words per image)
+            else:  # the dense plan allocates packed output (a few words per image)
                 np.copyto(out, self._layer._plan(inputs[0], None))
             return
         self._layer._plan(inputs[0], out)
@@ -173,16 +211,35 @@ class _Rebuilt:
 class Conv2D(_Rebuilt, _ref.Conv2D):
     """Float convolution on the native kernels (the reference for groups > 1 or non-zero padding)."""
 
-    def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 groups=1, activation=None, pad_value=0.0, scale=None):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        groups=1,
+        activation=None,
+        pad_value=0.0,
+        scale=None,
+    ):
         super().__init__(name, inputs, kernel, bias, strides, padding, dilation, groups, activation, pad_value, scale)
         self._build()
 
     def _build(self):
         self._native = None
         if self.groups == 1 and (self.pad_value == 0.0 or self.padding == "valid"):
-            self._native = _f.Conv2D(self.kernel, strides=self.strides, dilation=self.dilation, padding=self.padding,
-                                     scale=self.scale, bias=self.bias, relu=self.activation == "relu")
+            self._native = _f.Conv2D(
+                self.kernel,
+                strides=self.strides,
+                dilation=self.dilation,
+                padding=self.padding,
+                scale=self.scale,
+                bias=self.bias,
+                relu=self.activation == "relu",
+            )
 
     def run(self, inputs, out):
         if self._native is None:
@@ -191,17 +248,34 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
 
 
 class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
-    def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 activation=None, pad_value=0.0, scale=None):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        activation=None,
+        pad_value=0.0,
+        scale=None,
+    ):
         super().__init__(name, inputs, kernel, bias, strides, padding, dilation, activation, pad_value, scale)
         self._build()
 
     def _build(self):
         self._native = None
         if self.pad_value == 0.0 or self.padding == "valid":
-            self._native = _f.DepthwiseConv2D(self.kernel, strides=self.strides, dilation=self.dilation,
-                                              padding=self.padding, scale=self.scale, bias=self.bias,
-                                              relu=self.activation == "relu")
+            self._native = _f.DepthwiseConv2D(
+                self.kernel,
+                strides=self.strides,
+                dilation=self.dilation,
+                padding=self.padding,
+                scale=self.scale,
+                bias=self.bias,
+                relu=self.activation == "relu",
+            )
 
     def run(self, inputs, out):
         if self._native is None:
@@ -234,8 +308,14 @@ class Affine(_ref.Affine):
         return "BatchNorm" + (" + Add" if len(self.inputs) > 1 else "")
 
     def run(self, inputs, out):
-        _f.affine(inputs[0], self.scale, self.bias, residual=inputs[1] if len(inputs) > 1 else None,
-                  relu=self.activation == "relu", out=out)
+        _f.affine(
+            inputs[0],
+            self.scale,
+            self.bias,
+            residual=inputs[1] if len(inputs) > 1 else None,
+            relu=self.activation == "relu",
+            out=out,
+        )
 
 
 class Activation(_ref.Activation):

@@ -53,10 +53,13 @@ def predict_dask(model, images, batch_size=32):
         raise ValueError("predict_dask: the model has several outputs; map model.predict yourself")
     probe = model.predict(np.zeros((1,) + images.shape[1:], np.float32))
     out_shape = probe.shape[1:]
-    model_task = dask.delayed(model, pure=True)    # pickled once, shared by every block
+    model_task = dask.delayed(model, pure=True)  # pickled once, shared by every block
     rank_in, rank_out = images.ndim, 1 + len(out_shape)
     return da.map_blocks(
-        _predict_block, images, model_task, batch_size,
+        _predict_block,
+        images,
+        model_task,
+        batch_size,
         dtype=np.float32,
         meta=np.empty((0,) * rank_out, np.float32),
         chunks=(images.chunks[0],) + tuple((d,) for d in out_shape),

@@ -67,7 +67,7 @@ def _taps(xp, ksize, strides, dilation, out_hw):
     (sh, sw), (dh, dw), (oh, ow) = strides, dilation, out_hw
     for i in range(ksize[0]):
         for j in range(ksize[1]):
-            yield i, j, xp[i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
+            yield i, j, xp[i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
 
 
 def _pad_image(x, pads, value):
@@ -93,14 +93,14 @@ def _signs(x):
 
 
 class Op:
-    kind = "float"                 # "binary" or "float", for summary()
+    kind = "float"  # "binary" or "float", for summary()
     out_dtype = F32
-    inplace = False                # may write into its first input's buffer
+    inplace = False  # may write into its first input's buffer
 
     def __init__(self, name, inputs):
-        self.name = name           # the value it produces (a Keras layer name)
+        self.name = name  # the value it produces (a Keras layer name)
         self.inputs = list(inputs)  # the values it reads
-        self.layers = [name]       # Keras layers folded into this op (summary)
+        self.layers = [name]  # Keras layers folded into this op (summary)
 
     def output_shape(self, in_shapes):
         return in_shapes[0]
@@ -121,10 +121,9 @@ class Op:
 
 # -- convolutions ---------------------------------------------------------------------------------
 class _ConvBase(Op):
-    def __init__(self, name, inputs, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1,
-                 pad_value=0.0):
+    def __init__(self, name, inputs, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1, pad_value=0.0):
         super().__init__(name, inputs)
-        self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)   # HWIO
+        self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)  # HWIO
         self.ksize = self.kernel.shape[:2]
         self.strides = tuple(strides)
         self.padding = padding
@@ -156,8 +155,9 @@ class _ConvBase(Op):
                 acc += patch @ k
             else:
                 for g in range(self.groups):
-                    acc[:, g * cout_g:(g + 1) * cout_g] += (
-                        patch[:, g * cin_g:(g + 1) * cin_g] @ k[:, g * cout_g:(g + 1) * cout_g])
+                    acc[:, g * cout_g : (g + 1) * cout_g] += (
+                        patch[:, g * cin_g : (g + 1) * cin_g] @ k[:, g * cout_g : (g + 1) * cout_g]
+                    )
         return acc
 
 
@@ -170,11 +170,24 @@ class BinaryConv2D(_ConvBase):
 
     kind = "binary"
 
-    def __init__(self, name, inputs, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1,
-                 pad_values=1.0, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        groups=1,
+        pad_values=1.0,
+        scale=None,
+        bias=None,
+        pre_relu=False,
+        post_relu=False,
+        packed_output=False,
+    ):
         signs = np.where(np.asarray(kernel) < 0, np.float32(-1), np.float32(1))
-        super().__init__(name, inputs, signs, strides, padding, dilation, groups,
-                         pad_value=1.0 if pad_values else 0.0)
+        super().__init__(name, inputs, signs, strides, padding, dilation, groups, pad_value=1.0 if pad_values else 0.0)
         cout = signs.shape[3]
         self.scale = np.broadcast_to(np.float32(1) if scale is None else np.asarray(scale, np.float32), (cout,)).copy()
         self.bias = np.broadcast_to(np.float32(0) if bias is None else np.asarray(bias, np.float32), (cout,)).copy()
@@ -190,7 +203,7 @@ class BinaryConv2D(_ConvBase):
         for n in range(x.shape[0]):
             acc = self._accumulate(_signs(x[n]))
             _binary_output(acc, self, out[n].reshape(acc.shape))
-            if len(inputs) > 1:    # a fused residual Add: (y + r), one more rounding
+            if len(inputs) > 1:  # a fused residual Add: (y + r), one more rounding
                 out[n] += inputs[1][n]
 
 
@@ -212,8 +225,20 @@ class Conv2D(_ConvBase):
     relu, each step rounded. ``pad_value``: the value of SAME padding (larq's ``pad_values``;
     Keras pads with 0)."""
 
-    def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 groups=1, activation=None, pad_value=0.0, scale=None):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        groups=1,
+        activation=None,
+        pad_value=0.0,
+        scale=None,
+    ):
         super().__init__(name, inputs, kernel, strides, padding, dilation, groups, pad_value)
         self.bias = None if bias is None else np.asarray(bias, np.float32)
         self.scale = None if scale is None else np.asarray(scale, np.float32)
@@ -235,8 +260,19 @@ class DepthwiseConv2D(Op):
     """Float depthwise convolution, kernel (kh, kw, C, depth_multiplier): output channel
     ``c * multiplier + m``; taps summed in row-major order; then scale, bias, relu as Conv2D."""
 
-    def __init__(self, name, inputs, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1),
-                 activation=None, pad_value=0.0, scale=None):
+    def __init__(
+        self,
+        name,
+        inputs,
+        kernel,
+        bias=None,
+        strides=(1, 1),
+        padding="valid",
+        dilation=(1, 1),
+        activation=None,
+        pad_value=0.0,
+        scale=None,
+    ):
         super().__init__(name, inputs)
         self.scale = None if scale is None else np.asarray(scale, np.float32)
         self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)
@@ -280,7 +316,7 @@ class Dense(Op):
 
     def __init__(self, name, inputs, kernel, bias=None, activation=None):
         super().__init__(name, inputs)
-        self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)   # (in, units)
+        self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)  # (in, units)
         self.bias = None if bias is None else np.asarray(bias, np.float32)
         self.activation = activation
 
@@ -306,10 +342,11 @@ class BinaryDense(Op):
 
     kind = "binary"
 
-    def __init__(self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False,
-                 packed_output=False):
+    def __init__(
+        self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False
+    ):
         super().__init__(name, inputs)
-        self.kernel = np.where(np.asarray(kernel) < 0, np.float32(-1), np.float32(1))   # (in, units)
+        self.kernel = np.where(np.asarray(kernel) < 0, np.float32(-1), np.float32(1))  # (in, units)
         units = self.kernel.shape[1]
         self.scale = np.broadcast_to(np.float32(1) if scale is None else np.asarray(scale, np.float32), (units,)).copy()
         self.bias = np.broadcast_to(np.float32(0) if bias is None else np.asarray(bias, np.float32), (units,)).copy()
@@ -451,7 +488,7 @@ class Binary(Op):
 class Concatenate(Op):
     def __init__(self, name, inputs, axis):
         super().__init__(name, inputs)
-        self.axis = axis          # axis of the per-image shape
+        self.axis = axis  # axis of the per-image shape
 
     def output_shape(self, in_shapes):
         s = list(in_shapes[0])
@@ -467,7 +504,7 @@ class Reshape(Op):
 
     def __init__(self, name, inputs, target):
         super().__init__(name, inputs)
-        self.target = tuple(target)   # may hold one -1
+        self.target = tuple(target)  # may hold one -1
 
     def output_shape(self, in_shapes):
         size = int(np.prod(in_shapes[0], dtype=np.int64))
@@ -486,7 +523,7 @@ class Reshape(Op):
 class ZeroPadding2D(Op):
     def __init__(self, name, inputs, pads):
         super().__init__(name, inputs)
-        self.pads = pads          # ((top, bottom), (left, right))
+        self.pads = pads  # ((top, bottom), (left, right))
 
     def output_shape(self, in_shapes):
         h, w, c = in_shapes[0]
@@ -497,7 +534,7 @@ class ZeroPadding2D(Op):
         (t, b), (l, r) = self.pads
         out[...] = 0
         h, w = inputs[0].shape[1:3]
-        out[:, t:t + h, l:l + w, :] = inputs[0]
+        out[:, t : t + h, l : l + w, :] = inputs[0]
 
 
 # -- pooling --------------------------------------------------------------------------------------

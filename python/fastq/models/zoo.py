@@ -36,8 +36,9 @@ class _Builder:
         self.rng = np.random.default_rng(seed)
         self.layers, self.weights, self.counts = [], {}, {}
         self.stats = {}
-        self.input = self._add("InputLayer", {"batch_input_shape": [None, *input_shape], "dtype": "float32"}, [],
-                               name="input_1")
+        self.input = self._add(
+            "InputLayer", {"batch_input_shape": [None, *input_shape], "dtype": "float32"}, [], name="input_1"
+        )
         self.stats[self.input] = (input_shape[-1], 0.0, 1.0)
 
     def _name(self, base):
@@ -48,7 +49,7 @@ class _Builder:
     def _add(self, cls, config, inputs, base=None, name=None, kwargs=None):
         name = name or self._name(base)
         config = {"name": name, "trainable": True, "dtype": "float32", **config}
-        if kwargs is not None:   # TFOpLambda: one entry, the second operand in its kwargs
+        if kwargs is not None:  # TFOpLambda: one entry, the second operand in its kwargs
             nodes = [[inputs[0], 0, 0, kwargs]]
         else:
             nodes = [[[i, 0, 0, {}] for i in inputs]] if inputs else []
@@ -59,55 +60,91 @@ class _Builder:
         return (self.rng.standard_normal(shape) * std).astype(np.float32)
 
     # -- layers ------------------------------------------------------------------------------------
-    def conv(self, x, filters, k, strides=1, padding="valid", quant=True, init="he", activation="linear",
-             input_quantizer=None, kernel_quantizer=None, pad_values=0.0):
+    def conv(
+        self,
+        x,
+        filters,
+        k,
+        strides=1,
+        padding="valid",
+        quant=True,
+        init="he",
+        activation="linear",
+        input_quantizer=None,
+        kernel_quantizer=None,
+        pad_values=0.0,
+    ):
         c, mean, m2 = self.stats[x]
-        cfg = {"filters": filters, "kernel_size": [k, k], "strides": [strides, strides], "padding": padding,
-               "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": activation,
-               "use_bias": False}
+        cfg = {
+            "filters": filters,
+            "kernel_size": [k, k],
+            "strides": [strides, strides],
+            "padding": padding,
+            "data_format": "channels_last",
+            "dilation_rate": [1, 1],
+            "groups": 1,
+            "activation": activation,
+            "use_bias": False,
+        }
         if quant:
             cfg.update(input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer, pad_values=pad_values)
         y = self._add("QuantConv2D" if quant else "Conv2D", cfg, [x], "quant_conv2d" if quant else "conv2d")
         fan_in, fan_out = k * k * c, k * k * filters
         std = math.sqrt(2 / fan_in) if init == "he" else math.sqrt(2 / (fan_in + fan_out))
         self.weights[y] = [self._normal((k, k, c, filters), std)]
-        if input_quantizer is not None:          # a ±1 (or ±alpha) product of K terms
-            alpha2 = 1.0 if kernel_quantizer == _STE125 else 2 / (math.pi) * std ** 2
+        if input_quantizer is not None:  # a ±1 (or ±alpha) product of K terms
+            alpha2 = 1.0 if kernel_quantizer == _STE125 else 2 / (math.pi) * std**2
             k2 = fan_in * alpha2
             if activation == "relu":
                 self.stats[y] = (filters, math.sqrt(k2 / (2 * math.pi)), k2 / 2)
             else:
                 self.stats[y] = (filters, 0.0, k2)
         else:
-            self.stats[y] = (filters, 0.0, fan_in * std ** 2 * m2)
+            self.stats[y] = (filters, 0.0, fan_in * std**2 * m2)
         return y
 
     def depthwise(self, x, k, strides, quant, blur=False):
         c, mean, m2 = self.stats[x]
-        cfg = {"kernel_size": [k, k], "strides": [strides, strides], "padding": "same",
-               "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "depth_multiplier": 1,
-               "activation": "linear", "use_bias": False}
+        cfg = {
+            "kernel_size": [k, k],
+            "strides": [strides, strides],
+            "padding": "same",
+            "data_format": "channels_last",
+            "dilation_rate": [1, 1],
+            "groups": 1,
+            "depth_multiplier": 1,
+            "activation": "linear",
+            "use_bias": False,
+        }
         if quant:
             cfg.update(input_quantizer=None, depthwise_quantizer=None, pad_values=0.0)
         if blur:
             cfg["trainable"] = False
-        y = self._add("QuantDepthwiseConv2D" if quant else "DepthwiseConv2D", cfg, [x],
-                      "quant_depthwise_conv2d" if quant else "depthwise_conv2d")
+        y = self._add(
+            "QuantDepthwiseConv2D" if quant else "DepthwiseConv2D",
+            cfg,
+            [x],
+            "quant_depthwise_conv2d" if quant else "depthwise_conv2d",
+        )
         if blur:
             b = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
             self.weights[y] = [np.repeat(b[:, :, None, None], c, axis=2).astype(np.float32)]
-            self.stats[y] = (c, mean, m2)   # an average of correlated neighbours
+            self.stats[y] = (c, mean, m2)  # an average of correlated neighbours
         else:
             std = math.sqrt(2 / (k * k))
             self.weights[y] = [self._normal((k, k, c, 1), std)]
-            self.stats[y] = (c, 0.0, k * k * std ** 2 * m2)
+            self.stats[y] = (c, 0.0, k * k * std**2 * m2)
         return y
 
     def bn(self, x, momentum=0.99, epsilon=1e-3, scale=True, center=True):
         c, mean, m2 = self.stats[x]
-        y = self._add("BatchNormalization", {"axis": [3], "momentum": momentum, "epsilon": epsilon, "center": center,
-                                             "scale": scale}, [x], "batch_normalization")
-        var = max(m2 - mean ** 2, 1e-6)
+        y = self._add(
+            "BatchNormalization",
+            {"axis": [3], "momentum": momentum, "epsilon": epsilon, "center": center, "scale": scale},
+            [x],
+            "batch_normalization",
+        )
+        var = max(m2 - mean**2, 1e-6)
         jitter = self.rng.standard_normal((4, c)).astype(np.float32)
         w = []
         if scale:
@@ -127,22 +164,44 @@ class _Builder:
         return y
 
     def maxpool(self, x, size, strides, padding="valid"):
-        y = self._add("MaxPooling2D", {"pool_size": [size, size], "padding": padding, "strides": [strides, strides],
-                                       "data_format": "channels_last"}, [x], "max_pooling2d")
+        y = self._add(
+            "MaxPooling2D",
+            {
+                "pool_size": [size, size],
+                "padding": padding,
+                "strides": [strides, strides],
+                "data_format": "channels_last",
+            },
+            [x],
+            "max_pooling2d",
+        )
         self.stats[y] = self.stats[x]
         return y
 
     def avgpool(self, x, size, strides, padding="valid"):
-        y = self._add("AveragePooling2D", {"pool_size": [size, size], "padding": padding,
-                                           "strides": [strides, strides], "data_format": "channels_last"},
-                      [x], "average_pooling2d")
+        y = self._add(
+            "AveragePooling2D",
+            {
+                "pool_size": [size, size],
+                "padding": padding,
+                "strides": [strides, strides],
+                "data_format": "channels_last",
+            },
+            [x],
+            "average_pooling2d",
+        )
         self.stats[y] = self.stats[x]
         return y
 
     def add_op(self, x, r):
         """``x + r`` as tf_keras saves it: TFOpLambda ``__operators__.add``."""
-        y = self._add("TFOpLambda", {"function": "__operators__.add"}, [x], name=self._name("tf.__operators__.add"),
-                      kwargs={"y": [r, 0, 0], "name": None})
+        y = self._add(
+            "TFOpLambda",
+            {"function": "__operators__.add"},
+            [x],
+            name=self._name("tf.__operators__.add"),
+            kwargs={"y": [r, 0, 0], "name": None},
+        )
         self.stats[y] = self._sum(x, r)
         return y
 
@@ -170,9 +229,16 @@ class _Builder:
         return self._add("Activation", {"activation": "softmax"}, [x], "activation")
 
     def config(self, name, output):
-        return {"class_name": "Functional", "config": {
-            "name": name, "trainable": True, "layers": self.layers,
-            "input_layers": [[self.input, 0, 0]], "output_layers": [[output, 0, 0]]}}
+        return {
+            "class_name": "Functional",
+            "config": {
+                "name": name,
+                "trainable": True,
+                "layers": self.layers,
+                "input_layers": [[self.input, 0, 0]],
+                "output_layers": [[output, 0, 0]],
+            },
+        }
 
 
 def _quicknet(b: _Builder, blocks, filters, classes):
@@ -185,15 +251,24 @@ def _quicknet(b: _Builder, blocks, filters, classes):
     x = b.bn(x)
     for n, f in zip(blocks, filters):
         for _ in range(n):
-            if f != b.stats[x][0]:   # transition
+            if f != b.stats[x][0]:  # transition
                 x = b.relu(x)
                 x = b.maxpool(x, 2, 1)
                 x = b.depthwise(x, 3, 2, quant=False, blur=True)
                 x = b.conv(x, f, 1, init="glorot")
                 x = b.bn(x, momentum=0.9, epsilon=1e-5)
             r = x
-            y = b.conv(x, b.stats[x][0], 3, padding="same", init="glorot", activation="relu",
-                       input_quantizer=_STE125, kernel_quantizer=_STE125, pad_values=1.0)
+            y = b.conv(
+                x,
+                b.stats[x][0],
+                3,
+                padding="same",
+                init="glorot",
+                activation="relu",
+                input_quantizer=_STE125,
+                kernel_quantizer=_STE125,
+                pad_values=1.0,
+            )
             y = b.bn(y, momentum=0.9, epsilon=1e-5)
             x = b.add_op(y, r)
     return b.head(x, classes, quant_dense=True, relu_first=True)
@@ -211,8 +286,16 @@ def _birealnet(b: _Builder, classes, filters=64):
             shortcut = b.avgpool(shortcut, 2, 2, "same")
             shortcut = b.conv(shortcut, out, 1, quant=False, init="glorot")
             shortcut = b.bn(shortcut, momentum=0.8)
-        y = b.conv(x, out, 3, strides=1 if cin == out else 2, padding="same", init="glorot",
-                   input_quantizer="approx_sign", kernel_quantizer="magnitude_aware_sign")
+        y = b.conv(
+            x,
+            out,
+            3,
+            strides=1 if cin == out else 2,
+            padding="same",
+            init="glorot",
+            input_quantizer="approx_sign",
+            kernel_quantizer="magnitude_aware_sign",
+        )
         y = b.bn(y, momentum=0.8)
         return b.add_layer(y, shortcut)
 

@@ -39,8 +39,9 @@ def compare(result: np.ndarray, expected: np.ndarray) -> tuple[str, int | None]:
     return f"<= {ulp} ulp", ulp
 
 
-def transcendental_check(name: str, config: dict, direction: str, x: np.ndarray, dy: np.ndarray,
-                         got: np.ndarray, expected: np.ndarray) -> tuple[str, int | None] | None:
+def transcendental_check(
+    name: str, config: dict, direction: str, x: np.ndarray, dy: np.ndarray, got: np.ndarray, expected: np.ndarray
+) -> tuple[str, int | None] | None:
     """docs/semantics.md lets SwishSign's backward and DoReFa weights (fastq's own tanh) differ by
     a few ulp *of the size of the terms* (near a cancellation the relative error of the result is
     unbounded), and a DoReFa weight level may flip where it sits within a few ulp of a rounding

@@ -55,8 +55,12 @@ class Progress:
             return
         if self._tqdm_mod is not None:
             if self._tqdm is None:
-                self._tqdm = self._tqdm_mod.tqdm(total=total, file=self.stream, unit="task",
-                                                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]")
+                self._tqdm = self._tqdm_mod.tqdm(
+                    total=total,
+                    file=self.stream,
+                    unit="task",
+                    bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}]",
+                )
             self._tqdm.n = done
             self._tqdm.set_description_str(label[:40])
             self._tqdm.refresh()
@@ -109,9 +113,13 @@ def _cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"fastq bench: {e}", file=sys.stderr)
         return 2
     table_stream = sys.stderr if args.json == "-" else sys.stdout
-    print(f"fastq bench{' --quick' if p.quick else ''}: up to ~{p.time_limit_s:.0f} s "
-          f"(medians of interleaved repeats, each sample >= {p.min_sample_ns / 1e6:g} ms, repeated until "
-          f"IQR/median <= {100 * p.max_spread:.0f}% or the row's time cap)", file=table_stream, flush=True)
+    print(
+        f"fastq bench{' --quick' if p.quick else ''}: up to ~{p.time_limit_s:.0f} s "
+        f"(medians of interleaved repeats, each sample >= {p.min_sample_ns / 1e6:g} ms, repeated until "
+        f"IQR/median <= {100 * p.max_spread:.0f}% or the row's time cap)",
+        file=table_stream,
+        flush=True,
+    )
     result = tasks.run(p, progress=Progress(args.progress))
     print(report.format_report(result), file=table_stream, flush=True)
     if args.json is not None:
@@ -135,19 +143,32 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "unstable. Default run at most ~2 minutes, --quick at most ~20 seconds.",
     )
     p.add_argument("--quick", action="store_true", help="smaller inputs and fewer repeats (~12 s)")
-    p.add_argument("--json", metavar="FILE", help="write the machine info and every measurement as JSON "
-                   "('-': standard output, the table then goes to standard error)")
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the machine info and every measurement as JSON "
+        "('-': standard output, the table then goes to standard error)",
+    )
     p.add_argument("--plot", metavar="FILE.png", help="bar charts of the speedups (needs matplotlib)")
     p.add_argument("--threads", type=int, help="fastq threads (default: FASTQ_NUM_THREADS or all cores)")
     p.add_argument("--size", type=int, help="elements per quantizer input (default 2**20, --quick 2**18)")
-    p.add_argument("--shapes", metavar="S1,S2,...", help="binary_matmul shapes: S1 1x1000x1024, "
-                   "S2 64x4096x4096, S3 3136x256x2304, S4 1024x1024x1024 (default all; --quick S1,S4)")
+    p.add_argument(
+        "--shapes",
+        metavar="S1,S2,...",
+        help="binary_matmul shapes: S1 1x1000x1024, "
+        "S2 64x4096x4096, S3 3136x256x2304, S4 1024x1024x1024 (default all; --quick S1,S4)",
+    )
     p.add_argument("--time-limit", type=float, metavar="SECONDS", help="time budget of the whole run")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                   help="progress bar on standard error (auto: when it is a terminal)")
-    p.add_argument("--keep-openblas-env", action="store_true",
-                   help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar on standard error (auto: when it is a terminal)",
+    )
+    p.add_argument(
+        "--keep-openblas-env", action="store_true", help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE"
+    )
     p.set_defaults(handler=_cmd_bench)
 
 
@@ -189,11 +210,16 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         'Needs scikit-learn: pip install "fastq-bnn[demo]".',
     )
     demo.build_parser(p)
-    p.add_argument("--torch", action="store_true", help="instead: train a binarized CNN with fastq.torch (PyTorch), "
-                   "export it with fastq.torch.export and compare it with PyTorch (uses --seed, --epochs, --json, "
-                   "--timing-budget; see docs/torch.md)")
-    p.add_argument("--keep-openblas-env", action="store_true",
-                   help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE")
+    p.add_argument(
+        "--torch",
+        action="store_true",
+        help="instead: train a binarized CNN with fastq.torch (PyTorch), "
+        "export it with fastq.torch.export and compare it with PyTorch (uses --seed, --epochs, --json, "
+        "--timing-budget; see docs/torch.md)",
+    )
+    p.add_argument(
+        "--keep-openblas-env", action="store_true", help="do not re-run without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE"
+    )
     p.set_defaults(handler=_cmd_demo)
 
 

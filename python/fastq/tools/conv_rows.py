@@ -43,26 +43,42 @@ def conv_tasks(p: Plan, state: Run) -> list[Task]:
             # The fastq candidates interleaved; the NumPy reference apart, after them: its BLAS
             # threads keep spinning after each call and would slow whatever runs next.
             t0 = time.perf_counter()
-            stats = state.timed({
-                "fastq": lambda: layer(px, out=out),
-                "fastq_float_input": lambda: layer(x, out=out),
-                "fastq_packed_output": lambda: packed_layer(px),
-            }, 0.8 * budget_s, t0 + 0.8 * (deadline - t0))
-            stats.update(state.timed({"numpy": lambda: reference.binary_conv2d(x, kernel, 1, "same", 1.0)},
-                                     0.2 * budget_s, deadline))
+            stats = state.timed(
+                {
+                    "fastq": lambda: layer(px, out=out),
+                    "fastq_float_input": lambda: layer(x, out=out),
+                    "fastq_packed_output": lambda: packed_layer(px),
+                },
+                0.8 * budget_s,
+                t0 + 0.8 * (deadline - t0),
+            )
+            stats.update(
+                state.timed(
+                    {"numpy": lambda: reference.binary_conv2d(x, kernel, 1, "same", 1.0)}, 0.2 * budget_s, deadline
+                )
+            )
             f = stats["fastq"]
             macs = hw * hw * 9 * c * c
-            r = timed_record("binary_conv2d", label, f"{label} {hw}x{hw}x{c}", f,
-                             "fastq.reference.binary_conv2d (NumPy float64, tap by tap)", stats["numpy"], check,
-                             p.max_spread)
-            r.update({
-                "layer": f"{hw}x{hw}x{c} 3x3 SAME -> {c}",
-                "bit_macs": macs,
-                "fastq_float_input_ns": stats["fastq_float_input"].median_ns,
-                "fastq_packed_output_ns": stats["fastq_packed_output"].median_ns,
-                "bit_macs_per_s": macs / (f.median_ns * 1e-9),
-                "peak_fraction": macs / (f.median_ns * 1e-9) / state.peak["bit_macs_per_s"] if state.peak else None,
-            })
+            r = timed_record(
+                "binary_conv2d",
+                label,
+                f"{label} {hw}x{hw}x{c}",
+                f,
+                "fastq.reference.binary_conv2d (NumPy float64, tap by tap)",
+                stats["numpy"],
+                check,
+                p.max_spread,
+            )
+            r.update(
+                {
+                    "layer": f"{hw}x{hw}x{c} 3x3 SAME -> {c}",
+                    "bit_macs": macs,
+                    "fastq_float_input_ns": stats["fastq_float_input"].median_ns,
+                    "fastq_packed_output_ns": stats["fastq_packed_output"].median_ns,
+                    "bit_macs_per_s": macs / (f.median_ns * 1e-9),
+                    "peak_fraction": macs / (f.median_ns * 1e-9) / state.peak["bit_macs_per_s"] if state.peak else None,
+                }
+            )
             return [r]
 
         return Task(f"binary_conv2d {label} {hw}x{hw}x{c}", 2.0, run)
@@ -77,14 +93,18 @@ def format_conv(rows: list[Record], report: dict[str, Any]) -> list[str]:
     from .report import _fmt_speedup as speedup
 
     m = report["machine"]
-    out = [f"binary_conv2d: QuickNet 3x3 binary layers, batch 1, BinaryConv2D float32 output with scale and bias; "
-           f"median ms per call; fastq on {m['num_threads']} thread(s)",
-           f"{'layer':<6}{'H x W x C -> O':<26}{'packed in':>10}{'float in':>10}{'packed out':>11}{'numpy':>10}"
-           f"{'speedup':>9}{'Gbit-MAC/s':>12}{'of peak':>9}  check"]
+    out = [
+        f"binary_conv2d: QuickNet 3x3 binary layers, batch 1, BinaryConv2D float32 output with scale and bias; "
+        f"median ms per call; fastq on {m['num_threads']} thread(s)",
+        f"{'layer':<6}{'H x W x C -> O':<26}{'packed in':>10}{'float in':>10}{'packed out':>11}{'numpy':>10}"
+        f"{'speedup':>9}{'Gbit-MAC/s':>12}{'of peak':>9}  check",
+    ]
     out.append("-" * len(out[-1]))
     for r in rows:
         frac = "n/a" if r["peak_fraction"] is None else f"{100 * r['peak_fraction']:.0f}%"
-        out.append(f"{r['name']:<6}{r['layer']:<26}{r['fastq_ns'] / 1e6:>10.3f}{r['fastq_float_input_ns'] / 1e6:>10.3f}"
-                   f"{r['fastq_packed_output_ns'] / 1e6:>11.3f}{r['baseline_ns'] / 1e6:>10.3f}"
-                   f"{speedup(r):>9}{r['bit_macs_per_s'] / 1e9:>12.0f}{frac:>9}  {check(r)}")
+        out.append(
+            f"{r['name']:<6}{r['layer']:<26}{r['fastq_ns'] / 1e6:>10.3f}{r['fastq_float_input_ns'] / 1e6:>10.3f}"
+            f"{r['fastq_packed_output_ns'] / 1e6:>11.3f}{r['baseline_ns'] / 1e6:>10.3f}"
+            f"{speedup(r):>9}{r['bit_macs_per_s'] / 1e9:>12.0f}{frac:>9}  {check(r)}"
+        )
     return out

@@ -219,7 +219,7 @@ def train(cfg: DemoConfig, a_train, y_train, log: Callable[[str], None]) -> Bina
         perm = rng.permutation(n)
         total, batches = 0.0, 0
         for start in range(0, n, cfg.batch_size):
-            idx = perm[start:start + cfg.batch_size]
+            idx = perm[start : start + cfg.batch_size]
             if len(idx) < 2:  # batch statistics need two samples
                 continue
             loss, grads = model.loss_and_grads(a_train[idx], y_train[idx])
@@ -267,8 +267,10 @@ class PackedNetwork:
     def __init__(self, layers, thresholds):
         self.thresholds = thresholds
         last = len(layers) - 1
-        self.layers = [fastq.BinaryDense(wb, scale=scale, bias=bias, packed_output=i < last)
-                       for i, (wb, scale, bias) in enumerate(layers)]
+        self.layers = [
+            fastq.BinaryDense(wb, scale=scale, bias=bias, packed_output=i < last)
+            for i, (wb, scale, bias) in enumerate(layers)
+        ]
 
     def logits(self, x: np.ndarray):
         h = fastq.pack_bits(thermometer_shift(x, self.thresholds))
@@ -327,10 +329,14 @@ def run(cfg: DemoConfig | None = None, log: Callable[[str], None] = print) -> di
     x_train, x_test, y_train, y_test = load_data(cfg)
     a_train = encode(x_train, cfg.thresholds)
     sizes = [a_train.shape[1], *cfg.hidden, 10]
-    log(f"digits: {len(x_train)} training / {len(x_test)} test images; thermometer code "
-        f"{len(cfg.thresholds)} bits per pixel; binary MLP {' -> '.join(map(str, sizes))}")
-    log(f"training {cfg.epochs} epochs (Adam, batch {cfg.batch_size}, seed {cfg.seed}); "
-        f"fastq.SteSign forward, .grad backward")
+    log(
+        f"digits: {len(x_train)} training / {len(x_test)} test images; thermometer code "
+        f"{len(cfg.thresholds)} bits per pixel; binary MLP {' -> '.join(map(str, sizes))}"
+    )
+    log(
+        f"training {cfg.epochs} epochs (Adam, batch {cfg.batch_size}, seed {cfg.seed}); "
+        f"fastq.SteSign forward, .grad backward"
+    )
     t_train = time.perf_counter()
     # The matmuls are tiny: one BLAS thread is faster and the results do not depend on it.
     with _blas_single_thread():
@@ -349,11 +355,11 @@ def run(cfg: DemoConfig | None = None, log: Callable[[str], None] = print) -> di
     train_acc = float(np.mean(net.predict(x_train) == y_train))
 
     # Timing: the whole test set as one batch, and single samples.
-    packed_s, float_s, blas = _time_pair(lambda: net.predict(x_test), lambda: sim.predict(x_test),
-                                         cfg.timing_budget_s * 2 / 3)
+    packed_s, float_s, blas = _time_pair(
+        lambda: net.predict(x_test), lambda: sim.predict(x_test), cfg.timing_budget_s * 2 / 3
+    )
     one = x_test[:1]
-    packed1_s, float1_s, blas1 = _time_pair(lambda: net.predict(one), lambda: sim.predict(one),
-                                            cfg.timing_budget_s / 3)
+    packed1_s, float1_s, blas1 = _time_pair(lambda: net.predict(one), lambda: sim.predict(one), cfg.timing_budget_s / 3)
     float_bytes = sum(wb.size * 4 for wb, _, _ in layers)
     packed_bytes = net.nbytes()
     wall = time.perf_counter() - t0
@@ -384,30 +390,52 @@ def run(cfg: DemoConfig | None = None, log: Callable[[str], None] = print) -> di
     }
     log("")
     log(f"test accuracy (packed network):       {test_acc:.4f}   (train {train_acc:.4f})")
-    log(f"packed vs float simulation agreement: {agreement:.4f}   "
-        f"({'logits bit-identical' if logits_identical else 'logits differ'})")
-    log(f"inference, {len(x_test)} test images:     packed {packed_s * 1e3:.3f} ms, "
-        f"float simulation {float_s * 1e3:.3f} ms (BLAS {blas})  ->  {float_s / packed_s:.2f}x")
-    log(f"inference, one image:              packed {packed1_s * 1e6:.1f} us, "
-        f"float simulation {float1_s * 1e6:.1f} us (BLAS {blas1})  ->  {float1_s / packed1_s:.2f}x")
-    log(f"weights: {packed_bytes:,} bytes packed vs {float_bytes:,} bytes as float32 "
-        f"({float_bytes / packed_bytes:.0f}x smaller)")
-    log(f"isa {fastq.active_isa()}, {fastq.get_num_threads()} threads; training {train_s:.1f} s, "
-        f"total {wall:.1f} s")
+    log(
+        f"packed vs float simulation agreement: {agreement:.4f}   "
+        f"({'logits bit-identical' if logits_identical else 'logits differ'})"
+    )
+    log(
+        f"inference, {len(x_test)} test images:     packed {packed_s * 1e3:.3f} ms, "
+        f"float simulation {float_s * 1e3:.3f} ms (BLAS {blas})  ->  {float_s / packed_s:.2f}x"
+    )
+    log(
+        f"inference, one image:              packed {packed1_s * 1e6:.1f} us, "
+        f"float simulation {float1_s * 1e6:.1f} us (BLAS {blas1})  ->  {float1_s / packed1_s:.2f}x"
+    )
+    log(
+        f"weights: {packed_bytes:,} bytes packed vs {float_bytes:,} bytes as float32 "
+        f"({float_bytes / packed_bytes:.0f}x smaller)"
+    )
+    log(f"isa {fastq.active_isa()}, {fastq.get_num_threads()} threads; training {train_s:.1f} s, total {wall:.1f} s")
     return result
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(prog="python -m fastq demo", description=__doc__.split("\n\n")[0])
     d = DemoConfig()
-    p.add_argument("--json", action="store_true", help="print the results as JSON on standard output "
-                   "(keys test_accuracy, packed_agreement, speedup, ...); the log goes to standard error")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results as JSON on standard output "
+        "(keys test_accuracy, packed_agreement, speedup, ...); the log goes to standard error",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
-    p.add_argument("--hidden", type=int, nargs="+", default=list(d.hidden), metavar="UNITS",
-                   help=f"hidden layer widths (default {' '.join(map(str, d.hidden))})")
-    p.add_argument("--timing-budget", type=float, default=d.timing_budget_s, metavar="SECONDS",
-                   help=f"time spent measuring the speedup (default {d.timing_budget_s})")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=list(d.hidden),
+        metavar="UNITS",
+        help=f"hidden layer widths (default {' '.join(map(str, d.hidden))})",
+    )
+    p.add_argument(
+        "--timing-budget",
+        type=float,
+        default=d.timing_budget_s,
+        metavar="SECONDS",
+        help=f"time spent measuring the speedup (default {d.timing_budget_s})",
+    )
     return p
 
 
@@ -416,8 +444,10 @@ def missing_requirements() -> str | None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        return ("fastq demo needs scikit-learn (for its bundled digits data set), which is not installed.\n"
-                f"Install the demo extra:  {INSTALL_HINT}")
+        return (
+            "fastq demo needs scikit-learn (for its bundled digits data set), which is not installed.\n"
+            f"Install the demo extra:  {INSTALL_HINT}"
+        )
     return None
 
 
@@ -430,8 +460,7 @@ def main(args) -> int:
     if args.epochs < 1 or any(h < 1 for h in args.hidden) or args.timing_budget <= 0:
         print("fastq demo: --epochs, --hidden and --timing-budget must be positive", file=sys.stderr)
         return 2
-    cfg = DemoConfig(seed=args.seed, epochs=args.epochs, hidden=tuple(args.hidden),
-                     timing_budget_s=args.timing_budget)
+    cfg = DemoConfig(seed=args.seed, epochs=args.epochs, hidden=tuple(args.hidden), timing_budget_s=args.timing_budget)
     stream = sys.stderr if args.json else sys.stdout
 
     def log(msg):
@@ -441,7 +470,6 @@ def main(args) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     if result["packed_agreement"] != 1.0:
-        print("ERROR: packed inference disagrees with the float simulation (a bug; please report it)",
-              file=sys.stderr)
+        print("ERROR: packed inference disagrees with the float simulation (a bug; please report it)", file=sys.stderr)
         return 1
     return 0

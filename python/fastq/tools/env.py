@@ -50,8 +50,13 @@ def reexec_without_openblas_vars(label: str, argv: list[str] | None = None) -> i
     else:  # keep the interpreter's options (-X ..., -I, ...) in front of `-m fastq`
         flags = orig[1 : orig.index("-m", 1)] if "-m" in orig[1:] else []
         cmd = [sys.executable, *flags, *argv]
-    print(f"{label}: re-running without " + ", ".join(f"{k}={v}" for k, v in present.items())
-          + " (set to dodge bugs of old OpenBLAS builds, they slow a current NumPy)", file=sys.stderr, flush=True)
+    print(
+        f"{label}: re-running without "
+        + ", ".join(f"{k}={v}" for k, v in present.items())
+        + " (set to dodge bugs of old OpenBLAS builds, they slow a current NumPy)",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.stdout.flush()
     if os.name == "posix":
         os.execve(sys.executable, cmd, env)  # does not return

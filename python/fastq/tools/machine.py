@@ -52,6 +52,11 @@ def popcount_peak(seconds: float = 0.3, threads: int | None = None) -> tuple[dic
     if not per_core > 0:
         return None, f"the popcount probe gave no rate for the active ISA ({isa})"
     source = "Kernels.popcount_peak"
-    peak = {"bit_macs_per_s": per_core * used, "per_core_bit_macs_per_s": per_core, "threads": used,
-            "method": isa, "source": source}
+    peak = {
+        "bit_macs_per_s": per_core * used,
+        "per_core_bit_macs_per_s": per_core,
+        "threads": used,
+        "method": isa,
+        "source": source,
+    }
     return peak, f"{source}, {isa}, one core x {used} thread(s)"

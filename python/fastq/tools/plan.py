@@ -30,12 +30,24 @@ class Plan:
     seed: int = 0
 
 
-def plan(quick: bool = False, size: int | None = None, shapes: list[str] | None = None,
-         time_limit_s: float | None = None, seed: int = 0) -> Plan:
+def plan(
+    quick: bool = False,
+    size: int | None = None,
+    shapes: list[str] | None = None,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+) -> Plan:
     """The default run (at most ~2 minutes) or the ``--quick`` one (at most ~20 seconds)."""
     if quick:
-        p = Plan(quick=True, size=1 << 18, time_limit_s=12.0, min_repeats=5, max_repeats=51, seed=seed,
-                 shapes={k: MATMUL_SHAPES[k] for k in ("S1", "S4")})
+        p = Plan(
+            quick=True,
+            size=1 << 18,
+            time_limit_s=12.0,
+            min_repeats=5,
+            max_repeats=51,
+            seed=seed,
+            shapes={k: MATMUL_SHAPES[k] for k in ("S1", "S4")},
+        )
     else:
         p = Plan(seed=seed)
     if size is not None:

@@ -53,10 +53,8 @@ QUANTIZER_CASES: list[tuple[str, dict[str, Any]]] = [
 
 # The plain NumPy a user writes for SteSign (default clip_value=1.0).
 IDIOMS = {
-    "forward": ("np.where(x >= 0, 1, -1).astype(np.float32)",
-                lambda x, dy: np.where(x >= 0, 1, -1).astype(np.float32)),
-    "backward": ("np.where(np.abs(x) <= 1, dy, 0)",
-                 lambda x, dy: np.where(np.abs(x) <= 1, dy, np.float32(0))),
+    "forward": ("np.where(x >= 0, 1, -1).astype(np.float32)", lambda x, dy: np.where(x >= 0, 1, -1).astype(np.float32)),
+    "backward": ("np.where(np.abs(x) <= 1, dy, 0)", lambda x, dy: np.where(np.abs(x) <= 1, dy, np.float32(0))),
 }
 
 
@@ -86,8 +84,9 @@ class Run:
         return measure(candidates, budget_s, p.min_sample_ns, p.min_repeats, p.max_repeats, deadline, p.max_spread)
 
 
-def timed_record(kind: str, name: str, label: str, fastq: Stats, baseline_name: str, baseline: Stats,
-                 check: str, max_spread: float) -> Record:
+def timed_record(
+    kind: str, name: str, label: str, fastq: Stats, baseline_name: str, baseline: Stats, check: str, max_spread: float
+) -> Record:
     """The keys every row has: what was compared, medians, quartiles, the check, and whether
     the timing was stable (both candidates' IQR / median within ``max_spread``)."""
     spread = max(fastq.spread, baseline.spread)
@@ -143,6 +142,7 @@ def quantizer_tasks(p: Plan, state: Run) -> list[Task]:
             x, dy = arrays()
             q = quantizers.get({"class_name": name, "config": config})
             if direction == "forward":
+
                 def fast() -> np.ndarray:
                     return q(x)
 
@@ -150,6 +150,7 @@ def quantizer_tasks(p: Plan, state: Run) -> list[Task]:
                     with np.errstate(all="ignore"):
                         return reference.forward(name, x, **config)
             else:
+
                 def fast() -> np.ndarray:
                     return q.grad(x, dy)
 
@@ -176,13 +177,28 @@ def quantizer_tasks(p: Plan, state: Run) -> list[Task]:
             records = []
             for bname, _ in candidates:
                 check, ulp = checks[bname]
-                r = timed_record("quantizer", name, _quantizer_label(name, config), stats["fastq"], bname,
-                                 stats[bname], check, p.max_spread)
-                r.update({
-                    "config": q.get_config(), "pass": direction, "dtype": "float32", "shape": list(shape),
-                    "elements": int(x.size), "fastq_ns_per_element": r["fastq_ns"] / x.size,
-                    "baseline_ns_per_element": r["baseline_ns"] / x.size, "max_ulp": ulp,
-                })
+                r = timed_record(
+                    "quantizer",
+                    name,
+                    _quantizer_label(name, config),
+                    stats["fastq"],
+                    bname,
+                    stats[bname],
+                    check,
+                    p.max_spread,
+                )
+                r.update(
+                    {
+                        "config": q.get_config(),
+                        "pass": direction,
+                        "dtype": "float32",
+                        "shape": list(shape),
+                        "elements": int(x.size),
+                        "fastq_ns_per_element": r["fastq_ns"] / x.size,
+                        "baseline_ns_per_element": r["baseline_ns"] / x.size,
+                        "max_ulp": ulp,
+                    }
+                )
                 records.append(r)
             return records
 
@@ -203,23 +219,37 @@ def matmul_tasks(p: Plan, state: Run) -> list[Task]:
             b = np.where(rng.random((n, k), dtype=np.float32) < 0.5, np.float32(-1), np.float32(1))
             pa, pb = fastq.pack_bits(a), fastq.pack_bits(b)
             check, _ = compare(np.asarray(fastq.binary_matmul(pa, pb)), (a @ b.T).astype(np.int32))
-            stats = state.timed({
-                "fastq": lambda: fastq.binary_matmul(pa, pb),
-                "fastq_with_packing": lambda: fastq.binary_matmul(fastq.pack_bits(a), pb),
-                "numpy": lambda: a @ b.T,
-            }, budget_s, deadline)
+            stats = state.timed(
+                {
+                    "fastq": lambda: fastq.binary_matmul(pa, pb),
+                    "fastq_with_packing": lambda: fastq.binary_matmul(fastq.pack_bits(a), pb),
+                    "numpy": lambda: a @ b.T,
+                },
+                budget_s,
+                deadline,
+            )
             f, fp, nb = stats["fastq"], stats["fastq_with_packing"], stats["numpy"]
-            r = timed_record("binary_matmul", label, f"{label} {m}x{n}x{k}", f,
-                             "numpy float32 matmul of the same ±1 matrices", nb, check, p.max_spread)
+            r = timed_record(
+                "binary_matmul",
+                label,
+                f"{label} {m}x{n}x{k}",
+                f,
+                "numpy float32 matmul of the same ±1 matrices",
+                nb,
+                check,
+                p.max_spread,
+            )
             bit_macs = m * n * k / (f.median_ns * 1e-9)
-            r.update({
-                "shape_mnk": [m, n, k],
-                "fastq_with_packing_ns": fp.median_ns,
-                "speedup_with_packing": nb.median_ns / fp.median_ns,
-                "bit_macs_per_s": bit_macs,
-                "baseline_flops_per_s": 2.0 * m * n * k / (nb.median_ns * 1e-9),
-                "peak_fraction": (bit_macs / state.peak["bit_macs_per_s"]) if state.peak else None,
-            })
+            r.update(
+                {
+                    "shape_mnk": [m, n, k],
+                    "fastq_with_packing_ns": fp.median_ns,
+                    "speedup_with_packing": nb.median_ns / fp.median_ns,
+                    "bit_macs_per_s": bit_macs,
+                    "baseline_flops_per_s": 2.0 * m * n * k / (nb.median_ns * 1e-9),
+                    "peak_fraction": (bit_macs / state.peak["bit_macs_per_s"]) if state.peak else None,
+                }
+            )
             return [r]
 
         # Weight by size so large shapes get the repeats they need.

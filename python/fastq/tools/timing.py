@@ -64,9 +64,15 @@ def _stats(samples: list[float], inner: int) -> Stats:
     return Stats(float(med), float(q1), float(q3), float(s.min()), len(s), inner)
 
 
-def measure(candidates: dict[str, Callable[[], object]], budget_s: float, min_sample_ns: int = 1_000_000,
-            min_repeats: int = 5, max_repeats: int = 201, deadline: float | None = None,
-            max_spread: float | None = None) -> dict[str, Stats]:
+def measure(
+    candidates: dict[str, Callable[[], object]],
+    budget_s: float,
+    min_sample_ns: int = 1_000_000,
+    min_repeats: int = 5,
+    max_repeats: int = 201,
+    deadline: float | None = None,
+    max_spread: float | None = None,
+) -> dict[str, Stats]:
     """Time each zero-argument callable; samples of all candidates are interleaved (the order
     rotates every round). Returns per-call statistics of the samples (medians, quartiles).
 

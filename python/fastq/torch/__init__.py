@@ -17,10 +17,20 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess by the 
         "`pip install torch --index-url https://download.pytorch.org/whl/cpu`"
     ) from e
 
-from . import constraints, ops, quantizers  # noqa: E402
-from .constraints import apply_constraints, register_constraint_hook  # noqa: E402
-from .layers import QuantConv2d, QuantLinear  # noqa: E402
-from ._export import export, to_config, trace  # noqa: E402
+from . import constraints, ops, quantizers
+from ._export import export, to_config, trace
+from .constraints import apply_constraints, register_constraint_hook
+from .layers import QuantConv2d, QuantLinear
 
-__all__ = ["ops", "quantizers", "constraints", "QuantLinear", "QuantConv2d", "apply_constraints",
-           "register_constraint_hook", "export", "to_config", "trace"]
+__all__ = [
+    "QuantConv2d",
+    "QuantLinear",
+    "apply_constraints",
+    "constraints",
+    "export",
+    "ops",
+    "quantizers",
+    "register_constraint_hook",
+    "to_config",
+    "trace",
+]

@@ -38,7 +38,7 @@ from fastq.models import Model, UnsupportedModelError, from_config
 from . import quantizers as _tq
 from .layers import QuantConv2d, QuantLinear
 
-__all__ = ["export", "to_config", "trace", "Tracer"]
+__all__ = ["Tracer", "export", "to_config", "trace"]
 
 _LEAVES = (QuantConv2d, QuantLinear, _tq.Quantizer)
 
@@ -60,10 +60,10 @@ def trace(module: nn.Module) -> fx.GraphModule:
 class _Value:
     """How a PyTorch value lives in the fastq model."""
 
-    name: str                 # the Keras layer (value) name
-    shape: tuple              # PyTorch's per-sample shape: (C, H, W) is stored (H, W, C)
-    perm: np.ndarray = None   # a flattened (C, H, W): fastq element j = PyTorch element perm[j]
-    chw: tuple = None         # the (C, H, W) it was flattened from (with perm)
+    name: str  # the Keras layer (value) name
+    shape: tuple  # PyTorch's per-sample shape: (C, H, W) is stored (H, W, C)
+    perm: np.ndarray = None  # a flattened (C, H, W): fastq element j = PyTorch element perm[j]
+    chw: tuple = None  # the (C, H, W) it was flattened from (with perm)
 
 
 def _pair(v):
@@ -112,8 +112,9 @@ class _Exporter:
 
     def _layer(self, cls, name, config, inputs, weights=None, kwargs=None):
         inbound = [[[v, 0, 0, dict(kwargs or {})] for v in inputs]] if inputs else []
-        self.layers.append({"class_name": cls, "name": name, "config": {"name": name, **config},
-                            "inbound_nodes": inbound})
+        self.layers.append(
+            {"class_name": cls, "name": name, "config": {"name": name, **config}, "inbound_nodes": inbound}
+        )
         if weights is not None:
             self.weights[name] = [np.asarray(w, np.float32) for w in weights]
         return name
@@ -145,17 +146,22 @@ class _Exporter:
             return None
         if isinstance(q, _tq.MagnitudeAwareSign):
             if q.channel_dim != expect_dim:
-                raise ValueError(f"MagnitudeAwareSign with channel_dim={q.channel_dim} (larq's layout needs "
-                                 f"{expect_dim})")
+                raise ValueError(
+                    f"MagnitudeAwareSign with channel_dim={q.channel_dim} (larq's layout needs {expect_dim})"
+                )
             # larq's last axis is PyTorch's expect_dim here: the config is larq's, without channel_dim.
-            return {"class_name": "MagnitudeAwareSign",
-                    "config": {k: v for k, v in q.get_config().items() if k != "channel_dim"}}
+            return {
+                "class_name": "MagnitudeAwareSign",
+                "config": {k: v for k, v in q.get_config().items() if k != "channel_dim"},
+            }
         return _tq.serialize(q)
 
     def _quant_config(self, node, m, input_dim):
         try:
-            return {"input_quantizer": self._qcfg(m.input_quantizer, input_dim),
-                    "kernel_quantizer": self._qcfg(m.kernel_quantizer, 0)}
+            return {
+                "input_quantizer": self._qcfg(m.input_quantizer, input_dim),
+                "kernel_quantizer": self._qcfg(m.kernel_quantizer, 0),
+            }
         except ValueError as e:
             raise self._err(node, f"quantizer not exportable: {e}") from None
 
@@ -174,9 +180,15 @@ class _Exporter:
                 self._output(node)
             else:
                 raise self._err(node, f"{node.op} nodes (parameters or buffers used as values) are not supported")
-        config = {"class_name": "Functional", "config": {
-            "name": self.name, "layers": self.layers, "input_layers": [[n, 0, 0] for n in self.inputs],
-            "output_layers": [[n, 0, 0] for n in self.outputs]}}
+        config = {
+            "class_name": "Functional",
+            "config": {
+                "name": self.name,
+                "layers": self.layers,
+                "input_layers": [[n, 0, 0] for n in self.inputs],
+                "output_layers": [[n, 0, 0] for n in self.outputs],
+            },
+        }
         return config, self.weights
 
     def _placeholder(self, node):
@@ -184,7 +196,7 @@ class _Exporter:
         name = self._unique(node.name)
         self.inputs.append(name)
         self._layer("InputLayer", name, {"batch_input_shape": [None, *shape], "dtype": "float32"}, [])
-        if len(shape) == 3:   # NCHW in, NHWC inside
+        if len(shape) == 3:  # NCHW in, NHWC inside
             name = self._layer("Permute", self._unique(node.name + "/nhwc"), {"dims": [2, 3, 1]}, [name])
         elif len(shape) != 1:
             raise self._err(node, f"input of per-sample shape {shape}: expected (C, H, W) or (features,)")
@@ -248,9 +260,12 @@ class _Exporter:
             if m.start_dim != 1 or m.end_dim != -1:
                 raise self._err(node, "only Flatten(start_dim=1, end_dim=-1) is supported")
             return self._flatten(node, x)
-        raise self._err(node, "this module is not supported (supported: QuantConv2d, QuantLinear, Conv2d, Linear, "
-                              "BatchNorm1d/2d, ReLU, Sigmoid, Tanh, Softmax, MaxPool2d, AvgPool2d, "
-                              "AdaptiveAvgPool2d(1), Flatten, Dropout, Identity)")
+        raise self._err(
+            node,
+            "this module is not supported (supported: QuantConv2d, QuantLinear, Conv2d, Linear, "
+            "BatchNorm1d/2d, ReLU, Sigmoid, Tanh, Softmax, MaxPool2d, AvgPool2d, "
+            "AdaptiveAvgPool2d(1), Flatten, Dropout, Identity)",
+        )
 
     def _torch_pads(self, m, quant, h, w):
         """(top, bottom, left, right) padding PyTorch applies to an (h, w) input."""
@@ -259,7 +274,7 @@ class _Exporter:
             return (top, bottom, left, right)
         if m.padding == "valid":
             return (0, 0, 0, 0)
-        if m.padding == "same":   # nn.Conv2d: stride 1, total (k - 1) * d, the smaller half first
+        if m.padding == "same":  # nn.Conv2d: stride 1, total (k - 1) * d, the smaller half first
             pads = []
             for k, d in zip(m.kernel_size, m.dilation):
                 total = (k - 1) * d
@@ -290,17 +305,31 @@ class _Exporter:
             qi = m.input_quantizer if quant else None
             zero = 0.0 if qi is None else float(qi(torch.zeros(1)).item())
             if zero != pad_value:
-                raise self._err(node, f"padding {pads} (top, bottom, left, right) is not TensorFlow's 'same' for "
-                                      f"this input and pad_values={pad_value} is not the input quantizer's value "
-                                      f"at 0 ({zero}): not expressible as a Keras layer")
-            src = self._layer("ZeroPadding2D", self._unique(node.name + "/pad"),
-                              {"padding": [[pads[0], pads[1]], [pads[2], pads[3]]], "data_format": "channels_last"},
-                              [v.name])
+                raise self._err(
+                    node,
+                    f"padding {pads} (top, bottom, left, right) is not TensorFlow's 'same' for "
+                    f"this input and pad_values={pad_value} is not the input quantizer's value "
+                    f"at 0 ({zero}): not expressible as a Keras layer",
+                )
+            src = self._layer(
+                "ZeroPadding2D",
+                self._unique(node.name + "/pad"),
+                {"padding": [[pads[0], pads[1]], [pads[2], pads[3]]], "data_format": "channels_last"},
+                [v.name],
+            )
             padding = "valid"
-        kernel = _np(m.weight).transpose(2, 3, 1, 0)   # OIHW -> HWIO
-        config = {"filters": int(m.out_channels), "kernel_size": [kh, kw], "strides": list(m.stride),
-                  "padding": padding, "data_format": "channels_last", "dilation_rate": list(m.dilation),
-                  "groups": int(m.groups), "activation": "linear", "use_bias": m.bias is not None}
+        kernel = _np(m.weight).transpose(2, 3, 1, 0)  # OIHW -> HWIO
+        config = {
+            "filters": int(m.out_channels),
+            "kernel_size": [kh, kw],
+            "strides": list(m.stride),
+            "padding": padding,
+            "data_format": "channels_last",
+            "dilation_rate": list(m.dilation),
+            "groups": int(m.groups),
+            "activation": "linear",
+            "use_bias": m.bias is not None,
+        }
         if quant:
             config.update(self._quant_config(node, m, 1), pad_values=float(pad_value))
         weights = [kernel] + ([_np(m.bias)] if m.bias is not None else [])
@@ -310,10 +339,11 @@ class _Exporter:
     def _linear(self, node, m, quant):
         v = self._in(node, node.args[0])
         if len(v.shape) != 1:
-            raise self._err(node, f"expected a (batch, features) input, got per-sample shape {v.shape}; "
-                                  "flatten it first")
-        weight = _np(m.weight)                 # (out, in)
-        if v.perm is not None:                 # the input is in NHWC's flattening order
+            raise self._err(
+                node, f"expected a (batch, features) input, got per-sample shape {v.shape}; flatten it first"
+            )
+        weight = _np(m.weight)  # (out, in)
+        if v.perm is not None:  # the input is in NHWC's flattening order
             weight = weight[:, v.perm]
         config = {"units": int(m.out_features), "activation": "linear", "use_bias": m.bias is not None}
         if quant:
@@ -350,12 +380,16 @@ class _Exporter:
         same = [_same_pads(size, kk, ss, 1) for size, kk, ss in zip(v.shape[1:], k, s)]
         if p == (0, 0) and out == valid:
             padding = "valid"
-        elif (all(sp == (pp, pp) for (sp, _), pp in zip(same, p)) and out == tuple(o for _, o in same)
-              and (is_max or not m.count_include_pad)):
-            padding = "same"   # TensorFlow's SAME pads with -inf (max) / leaves padding out of the mean
+        elif (
+            all(sp == (pp, pp) for (sp, _), pp in zip(same, p))
+            and out == tuple(o for _, o in same)
+            and (is_max or not m.count_include_pad)
+        ):
+            padding = "same"  # TensorFlow's SAME pads with -inf (max) / leaves padding out of the mean
         else:
-            raise self._err(node, f"padding {p} / ceil_mode={m.ceil_mode} with this input is neither Keras's "
-                                  "'valid' nor its 'same'")
+            raise self._err(
+                node, f"padding {p} / ceil_mode={m.ceil_mode} with this input is neither Keras's 'valid' nor its 'same'"
+            )
         config = {"pool_size": list(k), "strides": list(s), "padding": padding, "data_format": "channels_last"}
         self._simple(node, "MaxPooling2D" if is_max else "AveragePooling2D", config, node.args[0])
 
@@ -389,8 +423,9 @@ class _Exporter:
             name = self._layer("Add", self._unique(node.name), {}, [va.name, vb.name])
             self.values[node] = _Value(name, self._shape(node), va.perm, va.chw)
             return None
-        return self._scalar(node, "__operators__.add", b if isinstance(b, fx.Node) else a,
-                            a if isinstance(b, fx.Node) else b)
+        return self._scalar(
+            node, "__operators__.add", b if isinstance(b, fx.Node) else a, a if isinstance(b, fx.Node) else b
+        )
 
     def _scalar(self, node, fn, src, c):
         if isinstance(c, bool) or not isinstance(c, (int, float)):
@@ -405,11 +440,21 @@ class _Exporter:
             if kw.pop("alpha", 1) != 1 or kw or len(args) != 2:
                 raise self._err(node, "expected add(x, y) of two tensors (no alpha, no out)")
             return self._add(node, *args)
-        if fn in (operator.mul, torch.mul) and len(args) == 2 and not kw and isinstance(args[0], fx.Node) \
-                and not isinstance(args[1], fx.Node):
+        if (
+            fn in (operator.mul, torch.mul)
+            and len(args) == 2
+            and not kw
+            and isinstance(args[0], fx.Node)
+            and not isinstance(args[1], fx.Node)
+        ):
             return self._scalar(node, "math.multiply", args[0], args[1])
-        if fn in (operator.sub, torch.sub) and len(args) == 2 and not kw and isinstance(args[0], fx.Node) \
-                and not isinstance(args[1], fx.Node):
+        if (
+            fn in (operator.sub, torch.sub)
+            and len(args) == 2
+            and not kw
+            and isinstance(args[0], fx.Node)
+            and not isinstance(args[1], fx.Node)
+        ):
             return self._scalar(node, "math.subtract", args[0], args[1])
         if fn in (F.relu, torch.relu):
             return self._simple(node, "Activation", {"activation": "relu"}, args[0])
@@ -422,10 +467,16 @@ class _Exporter:
         if fn is F.dropout:
             return self._alias(node, args[0])
         if str(getattr(fn, "_schema", "")).startswith("fastq::"):
-            raise self._err(node, "a fastq operator called directly: the graph was traced into fastq.torch's "
-                                  "layers or quantizers; trace the module with fastq.torch.trace (or pass the module)")
-        raise self._err(node, "this function is not supported (supported: +, torch.add, x * c, x - c, relu, "
-                              "torch.flatten(x, 1), dropout)")
+            raise self._err(
+                node,
+                "a fastq operator called directly: the graph was traced into fastq.torch's "
+                "layers or quantizers; trace the module with fastq.torch.trace (or pass the module)",
+            )
+        raise self._err(
+            node,
+            "this function is not supported (supported: +, torch.add, x * c, x - c, relu, "
+            "torch.flatten(x, 1), dropout)",
+        )
 
     def _method(self, node, name):
         args = node.args
@@ -445,8 +496,10 @@ def _example(example) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(example, np.float32))
     if isinstance(example, (tuple, list, torch.Size)) and all(isinstance(d, int) for d in example):
         return torch.zeros(tuple(example))
-    raise TypeError(f"example_input: expected a tensor, an array or a shape (batch first, e.g. (1, 3, 32, 32)), "
-                    f"got {type(example).__name__}")
+    raise TypeError(
+        f"example_input: expected a tensor, an array or a shape (batch first, e.g. (1, 3, 32, 32)), "
+        f"got {type(example).__name__}"
+    )
 
 
 def to_config(module: nn.Module, example_input, name: str = None):
@@ -486,5 +539,12 @@ def export(module: nn.Module, example_input, name: str = None) -> Model:
     own (NCHW) input as a NumPy array and returns NumPy float32 outputs in PyTorch's layout.
     """
     config, weights = to_config(module, example_input, name)
-    return from_config(config, weights, {"format": "torch", "torch_version": str(torch.__version__),
-                                         "fastq_version": getattr(fastq, "__version__", "")})
+    return from_config(
+        config,
+        weights,
+        {
+            "format": "torch",
+            "torch_version": str(torch.__version__),
+            "fastq_version": getattr(fastq, "__version__", ""),
+        },
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["WeightClip", "get", "serialize", "apply_constraints", "register_constraint_hook"]
+__all__ = ["WeightClip", "apply_constraints", "get", "register_constraint_hook", "serialize"]
 
 
 class WeightClip:

@@ -35,7 +35,7 @@ from . import _export
 from .constraints import register_constraint_hook
 from .layers import QuantConv2d, QuantLinear
 
-__all__ = ["TorchDemoConfig", "run", "main", "build_parser"]
+__all__ = ["TorchDemoConfig", "build_parser", "main", "run"]
 
 THRESHOLDS = (1.0, 5.0, 9.0, 13.0)
 
@@ -58,8 +58,9 @@ def load_data(cfg: TorchDemoConfig):
 
     x, y = load_digits(return_X_y=True)
     x = x.astype(np.float32).reshape(-1, 1, 8, 8) - np.asarray(THRESHOLDS, np.float32).reshape(1, -1, 1, 1)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=cfg.test_size, random_state=cfg.seed,
-                                                        stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=cfg.test_size, random_state=cfg.seed, stratify=y
+    )
     return x_train, x_test, y_train.astype(np.int64), y_test.astype(np.int64)
 
 
@@ -68,11 +69,15 @@ def build_net(cfg: TorchDemoConfig) -> torch.nn.Sequential:
     binary = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", bias=False)
     return torch.nn.Sequential(
         QuantConv2d(len(THRESHOLDS), c1, 3, padding="same", pad_values=1.0, **binary),
-        torch.nn.BatchNorm2d(c1), torch.nn.MaxPool2d(2),                          # 8x8 -> 4x4
+        torch.nn.BatchNorm2d(c1),
+        torch.nn.MaxPool2d(2),  # 8x8 -> 4x4
         QuantConv2d(c1, c2, 3, padding="same", pad_values=1.0, **binary),
-        torch.nn.BatchNorm2d(c2), torch.nn.MaxPool2d(2),                          # -> 2x2
+        torch.nn.BatchNorm2d(c2),
+        torch.nn.MaxPool2d(2),  # -> 2x2
         torch.nn.Flatten(),
-        QuantLinear(c2 * 4, 10, **binary), torch.nn.BatchNorm1d(10))
+        QuantLinear(c2 * 4, 10, **binary),
+        torch.nn.BatchNorm1d(10),
+    )
 
 
 def train(cfg: TorchDemoConfig, net, x_train, y_train, log) -> None:
@@ -86,8 +91,8 @@ def train(cfg: TorchDemoConfig, net, x_train, y_train, log) -> None:
         perm = torch.randperm(len(x), generator=gen)
         total, batches = 0.0, 0
         for start in range(0, len(x), cfg.batch_size):
-            idx = perm[start:start + cfg.batch_size]
-            if len(idx) < 2:   # batch statistics need two samples
+            idx = perm[start : start + cfg.batch_size]
+            if len(idx) < 2:  # batch statistics need two samples
                 continue
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
@@ -105,7 +110,7 @@ def _interleaved_medians(fns: dict, budget_s: float) -> dict:
     """Median seconds per call of each function: calls interleaved round by round (each sample a
     few calls, >= ~1 ms), until the budget is spent (at least 5 rounds)."""
     reps = {}
-    for k, fn in fns.items():   # warm up and calibrate
+    for k, fn in fns.items():  # warm up and calibrate
         fn()
         t = time.perf_counter()
         fn()
@@ -156,11 +161,13 @@ def run(cfg: TorchDemoConfig | None = None, log=print) -> dict:
     x_train, x_test, y_train, y_test = load_data(cfg)
     torch.manual_seed(cfg.seed)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # deterministic sums, and faster on these tiny tensors
+    torch.set_num_threads(1)  # deterministic sums, and faster on these tiny tensors
     try:
         net = build_net(cfg)
-        log(f"digits: {len(x_train)} training / {len(x_test)} test images as 4 thermometer channels; "
-            f"binary CNN conv{cfg.channels[0]}-pool-conv{cfg.channels[1]}-pool-dense10 (fastq.torch)")
+        log(
+            f"digits: {len(x_train)} training / {len(x_test)} test images as 4 thermometer channels; "
+            f"binary CNN conv{cfg.channels[0]}-pool-conv{cfg.channels[1]}-pool-dense10 (fastq.torch)"
+        )
         log(f"training {cfg.epochs} epochs (Adam, batch {cfg.batch_size}, seed {cfg.seed}, 1 thread)")
         t_train = time.perf_counter()
         train(cfg, net, x_train, y_train, log)
@@ -179,7 +186,7 @@ def run(cfg: TorchDemoConfig | None = None, log=print) -> dict:
     test_acc = float(np.mean(pred == y_test))
     binary_ops = sum(op.kind == "binary" for op in model.ops)
     macs = model.summary(print_fn=lambda _: None)
-    all_binary = macs["float_macs"] == 0   # no float multiply-accumulates: every layer is binary
+    all_binary = macs["float_macs"] == 0  # no float multiply-accumulates: every layer is binary
 
     fq_s, torch_s, torch_threads = _time(model, net, x_test, cfg.timing_budget_s * 2 / 3)
     fq1_s, torch1_s, torch1_threads = _time(model, net, x_test[:1], cfg.timing_budget_s / 3)
@@ -214,16 +221,26 @@ def run(cfg: TorchDemoConfig | None = None, log=print) -> dict:
         "wall_time_s": wall,
     }
     log("")
-    log(f"test accuracy (exported model): {test_acc:.4f}   (PyTorch {result['torch_test_accuracy']:.4f}, "
-        f"train {result['torch_train_accuracy']:.4f})")
-    log(f"agreement with PyTorch:         {agreement:.4f}   (largest logit difference "
-        f"{result['max_abs_logit_diff']:.2e}; {binary_ops} binary ops of {len(model.ops)})")
-    log(f"inference, {len(x_test)} test images: fastq {fq_s * 1e3:.3f} ms, PyTorch {torch_s * 1e3:.3f} ms "
-        f"({torch_threads} thread{'s' if torch_threads > 1 else ''})  ->  {torch_s / fq_s:.2f}x")
-    log(f"inference, one image:       fastq {fq1_s * 1e6:.1f} us, PyTorch {torch1_s * 1e6:.1f} us  ->  "
-        f"{torch1_s / fq1_s:.2f}x")
-    log(f"isa {fastq.active_isa()}, {fastq.get_num_threads()} fastq threads; training {train_s:.1f} s, "
-        f"export {export_s:.2f} s, total {wall:.1f} s")
+    log(
+        f"test accuracy (exported model): {test_acc:.4f}   (PyTorch {result['torch_test_accuracy']:.4f}, "
+        f"train {result['torch_train_accuracy']:.4f})"
+    )
+    log(
+        f"agreement with PyTorch:         {agreement:.4f}   (largest logit difference "
+        f"{result['max_abs_logit_diff']:.2e}; {binary_ops} binary ops of {len(model.ops)})"
+    )
+    log(
+        f"inference, {len(x_test)} test images: fastq {fq_s * 1e3:.3f} ms, PyTorch {torch_s * 1e3:.3f} ms "
+        f"({torch_threads} thread{'s' if torch_threads > 1 else ''})  ->  {torch_s / fq_s:.2f}x"
+    )
+    log(
+        f"inference, one image:       fastq {fq1_s * 1e6:.1f} us, PyTorch {torch1_s * 1e6:.1f} us  ->  "
+        f"{torch1_s / fq1_s:.2f}x"
+    )
+    log(
+        f"isa {fastq.active_isa()}, {fastq.get_num_threads()} fastq threads; training {train_s:.1f} s, "
+        f"export {export_s:.2f} s, total {wall:.1f} s"
+    )
     return result
 
 
@@ -241,8 +258,7 @@ def missing_requirements() -> str | None:
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        return ('fastq demo --torch needs scikit-learn (its bundled digits data set): '
-                'pip install "fastq-bnn[demo]"')
+        return 'fastq demo --torch needs scikit-learn (its bundled digits data set): pip install "fastq-bnn[demo]"'
     return None
 
 
@@ -255,8 +271,11 @@ def main(args) -> int:
         return 2
     d = TorchDemoConfig()
     epochs = getattr(args, "torch_epochs", None) or getattr(args, "epochs", None) or d.epochs
-    cfg = TorchDemoConfig(seed=getattr(args, "seed", d.seed), epochs=epochs,
-                          timing_budget_s=getattr(args, "timing_budget", d.timing_budget_s))
+    cfg = TorchDemoConfig(
+        seed=getattr(args, "seed", d.seed),
+        epochs=epochs,
+        timing_budget_s=getattr(args, "timing_budget", d.timing_budget_s),
+    )
     if cfg.epochs < 1 or cfg.timing_budget_s <= 0:
         print("fastq demo --torch: epochs and the timing budget must be positive", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from . import constraints as _constraints
 from . import quantizers as _quantizers
 
-__all__ = ["QuantLinear", "QuantConv2d"]
+__all__ = ["QuantConv2d", "QuantLinear"]
 
 
 def _resolve(identifier, channel_dim: int, arg: str):
@@ -28,12 +28,15 @@ def _resolve(identifier, channel_dim: int, arg: str):
     q = _quantizers.get(identifier)
     if isinstance(q, _quantizers.MagnitudeAwareSign):
         if isinstance(identifier, (str, dict)) and "channel_dim" not in (
-                identifier.get("config") or {} if isinstance(identifier, dict) else {}):
+            identifier.get("config") or {} if isinstance(identifier, dict) else {}
+        ):
             q.channel_dim = channel_dim
         elif q.channel_dim != channel_dim:
-            raise ValueError(f"{arg}: MagnitudeAwareSign must scale per channel along dim {channel_dim} here "
-                             f"(larq's last axis), got channel_dim={q.channel_dim}; pass "
-                             f"MagnitudeAwareSign(channel_dim={channel_dim}) or the name 'magnitude_aware_sign'")
+            raise ValueError(
+                f"{arg}: MagnitudeAwareSign must scale per channel along dim {channel_dim} here "
+                f"(larq's last axis), got channel_dim={q.channel_dim}; pass "
+                f"MagnitudeAwareSign(channel_dim={channel_dim}) or the name 'magnitude_aware_sign'"
+            )
     return q
 
 
@@ -41,8 +44,17 @@ class QuantLinear(torch.nn.Linear):
     """``nn.Linear`` whose input and kernel are quantized (larq's ``QuantDense``):
     ``y = input_quantizer(x) @ kernel_quantizer(weight).T + bias``."""
 
-    def __init__(self, in_features, out_features, bias=True, input_quantizer=None, kernel_quantizer=None,
-                 kernel_constraint=None, device=None, dtype=None):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        bias=True,
+        input_quantizer=None,
+        kernel_quantizer=None,
+        kernel_constraint=None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.input_quantizer = _resolve(input_quantizer, -1, "input_quantizer")
         self.kernel_quantizer = _resolve(kernel_quantizer, 0, "kernel_quantizer")
@@ -76,19 +88,45 @@ class QuantConv2d(torch.nn.Conv2d):
     padding at the bottom/right). The padding is filled with ``pad_values`` after the input is
     quantized, as larq does (``pad_values=1.0`` with a sign quantizer pads with +1)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", input_quantizer=None, kernel_quantizer=None, kernel_constraint=None,
-                 pad_values=0.0, device=None, dtype=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        input_quantizer=None,
+        kernel_quantizer=None,
+        kernel_constraint=None,
+        pad_values=0.0,
+        device=None,
+        dtype=None,
+    ):
         same = isinstance(padding, str) and padding == "same"
         if isinstance(pad_values, bool) or not isinstance(pad_values, (int, float)) or not math.isfinite(pad_values):
             raise ValueError(f"pad_values: expected a finite number, got {pad_values!r}")
         if padding_mode != "zeros" and (same or pad_values != 0):
             raise ValueError(
-                f"padding_mode: 'same' padding and pad_values need padding_mode='zeros', got {padding_mode!r}")
+                f"padding_mode: 'same' padding and pad_values need padding_mode='zeros', got {padding_mode!r}"
+            )
         # nn.Conv2d refuses "same" with a stride; this layer pads itself (TensorFlow's rule).
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0 if same else padding,
-                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, device=device,
-                         dtype=dtype)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=0 if same else padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            device=device,
+            dtype=dtype,
+        )
         if same:
             self.padding = "same"
         self.pad_values = float(pad_values)

@@ -23,9 +23,26 @@ import torch
 from . import _adapter
 
 __all__ = [
-    "noop", "ste_sign", "approx_sign", "ste_heaviside", "swish_sign", "magnitude_aware_sign", "ste_tern", "dorefa",
-    "noop_backward", "ste_sign_backward", "approx_sign_backward", "ste_heaviside_backward", "swish_sign_backward",
-    "magnitude_aware_sign_backward", "ste_tern_backward", "dorefa_backward", "OPS", "BACKWARD_OPS", "OVERLOADS", "SPECS",
+    "BACKWARD_OPS",
+    "OPS",
+    "OVERLOADS",
+    "SPECS",
+    "approx_sign",
+    "approx_sign_backward",
+    "dorefa",
+    "dorefa_backward",
+    "magnitude_aware_sign",
+    "magnitude_aware_sign_backward",
+    "noop",
+    "noop_backward",
+    "ste_heaviside",
+    "ste_heaviside_backward",
+    "ste_sign",
+    "ste_sign_backward",
+    "ste_tern",
+    "ste_tern_backward",
+    "swish_sign",
+    "swish_sign_backward",
 ]
 
 
@@ -72,15 +89,31 @@ _SPECS = [
     _Spec("swish_sign", "SwishSign", ", float beta=5.0", ("beta",), (5.0,), smooth=lambda b: True, rounded=("beta",)),
     # channel_dim: the axis with one scale per channel (fastq's and larq's last axis by default);
     # it is not a fastq parameter: the tensor is presented to fastq with that axis last.
-    _Spec("magnitude_aware_sign", "MagnitudeAwareSign", ", float? clip_value=1.0, int channel_dim=-1",
-          ("clip_value", "channel_dim"), (1.0, -1), kwargs=lambda c, d: {"clip_value": c},
-          rounded=("clip_value",)),
-    _Spec("ste_tern", "SteTern",
-          ", float threshold_value=0.05, bool ternary_weight_networks=False, float? clip_value=1.0",
-          ("threshold_value", "ternary_weight_networks", "clip_value"), (0.05, False, 1.0),
-          rounded=("threshold_value", "clip_value")),
-    _Spec("dorefa", "DoReFa", ", int k_bit=2, str mode='activations'", ("k_bit", "mode"), (2, "activations"),
-          smooth=lambda k, mode: mode == "weights"),
+    _Spec(
+        "magnitude_aware_sign",
+        "MagnitudeAwareSign",
+        ", float? clip_value=1.0, int channel_dim=-1",
+        ("clip_value", "channel_dim"),
+        (1.0, -1),
+        kwargs=lambda c, d: {"clip_value": c},
+        rounded=("clip_value",),
+    ),
+    _Spec(
+        "ste_tern",
+        "SteTern",
+        ", float threshold_value=0.05, bool ternary_weight_networks=False, float? clip_value=1.0",
+        ("threshold_value", "ternary_weight_networks", "clip_value"),
+        (0.05, False, 1.0),
+        rounded=("threshold_value", "clip_value"),
+    ),
+    _Spec(
+        "dorefa",
+        "DoReFa",
+        ", int k_bit=2, str mode='activations'",
+        ("k_bit", "mode"),
+        (2, "activations"),
+        smooth=lambda k, mode: mode == "weights",
+    ),
 ]
 
 
@@ -90,8 +123,10 @@ def _moved(spec, x, params):
         return None
     d = params[1]
     if not -x.dim() <= d < x.dim():
-        raise IndexError(f"fastq::magnitude_aware_sign: channel_dim: expected a dim in [{-x.dim()}, {x.dim() - 1}] "
-                         f"for a {x.dim()}-D tensor, got {d}")
+        raise IndexError(
+            f"fastq::magnitude_aware_sign: channel_dim: expected a dim in [{-x.dim()}, {x.dim() - 1}] "
+            f"for a {x.dim()}-D tensor, got {d}"
+        )
     d %= x.dim()
     return None if d == x.dim() - 1 else d
 
@@ -99,7 +134,7 @@ def _moved(spec, x, params):
 def _run(spec, x, dy, params):
     """The real implementation of both operators (dy None: forward)."""
     if len(params) < len(spec.defaults):
-        params = (*params, *spec.defaults[len(params):])
+        params = (*params, *spec.defaults[len(params) :])
     # The common case first (float32/float64 CPU tensors, parameters seen before): no more
     # Python than needed, for the per-call overhead.
     if x.dtype in _adapter._NATIVE and x.is_cpu and not spec.moves:
@@ -135,7 +170,7 @@ def _run(spec, x, dy, params):
 
 
 def _fake(spec, x, dy, params):
-    params = (*params, *spec.defaults[len(params):])
+    params = (*params, *spec.defaults[len(params) :])
     op = f"fastq::{spec.name}" + ("" if dy is None else "_backward")
     if x.dtype not in _adapter._FLOATS:
         raise TypeError(f"{op}: x: expected float32, float64, float16 or bfloat16, got {x.dtype}")
@@ -153,10 +188,12 @@ def _define(spec):
     schema = f"(Tensor x{spec.params}) -> Tensor"
     bschema = f"(Tensor x, Tensor dy{spec.params}) -> Tensor"
 
-    fwd = torch.library.custom_op(f"fastq::{spec.name}", lambda x, *p: _run(spec, x, None, p),
-                                  mutates_args=(), schema=schema)
-    bwd = torch.library.custom_op(f"fastq::{spec.name}_backward", lambda x, dy, *p: _run(spec, x, dy, p),
-                                  mutates_args=(), schema=bschema)
+    fwd = torch.library.custom_op(
+        f"fastq::{spec.name}", lambda x, *p: _run(spec, x, None, p), mutates_args=(), schema=schema
+    )
+    bwd = torch.library.custom_op(
+        f"fastq::{spec.name}_backward", lambda x, dy, *p: _run(spec, x, dy, p), mutates_args=(), schema=bschema
+    )
     fwd.register_fake(lambda x, *p: _fake(spec, x, None, p))
     bwd.register_fake(lambda x, dy, *p: _fake(spec, x, dy, p))
 
@@ -180,7 +217,8 @@ def _define(spec):
         if ctx.needs_input_grad[0] and spec.smooth(*ctx.params):
             raise NotImplementedError(
                 f"fastq::{spec.name}_backward: the derivative of the pseudo-gradient with respect to x "
-                f"(a second derivative) is not implemented for this quantizer")
+                f"(a second derivative) is not implemented for this quantizer"
+            )
         ddx = torch.zeros_like(x) if ctx.needs_input_grad[0] else None  # piecewise constant in x
         ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
         return (ddx, ddy, *nones)

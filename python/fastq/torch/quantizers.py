@@ -17,10 +17,25 @@ import fastq
 from . import ops as _ops
 
 __all__ = [
-    "Quantizer", "NoOp", "NoOpQuantizer", "SteSign", "ApproxSign", "SteHeaviside", "SwishSign",
-    "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer",
-    "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern",
-    "get", "serialize", "deserialize",
+    "ApproxSign",
+    "DoReFa",
+    "DoReFaQuantizer",
+    "MagnitudeAwareSign",
+    "NoOp",
+    "NoOpQuantizer",
+    "Quantizer",
+    "SteHeaviside",
+    "SteSign",
+    "SteTern",
+    "SwishSign",
+    "approx_sign",
+    "deserialize",
+    "get",
+    "serialize",
+    "ste_heaviside",
+    "ste_sign",
+    "ste_tern",
+    "swish_sign",
 ]
 
 
@@ -78,7 +93,6 @@ class Quantizer(torch.nn.Module):
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-
 
 
 def _f(v):
@@ -175,8 +189,12 @@ class SteTern(Quantizer):
     _op = "ste_tern"
 
     def __init__(self, threshold_value=0.05, ternary_weight_networks=False, clip_value=1.0, metrics=None):
-        super().__init__(metrics=metrics, threshold_value=threshold_value,
-                         ternary_weight_networks=ternary_weight_networks, clip_value=clip_value)
+        super().__init__(
+            metrics=metrics,
+            threshold_value=threshold_value,
+            ternary_weight_networks=ternary_weight_networks,
+            clip_value=clip_value,
+        )
         self.threshold_value = self._config["threshold_value"]
         self.ternary_weight_networks = self._config["ternary_weight_networks"]
         self.clip_value = self._config["clip_value"]
@@ -203,8 +221,10 @@ class DoReFa(Quantizer):
 NoOpQuantizer = NoOp
 DoReFaQuantizer = DoReFa
 
-_CLASSES = {c._class: c for c in (Quantizer, NoOp, SteSign, ApproxSign, SteHeaviside, SwishSign,
-                                  MagnitudeAwareSign, SteTern, DoReFa)}
+_CLASSES = {
+    c._class: c
+    for c in (Quantizer, NoOp, SteSign, ApproxSign, SteHeaviside, SwishSign, MagnitudeAwareSign, SteTern, DoReFa)
+}
 
 
 # -- larq's function forms (the operators, differentiable) -------------------------------------
@@ -228,8 +248,13 @@ def ste_tern(x, threshold_value=0.05, ternary_weight_networks=False, clip_value=
     return _ops.ste_tern(x, float(threshold_value), bool(ternary_weight_networks), _f(clip_value))
 
 
-for _fn, _cls in ((ste_sign, SteSign), (approx_sign, ApproxSign), (swish_sign, SwishSign),
-                  (ste_heaviside, SteHeaviside), (ste_tern, SteTern)):
+for _fn, _cls in (
+    (ste_sign, SteSign),
+    (approx_sign, ApproxSign),
+    (swish_sign, SwishSign),
+    (ste_heaviside, SteHeaviside),
+    (ste_tern, SteTern),
+):
     _fn.precision = 1 if _cls is not SteTern else 2
 del _fn, _cls
 
