@@ -299,7 +299,8 @@ mutant(
     "avx512-round-f32",
     "avx512 vocabulary",
     "csrc/simd/avx512.hpp",
-    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
+    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, "
+    "_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
     "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)}; }",
     T_ISA,
     "AVX-512 float32 rounding rounds up",
@@ -625,7 +626,7 @@ def main():
 
     print("\nsummary")
     bad = []
-    for m, status, detail, dt in results:
+    for m, status, _detail, _dt in results:
         print(f"  {m['id']:32} {m['family']:20} {status}")
         if status == "survived" and not m["equivalent"]:
             bad.append(m["id"])

@@ -350,7 +350,7 @@ def test_unsupported_module_names_the_node():
 def test_default_fx_trace_of_quantizers_is_refused():
     net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, **BIN))
     gm = torch.fx.symbolic_trace(net)  # traces into the quantizer: a raw custom-op call
-    with pytest.raises(UnsupportedModelError, match="trace the module with fastq.torch.trace"):
+    with pytest.raises(UnsupportedModelError, match=r"trace the module with fastq\.torch\.trace"):
         ft.export(gm, (1, 12))
 
 

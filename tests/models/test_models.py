@@ -208,7 +208,7 @@ def test_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         fm.load(tmp_path / "missing.h5")
     (tmp_path / "junk.h5").write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="neither a Keras .keras zip nor an HDF5"):
+    with pytest.raises(ValueError, match=r"neither a Keras \.keras zip nor an HDF5"):
         fm.load(tmp_path / "junk.h5")
     with h5py.File(tmp_path / "weights.h5", "w") as f:
         f["x"] = np.zeros(3)

@@ -7,6 +7,7 @@ python -m fastq model bench m.h5 [--repeats 5]
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 
@@ -157,7 +158,7 @@ def _peers(path, shape, repeats, progress):
                 "TensorFlow float (its threads)",
                 batch,
                 os.cpu_count(),
-                _median_time(lambda: model(x, training=False), repeats),
+                _median_time(functools.partial(model, x, training=False), repeats),
             )
         )
     if importlib.util.find_spec("larq_compute_engine") is not None:

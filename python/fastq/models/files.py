@@ -71,7 +71,7 @@ def _read_h5(path):
             "backend": _text(f.attrs.get("backend", "")),
         }
         weights = {}
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
         for name in group:
             g = group[name]
             if not isinstance(g, h5py.Group):
@@ -115,8 +115,8 @@ def _keras_zip_weights(config, f, h5py):
     snake-cased class name made unique with ``_1``, ``_2``... in the order of the model's layers
     (tf_keras 2.13+ and Keras 3); older tf_keras files use ``_layer_checkpoint_dependencies/<name>``."""
     layers = config.get("config", {}).get("layers", [])
-    root = f["layers"] if "layers" in f else None
-    old = f["_layer_checkpoint_dependencies"] if "_layer_checkpoint_dependencies" in f else None
+    root = f.get("layers", None)
+    old = f.get("_layer_checkpoint_dependencies", None)
     weights, seen = {}, {}
     for layer_cfg in layers:
         name = layer_cfg.get("name") or layer_cfg["config"]["name"]

@@ -310,7 +310,7 @@ class Model:
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        line = "  ".join("{:<%d}" % w for w in widths[:4]) + "  {:>%d}" % widths[4]
+        line = "  ".join(f"{{:<{w}}}" for w in widths[:4]) + f"  {{:>{widths[4]}}}"
         text = [f'Model "{self.name}": {len(self.ops)} ops', line.format(*rows[0]), "-" * (sum(widths) + 8)]
         text += [line.format(*r) for r in rows[1:]]
         text.append("-" * (sum(widths) + 8))

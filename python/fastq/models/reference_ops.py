@@ -132,7 +132,7 @@ class _ConvBase(Op):
         self.pad_value = pad_value
 
     def output_shape(self, in_shapes):
-        h, w, c = in_shapes[0]
+        h, w, _c = in_shapes[0]
         _, (oh, ow) = conv_geometry((h, w), self.ksize, self.strides, self.dilation, self.padding)
         return (oh, ow, self.kernel.shape[3])
 
@@ -527,14 +527,14 @@ class ZeroPadding2D(Op):
 
     def output_shape(self, in_shapes):
         h, w, c = in_shapes[0]
-        (t, b), (l, r) = self.pads
-        return (h + t + b, w + l + r, c)
+        (top, bottom), (left, right) = self.pads
+        return (h + top + bottom, w + left + right, c)
 
     def run(self, inputs, out):
-        (t, b), (l, r) = self.pads
+        (top, _), (left, _) = self.pads
         out[...] = 0
         h, w = inputs[0].shape[1:3]
-        out[:, t : t + h, l : l + w, :] = inputs[0]
+        out[:, top : top + h, left : left + w, :] = inputs[0]
 
 
 # -- pooling --------------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ class GlobalAvgPool2D(Op):
         self.keepdims = bool(keepdims)
 
     def output_shape(self, in_shapes):
-        h, w, c = in_shapes[0]
+        _h, _w, c = in_shapes[0]
         return (1, 1, c) if self.keepdims else (c,)
 
     def run(self, inputs, out):

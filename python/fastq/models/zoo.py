@@ -74,7 +74,7 @@ class _Builder:
         kernel_quantizer=None,
         pad_values=0.0,
     ):
-        c, mean, m2 = self.stats[x]
+        c, _mean, m2 = self.stats[x]
         cfg = {
             "filters": filters,
             "kernel_size": [k, k],
@@ -158,7 +158,7 @@ class _Builder:
         return y
 
     def relu(self, x):
-        c, mean, m2 = self.stats[x]
+        c, _mean, m2 = self.stats[x]
         y = self._add("Activation", {"activation": "relu"}, [x], "activation")
         self.stats[y] = (c, math.sqrt(m2 / (2 * math.pi)), m2 / 2)
         return y

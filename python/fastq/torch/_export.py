@@ -502,7 +502,7 @@ def _example(example) -> torch.Tensor:
     )
 
 
-def to_config(module: nn.Module, example_input, name: str = None):
+def to_config(module: nn.Module, example_input, name: str | None = None):
     """The layer-level IR :func:`export` compiles: ``(Keras model config, {layer name: [arrays]})``."""
     from torch.fx.passes.shape_prop import ShapeProp
 
@@ -529,7 +529,7 @@ def to_config(module: nn.Module, example_input, name: str = None):
     return _Exporter(gm, name or type(module).__name__).run()
 
 
-def export(module: nn.Module, example_input, name: str = None) -> Model:
+def export(module: nn.Module, example_input, name: str | None = None) -> Model:
     """A :class:`fastq.models.Model` computing ``module.eval()``'s outputs on packed bits.
 
     ``module``: an ``nn.Module`` (traced with :func:`trace`: QuantConv2d, QuantLinear and the

@@ -179,6 +179,24 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
+# The operators themselves, bound by the loop at the end (one pair per quantizer); declared for ruff and mypy.
+approx_sign: torch.library.CustomOpDef
+approx_sign_backward: torch.library.CustomOpDef
+dorefa: torch.library.CustomOpDef
+dorefa_backward: torch.library.CustomOpDef
+magnitude_aware_sign: torch.library.CustomOpDef
+magnitude_aware_sign_backward: torch.library.CustomOpDef
+noop: torch.library.CustomOpDef
+noop_backward: torch.library.CustomOpDef
+ste_heaviside: torch.library.CustomOpDef
+ste_heaviside_backward: torch.library.CustomOpDef
+ste_sign: torch.library.CustomOpDef
+ste_sign_backward: torch.library.CustomOpDef
+ste_tern: torch.library.CustomOpDef
+ste_tern_backward: torch.library.CustomOpDef
+swish_sign: torch.library.CustomOpDef
+swish_sign_backward: torch.library.CustomOpDef
+
 OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
 BACKWARD_OPS = {}  # name -> the backward operator
 OVERLOADS = {}  # name -> torch.ops.fastq.<name>.default, the same operator one Python call shorter
