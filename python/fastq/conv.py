@@ -17,7 +17,10 @@ folded batch norm as ``scale``/``bias``, optional ReLU, float32 or packed output
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._arrays import as_input
@@ -28,7 +31,7 @@ __all__ = ["BinaryConv2D", "binary_conv2d", "binary_max_pool2d"]
 _F32 = np.dtype(np.float32)
 
 
-def _pair(value, name: str) -> tuple:
+def _pair(value: Any, name: str) -> tuple[int, int]:
     """An int or a pair of ints, each >= 1 -> (h, w)."""
     items = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
@@ -42,13 +45,13 @@ def _pair(value, name: str) -> tuple:
     return int(items[0]), int(items[1])
 
 
-def _padding(value) -> str:
+def _padding(value: object) -> str:
     if not isinstance(value, str) or value.lower() not in ("valid", "same"):
         raise ValueError(f"padding: expected 'valid' or 'same', got {value!r}")
     return value.lower()
 
 
-def _pad_values(value) -> float:
+def _pad_values(value: object) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"pad_values: expected 0.0 or 1.0, got {type(value).__name__}")
     if value not in (0.0, 1.0):
@@ -56,7 +59,7 @@ def _pad_values(value) -> float:
     return float(value)
 
 
-def _groups(value) -> int:
+def _groups(value: object) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"groups: expected an int >= 1, got {type(value).__name__}")
     if value < 1:
@@ -64,7 +67,7 @@ def _groups(value) -> int:
     return int(value)
 
 
-def _activation(value):
+def _activation(value: object) -> str | None:
     if value is None or value == "linear":
         return None
     if value == "relu":
@@ -72,7 +75,7 @@ def _activation(value):
     raise ValueError(f"activation: expected None, 'linear' or 'relu', got {value!r}")
 
 
-def _kernel(kernel, groups: int):
+def _kernel(kernel: object, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """(kernel as a read-only array, its packed words (O, KH, KW, ceil(Cg / 64)))."""
     if isinstance(kernel, PackedBits):
         raise TypeError("kernel: expected a float (KH, KW, C // groups, O) array; pass the unpacked kernel")
@@ -96,7 +99,7 @@ def _kernel(kernel, groups: int):
     return stored, words
 
 
-def _conv_input(x, channels: int):
+def _conv_input(x: object, channels: int) -> np.ndarray:
     """x -> what the plan takes: packed words (PackedBits) or a float32/float64 C-contiguous array."""
     if type(x) is PackedBits:
         if x.ndim != 4:
@@ -112,7 +115,7 @@ def _conv_input(x, channels: int):
     return as_input(x, "x")[0]
 
 
-def _in_channels(x) -> int:
+def _in_channels(x: object) -> int:
     if isinstance(x, PackedBits):
         return x.k if x.ndim == 4 else -1
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fi":
@@ -121,7 +124,15 @@ def _in_channels(x) -> int:
 
 
 def binary_conv2d(
-    x, kernel, *, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1, out=None
+    x: PackedBits | npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    strides: int | tuple[int, int] = 1,
+    padding: str = "valid",
+    pad_values: float = 1.0,
+    dilation_rate: int | tuple[int, int] = 1,
+    groups: int = 1,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """int32 ``(N, OH, OW, O)``: the convolution of ``sign(x)`` with ``sign(kernel)``, exactly.
 
@@ -203,20 +214,32 @@ class BinaryConv2D:
         "_strides",
     )
 
+    _activation: str | None
+    _bias: np.ndarray
+    _dilation_rate: tuple[int, int]
+    _groups: int
+    _kernel: np.ndarray
+    _packed_output: bool
+    _pad_values: float
+    _padding: str
+    _plan: _core.ConvPlan
+    _scale: np.ndarray
+    _strides: tuple[int, int]
+
     def __init__(
         self,
-        kernel,
+        kernel: npt.ArrayLike,
         *,
-        strides=1,
-        padding="valid",
-        pad_values=1.0,
-        dilation_rate=1,
-        groups=1,
-        scale=None,
-        bias=None,
-        activation=None,
-        packed_output=False,
-    ):
+        strides: int | tuple[int, int] = 1,
+        padding: str = "valid",
+        pad_values: float = 1.0,
+        dilation_rate: int | tuple[int, int] = 1,
+        groups: int = 1,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        activation: str | None = None,
+        packed_output: bool = False,
+    ) -> None:
         from .binary import _per_unit
 
         groups = _groups(groups)
@@ -265,13 +288,15 @@ class BinaryConv2D:
     kernel_size = property(lambda self: self._kernel.shape[:2])
     in_channels = property(lambda self: self._kernel.shape[2] * self._groups, doc="C.")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{name} is read-only: build a new BinaryConv2D")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{name} is read-only: build a new BinaryConv2D")
 
-    def __call__(self, x, out=None, residual=None):
+    def __call__(
+        self, x: PackedBits | npt.ArrayLike, out: np.ndarray | None = None, residual: np.ndarray | None = None
+    ) -> np.ndarray | PackedBits:
         """``residual`` (float output only): a float32 ``(N, OH, OW, O)`` array added after the
         bias, ``y = (float32(act(dot)) * scale + bias) + residual``, each step rounded (a fused
         residual Add; it may be ``x`` or ``out`` itself, and must not overlap ``out`` otherwise)."""
@@ -289,7 +314,7 @@ class BinaryConv2D:
         p._words, p._k = view, self.filters
         return p
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The layer's hyperparameters (JSON-serialisable; the arrays are ``kernel``, ``scale``, ``bias``)."""
         return {
             "filters": int(self.filters),
@@ -312,7 +337,7 @@ class BinaryConv2D:
             f"packed_output={self._packed_output})"
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         cfg = {
             k: self.get_config()[k]
             for k in ("strides", "padding", "pad_values", "dilation_rate", "groups", "activation", "packed_output")
@@ -320,11 +345,16 @@ class BinaryConv2D:
         return (_binary_conv2d_layer, (self._kernel, self._scale, self._bias, cfg))
 
 
-def _binary_conv2d_layer(kernel, scale, bias, cfg):
+def _binary_conv2d_layer(kernel: np.ndarray, scale: np.ndarray, bias: np.ndarray, cfg: dict[str, Any]) -> BinaryConv2D:
     return BinaryConv2D(kernel, scale=scale, bias=bias, **cfg)
 
 
-def binary_max_pool2d(x, pool_size, strides=None, padding="valid") -> PackedBits:
+def binary_max_pool2d(
+    x: PackedBits,
+    pool_size: int | tuple[int, int],
+    strides: int | tuple[int, int] | None = None,
+    padding: str = "valid",
+) -> PackedBits:
     """Max pooling of packed NHWC signs: ``pack_bits(max_pool2d(unpack(x)))``, bit for bit.
 
     ``x``: a :class:`PackedBits` of shape ``(N, H, W, C)``. The max of ±1 values is -1 only where
