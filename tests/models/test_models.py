@@ -118,6 +118,11 @@ def test_keras3_sequential_model():
     np.testing.assert_allclose(model.predict(d["x"]), d["y"], rtol=0, atol=1e-6)
 
 
+def test_empty_sequential_refused():
+    with pytest.raises(fm.UnsupportedModelError, match="Sequential model without layers"):
+        fm.from_config({"class_name": "Sequential", "config": {"layers": []}}, {})
+
+
 def test_keras3_unsupported_layer_refused():
     with pytest.raises(fm.UnsupportedModelError, match=r"'layer_normalization' \(LayerNormalization\).*Keras 3"):
         fm.load(os.path.join(FIX, "keras3_unsupported.keras"))

@@ -29,6 +29,9 @@ scale/bias. Binary results equal the native ops' bit for bit; float results agre
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 
 BITS = np.dtype(np.bool_)
@@ -94,28 +97,28 @@ def _signs(x):
 
 class Op:
     kind = "float"  # "binary" or "float", for summary()
-    out_dtype = F32
+    out_dtype: np.dtype[Any] = F32
     inplace = False  # may write into its first input's buffer
 
-    def __init__(self, name, inputs):
+    def __init__(self, name: str, inputs: Iterable[str]) -> None:
         self.name = name  # the value it produces (a Keras layer name)
         self.inputs = list(inputs)  # the values it reads
         self.layers = [name]  # Keras layers folded into this op (summary)
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         return in_shapes[0]
 
-    def storage(self, shape):
+    def storage(self, shape: Sequence[int]) -> tuple[tuple[int, ...], np.dtype[Any]]:
         """(shape, dtype) of the array holding ``shape`` (batch first) of this op's results."""
         return tuple(shape), self.out_dtype
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         return 0
 
-    def describe(self):
+    def describe(self) -> str:
         return type(self).__name__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{self.describe()}({self.name!r} <- {', '.join(self.inputs)})"
 
 
