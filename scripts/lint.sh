@@ -6,6 +6,7 @@
 #   scripts/lint.sh            # everything; exit status 1 if any check fails
 #   scripts/lint.sh --fix      # apply ruff's fixes and both formatters instead of checking
 #   scripts/lint.sh --stubs    # regenerate python/fastq/_core.pyi from the built _core (pybind11-stubgen)
+#   FASTQ_LINT_TORCH_PYTHON=/path/to/python-with-torch scripts/lint.sh [--torch]  # also (only) fastq.torch
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=build/lint-venv
@@ -25,7 +26,16 @@ mapfile -t CXX_FILES < <(find csrc -name '*.cpp' -o -name '*.hpp' | sort)
 # their types but not reported (the tools, the demo; fastq.torch needs torch, absent here).
 PUBLIC=(python/fastq/__init__.py python/fastq/_core.pyi python/fastq/_arrays.py python/fastq/_runtime.py
         python/fastq/_float_ops.py python/fastq/binary.py python/fastq/context.py python/fastq/conv.py
-        python/fastq/metrics.py python/fastq/quantizers.py python/fastq/reference.py)
+        python/fastq/metrics.py python/fastq/quantizers.py python/fastq/reference.py
+        python/fastq/models/__init__.py python/fastq/models/model.py python/fastq/models/files.py
+        python/fastq/models/graph.py python/fastq/models/parallel.py python/fastq/models/layout_ops.py)
+# Not yet: fastq.models' compiler and ops (compile, ops, reference_ops, zoo) and its tools (bench, cli),
+# fastq.tools, fastq.torch's ops.py / _export.py / demo.py.
+# fastq.torch's public modules, checked against a real PyTorch: mypy reads the packages of the interpreter
+# FASTQ_LINT_TORCH_PYTHON names (one with torch installed; .ci/run passes its venv's after installing
+# torch). Without it they are skipped, with a note.
+TORCH_PUBLIC=(python/fastq/torch/__init__.py python/fastq/torch/_adapter.py python/fastq/torch/constraints.py
+              python/fastq/torch/layers.py python/fastq/torch/quantizers.py)
 status=0
 run() { echo "== $*"; "$@" || status=1; }
 if [ "${1:-}" = "--stubs" ]; then
@@ -60,8 +70,23 @@ if [ "${1:-}" = "--fix" ]; then
   run "$VENV/bin/clang-format" -i "${CXX_FILES[@]}"
   exit $status
 fi
+MYPY=("$VENV/bin/mypy" --strict --follow-imports=silent)
+torch_types() {
+  if [ -n "${FASTQ_LINT_TORCH_PYTHON:-}" ]; then
+    MYPYPATH=python run "${MYPY[@]}" --python-executable "$FASTQ_LINT_TORCH_PYTHON" "${TORCH_PUBLIC[@]}"
+  else
+    echo "== mypy on fastq.torch skipped: set FASTQ_LINT_TORCH_PYTHON to a python that has torch"
+  fi
+}
+if [ "${1:-}" = "--torch" ]; then
+  [ -n "${FASTQ_LINT_TORCH_PYTHON:-}" ] || { echo "--torch needs FASTQ_LINT_TORCH_PYTHON" >&2; exit 2; }
+  torch_types
+  exit $status
+fi
 run "$VENV/bin/ruff" check "${PY_FILES[@]}"
 run "$VENV/bin/ruff" format --check "${PY_FILES[@]}"
-run "$VENV/bin/clang-format" --dry-run --Werror "${CXX_FILES[@]}"
-MYPYPATH=python run "$VENV/bin/mypy" --strict --follow-imports=silent "${PUBLIC[@]}"
+echo "== clang-format --dry-run --Werror: ${#CXX_FILES[@]} files under csrc/"
+"$VENV/bin/clang-format" --dry-run --Werror "${CXX_FILES[@]}" || status=1
+MYPYPATH=python run "${MYPY[@]}" "${PUBLIC[@]}"
+torch_types
 exit $status

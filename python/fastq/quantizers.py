@@ -557,6 +557,10 @@ def deserialize(config: str | dict[str, Any], custom_objects: dict[str, Any] | N
     raise ValueError(f"Could not interpret quantizer identifier: {config!r}")
 
 
+@overload
+def serialize(quantizer: Quantizer) -> dict[str, Any]: ...
+@overload
+def serialize(quantizer: Callable[..., Any]) -> str | dict[str, Any]: ...
 def serialize(quantizer: Quantizer | Callable[..., Any]) -> str | dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for a quantizer (a function form: its name). The
     config holds only JSON types (parameters are stored as Python numbers)."""

@@ -9,16 +9,19 @@ contiguous float32/float64 CPU tensors. If fastq grows a lower-level entry point
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+import numpy as np
 import torch
 
 import fastq
+from fastq.quantizers import Quantizer
 
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _NATIVE = (torch.float32, torch.float64)
 
 
-def check_tensor(t, name: str, op: str) -> None:
+def check_tensor(t: torch.Tensor, name: str, op: str) -> None:
     """TypeError / RuntimeError naming the op, the argument, the expected and the received value."""
     if t.dtype in _NATIVE and t.is_cpu:
         return
@@ -33,7 +36,7 @@ def check_tensor(t, name: str, op: str) -> None:
         raise TypeError(f"{op}: {name}: expected float32, float64, float16 or bfloat16, got {t.dtype}")
 
 
-def round_bf16(value):
+def round_bf16(value: float | None) -> float | None:
     """A parameter as a bfloat16 tensor sees it (round to nearest even), None kept: the same rule
     as fastq's parameters for float16 input (converted to the input's dtype first)."""
     if value is None:
@@ -42,25 +45,26 @@ def round_bf16(value):
 
 
 @functools.lru_cache(maxsize=256)
-def quantizer(class_name: str, params: tuple):
+def quantizer(class_name: str, params: tuple[tuple[str, Any], ...]) -> Quantizer:
     """A cached fastq NumPy quantizer (no metrics) for ``class_name`` and keyword ``params``."""
-    return getattr(fastq, class_name)(**dict(params), metrics=())
+    q: Quantizer = getattr(fastq, class_name)(**dict(params), metrics=())
+    return q
 
 
-def _forward(q, x):
+def _forward(q: Quantizer, x: np.ndarray) -> np.ndarray:
     return q(x)
 
 
-def _backward(q, x, dy):
+def _backward(q: Quantizer, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return q.grad(x, dy)
 
 
-def _view(t: torch.Tensor):
+def _view(t: torch.Tensor) -> np.ndarray:
     """A NumPy view of a contiguous CPU tensor's memory (no copy), detached if it needs grad."""
     return t.numpy(force=True) if t.requires_grad else t.numpy()
 
 
-def forward(q, x: torch.Tensor) -> torch.Tensor:
+def forward(q: Quantizer, x: torch.Tensor) -> torch.Tensor:
     """``q(x)`` on a float32/float64/float16 CPU tensor: one copy if x is not contiguous, none
     otherwise. fastq allocates the result as it does for NumPy, and the returned tensor shares
     that memory (``torch.from_numpy``: no copy, and a microsecond less per call than filling a
@@ -70,7 +74,7 @@ def forward(q, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(_forward(q, _view(x)))
 
 
-def backward(q, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
+def backward(q: Quantizer, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """``q.grad(x, dy)``; dy already has x's shape and dtype."""
     if not x.is_contiguous():
         x = x.contiguous()

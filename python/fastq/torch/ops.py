@@ -18,6 +18,8 @@ are the operators themselves (callable, differentiable).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from . import _adapter
@@ -179,23 +181,24 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-# The operators themselves, bound by the loop at the end (one pair per quantizer); declared for ruff and mypy.
-approx_sign: torch.library.CustomOpDef
-approx_sign_backward: torch.library.CustomOpDef
-dorefa: torch.library.CustomOpDef
-dorefa_backward: torch.library.CustomOpDef
-magnitude_aware_sign: torch.library.CustomOpDef
-magnitude_aware_sign_backward: torch.library.CustomOpDef
-noop: torch.library.CustomOpDef
-noop_backward: torch.library.CustomOpDef
-ste_heaviside: torch.library.CustomOpDef
-ste_heaviside_backward: torch.library.CustomOpDef
-ste_sign: torch.library.CustomOpDef
-ste_sign_backward: torch.library.CustomOpDef
-ste_tern: torch.library.CustomOpDef
-ste_tern_backward: torch.library.CustomOpDef
-swish_sign: torch.library.CustomOpDef
-swish_sign_backward: torch.library.CustomOpDef
+# The operators themselves (CustomOpDefs, callable), bound by the loop at the end (one pair per quantizer);
+# declared for ruff and mypy.
+approx_sign: Callable[..., torch.Tensor]
+approx_sign_backward: Callable[..., torch.Tensor]
+dorefa: Callable[..., torch.Tensor]
+dorefa_backward: Callable[..., torch.Tensor]
+magnitude_aware_sign: Callable[..., torch.Tensor]
+magnitude_aware_sign_backward: Callable[..., torch.Tensor]
+noop: Callable[..., torch.Tensor]
+noop_backward: Callable[..., torch.Tensor]
+ste_heaviside: Callable[..., torch.Tensor]
+ste_heaviside_backward: Callable[..., torch.Tensor]
+ste_sign: Callable[..., torch.Tensor]
+ste_sign_backward: Callable[..., torch.Tensor]
+ste_tern: Callable[..., torch.Tensor]
+ste_tern_backward: Callable[..., torch.Tensor]
+swish_sign: Callable[..., torch.Tensor]
+swish_sign_backward: Callable[..., torch.Tensor]
 
 OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
 BACKWARD_OPS = {}  # name -> the backward operator
