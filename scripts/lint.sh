@@ -27,15 +27,14 @@ mapfile -t CXX_FILES < <(find csrc -name '*.cpp' -o -name '*.hpp' | sort)
 PUBLIC=(python/fastq/__init__.py python/fastq/_core.pyi python/fastq/_arrays.py python/fastq/_runtime.py
         python/fastq/_float_ops.py python/fastq/binary.py python/fastq/context.py python/fastq/conv.py
         python/fastq/metrics.py python/fastq/quantizers.py python/fastq/reference.py
-        python/fastq/models/__init__.py python/fastq/models/model.py python/fastq/models/files.py
-        python/fastq/models/graph.py python/fastq/models/parallel.py python/fastq/models/layout_ops.py)
-# Not yet: fastq.models' compiler and ops (compile, ops, reference_ops, zoo) and its tools (bench, cli),
-# fastq.tools, fastq.torch's ops.py / _export.py / demo.py.
+        python/fastq/models)
+# Not yet: fastq.tools (the bench / demo / CLI tools) and fastq.torch's ops.py.
 # fastq.torch's public modules, checked against a real PyTorch: mypy reads the packages of the interpreter
 # FASTQ_LINT_TORCH_PYTHON names (one with torch installed; .ci/run passes its venv's after installing
 # torch). Without it they are skipped, with a note.
 TORCH_PUBLIC=(python/fastq/torch/__init__.py python/fastq/torch/_adapter.py python/fastq/torch/constraints.py
-              python/fastq/torch/layers.py python/fastq/torch/quantizers.py)
+              python/fastq/torch/layers.py python/fastq/torch/quantizers.py python/fastq/torch/_export.py
+              python/fastq/torch/demo.py)
 status=0
 run() { echo "== $*"; "$@" || status=1; }
 if [ "${1:-}" = "--stubs" ]; then

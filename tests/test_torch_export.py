@@ -363,6 +363,7 @@ def test_default_fx_trace_of_quantizers_is_refused():
         (lambda: nn.Sequential(nn.MaxPool2d(3, stride=2, ceil_mode=True)), "ceil_mode"),
         (lambda: nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)), "neither"),
         (lambda: nn.Sequential(nn.AdaptiveAvgPool2d(2)), "output_size"),
+        (lambda: nn.Sequential(nn.AdaptiveAvgPool2d((None, 1))), "output_size"),  # was a TypeError (None)
         (lambda: nn.Sequential(nn.Linear(8, 4)), "flatten it first"),
         (lambda: nn.Sequential(nn.Flatten(0)), "Flatten"),
     ],

@@ -33,6 +33,7 @@ Every function and layer takes ``kernels=`` (a ``_core.Kernels``, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -127,8 +128,8 @@ class _ConvBase:
         self,
         kernel: npt.ArrayLike,
         *,
-        strides: int | tuple[int, int] = 1,
-        dilation: int | tuple[int, int] = 1,
+        strides: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
         padding: str = "valid",
         scale: npt.ArrayLike | None = None,
         bias: npt.ArrayLike | None = None,
@@ -255,8 +256,8 @@ class Dense:
 
 def max_pool2d(
     x: np.ndarray,
-    pool_size: int | tuple[int, int],
-    strides: int | tuple[int, int] | None = None,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
     padding: str = "valid",
     *,
     relu: bool = False,
@@ -273,8 +274,8 @@ def max_pool2d(
 
 def avg_pool2d(
     x: np.ndarray,
-    pool_size: int | tuple[int, int],
-    strides: int | tuple[int, int] | None = None,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
     padding: str = "valid",
     *,
     out: np.ndarray | None = None,

@@ -17,6 +17,7 @@ folded batch norm as ``scale``/``bias``, optional ReLU, float32 or packed output
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -127,10 +128,10 @@ def binary_conv2d(
     x: PackedBits | npt.ArrayLike,
     kernel: npt.ArrayLike,
     *,
-    strides: int | tuple[int, int] = 1,
+    strides: int | Sequence[int] = 1,
     padding: str = "valid",
     pad_values: float = 1.0,
-    dilation_rate: int | tuple[int, int] = 1,
+    dilation_rate: int | Sequence[int] = 1,
     groups: int = 1,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -230,10 +231,10 @@ class BinaryConv2D:
         self,
         kernel: npt.ArrayLike,
         *,
-        strides: int | tuple[int, int] = 1,
+        strides: int | Sequence[int] = 1,
         padding: str = "valid",
         pad_values: float = 1.0,
-        dilation_rate: int | tuple[int, int] = 1,
+        dilation_rate: int | Sequence[int] = 1,
         groups: int = 1,
         scale: npt.ArrayLike | None = None,
         bias: npt.ArrayLike | None = None,
@@ -351,8 +352,8 @@ def _binary_conv2d_layer(kernel: np.ndarray, scale: np.ndarray, bias: np.ndarray
 
 def binary_max_pool2d(
     x: PackedBits,
-    pool_size: int | tuple[int, int],
-    strides: int | tuple[int, int] | None = None,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
     padding: str = "valid",
 ) -> PackedBits:
     """Max pooling of packed NHWC signs: ``pack_bits(max_pool2d(unpack(x)))``, bit for bit.
