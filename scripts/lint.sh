@@ -22,13 +22,13 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "${TOOLS[*]}" ]; then
 fi
 PY_FILES=(python tests bench scripts)
 mapfile -t CXX_FILES < <(find csrc -name '*.cpp' -o -name '*.hpp' | sort)
-# mypy --strict on the public API. --follow-imports=silent: modules not listed here are read for
-# their types but not reported (the tools, the demo; fastq.torch needs torch, absent here).
+# mypy --strict on the package. --follow-imports=silent: modules not listed here are read for
+# their types but not reported (fastq.torch needs torch, absent here: see FASTQ_LINT_TORCH_PYTHON).
 PUBLIC=(python/fastq/__init__.py python/fastq/_core.pyi python/fastq/_arrays.py python/fastq/_runtime.py
         python/fastq/_float_ops.py python/fastq/binary.py python/fastq/context.py python/fastq/conv.py
         python/fastq/metrics.py python/fastq/quantizers.py python/fastq/reference.py
-        python/fastq/models)
-# Not yet: fastq.tools (the bench / demo / CLI tools) and fastq.torch's ops.py.
+        python/fastq/models python/fastq/tools python/fastq/__main__.py)
+# Not yet: fastq/tools/demo.py (excluded in pyproject.toml) and fastq.torch's ops.py.
 # fastq.torch's public modules, checked against a real PyTorch: mypy reads the packages of the interpreter
 # FASTQ_LINT_TORCH_PYTHON names (one with torch installed; .ci/run passes its venv's after installing
 # torch). Without it they are skipped, with a note.
