@@ -28,7 +28,7 @@ PUBLIC=(python/fastq/__init__.py python/fastq/_core.pyi python/fastq/_arrays.py 
         python/fastq/_float_ops.py python/fastq/binary.py python/fastq/context.py python/fastq/conv.py
         python/fastq/metrics.py python/fastq/quantizers.py python/fastq/reference.py
         python/fastq/models python/fastq/tools python/fastq/__main__.py)
-# Not yet: fastq/tools/demo.py (excluded in pyproject.toml) and fastq.torch's ops.py.
+# Not yet: fastq.torch's ops.py.
 # fastq.torch's public modules, checked against a real PyTorch: mypy reads the packages of the interpreter
 # FASTQ_LINT_TORCH_PYTHON names (one with torch installed; .ci/run passes its venv's after installing
 # torch). Without it they are skipped, with a note.
