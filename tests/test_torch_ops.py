@@ -239,9 +239,8 @@ def test_double_backward():
 
 
 def test_torch_func_is_refused_by_pytorch_2_13():
-    """PyTorch 2.13 runs a custom op's register_autograd formula through an autograd.Function
-    without setup_context, which torch.func refuses (docs/torch.md): a clear error, not a wrong value.
-    If this starts failing, PyTorch supports it: test the values instead."""
+    """An autograd.Function applied inside an operator's Autograd kernel cannot enter torch.func's
+    levels in PyTorch 2.13 (docs/torch.md): fastq's kernel says so, a clear error, not a wrong value."""
     x = data((5, 19), torch.float32)
     with pytest.raises(RuntimeError, match="functorch transforms"):
         torch.func.grad(lambda t: ops.ste_sign(t, 1.0).sum())(x)
