@@ -27,8 +27,10 @@ also with the heap kept, to see the kernels' own cost:
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import resource
 import sys
 import time
@@ -343,6 +345,26 @@ def main():
     ) / 1e3
     ratios["1e3: PyTorch's own cost of an empty custom_op with autograd fwd+bwd, us"] = m[names[1]] / 1e3
     res["overhead"] = m
+    # The same steps counted instead of timed: Python-level calls per forward + backward (cProfile
+    # counts every Python function and builtin called), which no machine load changes.
+    print("\nPython-level calls per forward + backward at 1e3 (cProfile; deterministic)")
+    calls = {}
+    for name, fn in [
+        ("fastq.torch ops.ste_sign", ft.ops.ste_sign),
+        ("empty custom_op with a float? argument", empty_clip),
+        ("empty op, fastq.torch's registration", empty_fq),
+        ("torch autograd.Function SteSign", TorchSteSign.apply),
+    ]:
+        run = step(fn, xs, dys)
+        run()
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(100):
+            run()
+        prof.disable()
+        calls[name] = pstats.Stats(prof).total_calls / 100
+        print(f"  {name:<58} {calls[name]:6.0f}")
+    res["python_calls_per_step"] = calls
 
     # 3. torch.compile against eager, the same step.
     if not args.no_compile:
