@@ -236,7 +236,7 @@ def _define(spec, lib=_LIB, run=_run):
     torch.library.register_fake(f"{ns}::{name}", lambda x, *p: _fake(spec, x, None, p), lib=lib)
     torch.library.register_fake(f"{ns}::{bname}", lambda x, dy, *p: _fake(spec, x, dy, p), lib=lib)
 
-    # Forward: setup_context style (what torch.func needs); x is saved, the output is not.
+    # The autograd formulas (setup_context style): x is saved, the output is not.
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[1:]
