@@ -1,7 +1,8 @@
 """fastq's quantizers as PyTorch custom operators (``torch.ops.fastq.*``), forward and backward.
 
-Each quantizer ``name`` has two operators, both ``torch.library.custom_op`` in the ``fastq``
-namespace with a fake (meta) implementation:
+Each quantizer ``name`` has two operators in the ``fastq`` namespace, each defined through
+``torch.library.Library`` (schema, implementation, fake (meta) implementation and an autograd
+kernel of fastq's own: see ``_define``; no extension is compiled against PyTorch):
 
 - ``fastq::name(Tensor x, <parameters>) -> Tensor``: the forward pass, differentiable: its
   autograd formula calls ``fastq::name_backward``;
@@ -27,7 +28,6 @@ from . import _adapter
 __all__ = [
     "BACKWARD_OPS",
     "OPS",
-    "OVERLOADS",
     "SPECS",
     "approx_sign",
     "approx_sign_backward",
@@ -181,7 +181,7 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-# The operators themselves (CustomOpDefs, callable), bound by the loop at the end (one pair per quantizer);
+# The operators themselves (OpOverloads, callable), bound by the loop at the end (one pair per quantizer);
 # declared for ruff and mypy.
 approx_sign: Callable[..., torch.Tensor]
 approx_sign_backward: Callable[..., torch.Tensor]
@@ -200,34 +200,68 @@ ste_tern_backward: Callable[..., torch.Tensor]
 swish_sign: Callable[..., torch.Tensor]
 swish_sign_backward: Callable[..., torch.Tensor]
 
-OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
+OPS = {}  # name -> the forward operator (an OpOverload: callable, differentiable)
 BACKWARD_OPS = {}  # name -> the backward operator
-OVERLOADS = {}  # name -> torch.ops.fastq.<name>.default, the same operator one Python call shorter
+
+# The operators are defined one level below torch.library.custom_op (docs/torch.md, "Performance"):
+# the schema, the real implementation (CompositeExplicitAutograd, as custom_op registers it, so a
+# CUDA tensor reaches the device error below), a fake implementation, and an Autograd kernel of our
+# own. custom_op's Autograd kernel sends every call through several Python layers (a generated
+# autograd.Function whose forward redispatches through the dispatcher into a checking wrapper);
+# ours calls the implementation directly when the dispatcher would reach it next anyway (plain CPU
+# tensors: no fake, functional or dispatch-mode tensors, no torch.func transform) and redispatches
+# like custom_op otherwise. No extension is compiled against PyTorch.
+_LIB = torch.library.Library("fastq", "DEF")
+_AFTER_AUTOGRAD = torch._C._after_autograd_keyset
+_CPU = torch._C.DispatchKey.CPU
+_grad_enabled = torch._C.is_grad_enabled
+_transforms_active = torch._C._are_functorch_transforms_active
+_below_autograd = torch._C._AutoDispatchBelowAutograd
 
 
-def _define(spec):
-    schema = f"(Tensor x{spec.params}) -> Tensor"
-    bschema = f"(Tensor x, Tensor dy{spec.params}) -> Tensor"
-
-    fwd = torch.library.custom_op(
-        f"fastq::{spec.name}", lambda x, *p: _run(spec, x, None, p), mutates_args=(), schema=schema
+def _refuse_transforms(op):
+    # Inside an Autograd kernel, autograd.Function.apply cannot enter torch.func's levels
+    # (PyTorch 2.13 has no kernel for custom_function_call there): a clear error, not a wrong value.
+    raise RuntimeError(
+        f"{op}: functorch transforms (torch.func.grad, vjp, jacrev, ...) cannot differentiate fastq's "
+        f"operators; use torch.autograd.grad or .backward() (docs/torch.md, 'Not yet')"
     )
-    bwd = torch.library.custom_op(
-        f"fastq::{spec.name}_backward", lambda x, dy, *p: _run(spec, x, dy, p), mutates_args=(), schema=bschema
-    )
-    fwd.register_fake(lambda x, *p: _fake(spec, x, None, p))
-    bwd.register_fake(lambda x, dy, *p: _fake(spec, x, dy, p))
 
-    nones = (None,) * len(spec.names)
-    bwd_overload = getattr(torch.ops.fastq, f"{spec.name}_backward").default  # one Python frame less
 
-    # PyTorch gives setup_context every argument, defaults filled in.
+def _direct(keyset) -> bool:
+    """True when the next kernel after Autograd is the CPU implementation (nothing in between)."""
+    return (keyset & _AFTER_AUTOGRAD).highestPriorityTypeId() == _CPU and not _transforms_active()
+
+
+def _define(spec, lib=_LIB, run=_run):
+    """Define ``spec``'s operator pair in ``lib``'s namespace with ``run(spec, x, dy, params)`` as
+    the implementation (bench/report_torch.py defines an empty pair the same way)."""
+    name, bname, ns = spec.name, f"{spec.name}_backward", lib.ns
+    lib.define(f"{name}(Tensor x{spec.params}) -> Tensor", tags=(torch.Tag.pt2_compliant_tag,))
+    lib.define(f"{bname}(Tensor x, Tensor dy{spec.params}) -> Tensor", tags=(torch.Tag.pt2_compliant_tag,))
+    fwd = getattr(getattr(torch.ops, ns), name).default
+    bwd = getattr(getattr(torch.ops, ns), bname).default
+    defaults, n = spec.defaults, len(spec.names)
+    nones = (None,) * n
+
+    def impl(x, *p):
+        return run(spec, x, None, p)
+
+    def bimpl(x, dy, *p):
+        return run(spec, x, dy, p)
+
+    lib.impl(name, impl, "CompositeExplicitAutograd")
+    lib.impl(bname, bimpl, "CompositeExplicitAutograd")
+    torch.library.register_fake(f"{ns}::{name}", lambda x, *p: _fake(spec, x, None, p), lib=lib)
+    torch.library.register_fake(f"{ns}::{bname}", lambda x, dy, *p: _fake(spec, x, dy, p), lib=lib)
+
+    # The autograd formulas (setup_context style): x is saved, the output is not.
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[1:]
 
     def backward(ctx, grad):
-        return (bwd_overload(ctx.saved_tensors[0], grad, *ctx.params), *nones)
+        return (bwd(ctx.saved_tensors[0], grad, *ctx.params), *nones)
 
     def setup_context_b(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
@@ -237,23 +271,82 @@ def _define(spec):
         (x,) = ctx.saved_tensors
         if ctx.needs_input_grad[0] and spec.smooth(*ctx.params):
             raise NotImplementedError(
-                f"fastq::{spec.name}_backward: the derivative of the pseudo-gradient with respect to x "
+                f"fastq::{bname}: the derivative of the pseudo-gradient with respect to x "
                 f"(a second derivative) is not implemented for this quantizer"
             )
         ddx = torch.zeros_like(x) if ctx.needs_input_grad[0] else None  # piecewise constant in x
         ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
         return (ddx, ddy, *nones)
 
-    fwd.register_autograd(backward, setup_context=setup_context)
-    bwd.register_autograd(backward_b, setup_context=setup_context_b)
-    OPS[spec.name] = fwd
-    OVERLOADS[spec.name] = getattr(torch.ops.fastq, spec.name).default
-    BACKWARD_OPS[spec.name] = bwd
-    return fwd
+    def function(label, forward, setup, formula):
+        return type(
+            label,
+            (torch.autograd.Function,),
+            {
+                "forward": staticmethod(forward),
+                "setup_context": staticmethod(setup),
+                "backward": staticmethod(formula),
+            },
+        )
+
+    # Direct: the implementation itself. Redispatching: the operator again, which inside an
+    # autograd.Function's forward (grad mode off) takes the no-grad path of the kernel below.
+    direct = function(f"fastq_{name}", impl, setup_context, backward)
+    redispatching = function(f"fastq_{name}_redispatch", lambda x, *p: fwd(x, *p), setup_context, backward)
+    bdirect = function(f"fastq_{bname}", bimpl, setup_context_b, backward_b)
+    bredispatching = function(
+        f"fastq_{bname}_redispatch", lambda x, dy, *p: bwd(x, dy, *p), setup_context_b, backward_b
+    )
+    # autograd.Function.apply's Python wrapper binds default arguments with inspect.signature and
+    # handles torch.func; the C++ apply underneath is what it ends in for plain tensors.
+    apply = super(torch.autograd.Function, direct).apply
+    bapply = super(torch.autograd.Function, bdirect).apply
+
+    # The dispatcher drops trailing arguments equal to their defaults: put them back.
+    def autograd_kernel(keyset, x, *p):
+        if len(p) < n:
+            p = (*p, *defaults[len(p) :])
+        if _grad_enabled() and x.requires_grad:
+            if _direct(keyset):
+                return apply(x, *p)
+            if _transforms_active():
+                _refuse_transforms(spec.op)
+            return redispatching.apply(x, *p)
+        if _direct(keyset):
+            return run(spec, x, None, p)
+        with _below_autograd():
+            return fwd.redispatch(keyset & _AFTER_AUTOGRAD, x, *p)
+
+    def autograd_kernel_b(keyset, x, dy, *p):
+        if len(p) < n:
+            p = (*p, *defaults[len(p) :])
+        if _grad_enabled() and (x.requires_grad or dy.requires_grad):
+            if _direct(keyset):
+                return bapply(x, dy, *p)
+            if _transforms_active():
+                _refuse_transforms(spec.bop)
+            return bredispatching.apply(x, dy, *p)
+        if _direct(keyset):
+            return run(spec, x, dy, p)
+        with _below_autograd():
+            return bwd.redispatch(keyset & _AFTER_AUTOGRAD, x, dy, *p)
+
+    lib.impl(name, autograd_kernel, "Autograd", with_keyset=True)
+    lib.impl(bname, autograd_kernel_b, "Autograd", with_keyset=True)
+    return fwd, bwd
 
 
 SPECS = {s.name: s for s in _SPECS}
 for _s in _SPECS:
-    globals()[_s.name] = _define(_s)
-    globals()[_s.name + "_backward"] = BACKWARD_OPS[_s.name]
+    OPS[_s.name], BACKWARD_OPS[_s.name] = _define(_s)
 del _s
+# The operators by name (explicit, so linters and readers see them).
+noop, noop_backward = OPS["noop"], BACKWARD_OPS["noop"]
+ste_sign, ste_sign_backward = OPS["ste_sign"], BACKWARD_OPS["ste_sign"]
+approx_sign, approx_sign_backward = OPS["approx_sign"], BACKWARD_OPS["approx_sign"]
+ste_heaviside, ste_heaviside_backward = OPS["ste_heaviside"], BACKWARD_OPS["ste_heaviside"]
+swish_sign, swish_sign_backward = OPS["swish_sign"], BACKWARD_OPS["swish_sign"]
+magnitude_aware_sign = OPS["magnitude_aware_sign"]
+magnitude_aware_sign_backward = BACKWARD_OPS["magnitude_aware_sign"]
+ste_tern, ste_tern_backward = OPS["ste_tern"], BACKWARD_OPS["ste_tern"]
+dorefa, dorefa_backward = OPS["dorefa"], BACKWARD_OPS["dorefa"]

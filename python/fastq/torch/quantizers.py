@@ -81,7 +81,7 @@ class Quantizer(torch.nn.Module):
         return ()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = _ops.OVERLOADS[self._op](x, *self._op_args())
+        y: torch.Tensor = _ops.OPS[self._op](x, *self._op_args())
         if self.flip_ratio is not None:
             _update_metric(self.flip_ratio, y)
         return y
