@@ -32,7 +32,7 @@ PUBLIC=(python/fastq/__init__.py python/fastq/_core.pyi python/fastq/_arrays.py 
 # fastq.torch's public modules, checked against a real PyTorch: mypy reads the packages of the interpreter
 # FASTQ_LINT_TORCH_PYTHON names (one with torch installed; .ci/run passes its venv's after installing
 # torch). Without it they are skipped, with a note.
-TORCH_PUBLIC=(python/fastq/torch/__init__.py python/fastq/torch/_adapter.py python/fastq/torch/constraints.py
+TORCH_PUBLIC=(python/fastq/torch/__init__.py python/fastq/torch/ops.py python/fastq/torch/_adapter.py python/fastq/torch/constraints.py
               python/fastq/torch/layers.py python/fastq/torch/quantizers.py python/fastq/torch/_export.py
               python/fastq/torch/demo.py)
 status=0

@@ -20,9 +20,12 @@ are the operators themselves (callable, differentiable).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 import torch
+from torch._ops import OpOverload
 
+from ..quantizers import Quantizer
 from . import _adapter
 
 __all__ = [
@@ -52,7 +55,17 @@ class _Spec:
     """One quantizer's operator pair: its fastq class, its parameters (schema text and names)
     and how the parameters become fastq constructor arguments."""
 
-    def __init__(self, name, class_name, params, names, defaults=(), smooth=lambda *p: False, kwargs=None, rounded=()):
+    def __init__(
+        self,
+        name: str,
+        class_name: str,
+        params: str,
+        names: tuple[str, ...],
+        defaults: tuple[Any, ...] = (),
+        smooth: Callable[..., bool] = lambda *p: False,
+        kwargs: Callable[..., dict[str, Any]] | None = None,
+        rounded: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.defaults = defaults  # the schema's defaults: PyTorch leaves trailing default arguments out
         self.class_name = class_name
@@ -63,10 +76,10 @@ class _Spec:
         self.rounded = rounded  # float parameters rounded to bfloat16 for bfloat16 input
         self.op = f"fastq::{name}"
         self.bop = f"fastq::{name}_backward"
-        self._cache = {}
+        self._cache: dict[tuple[bool, tuple[Any, ...]], Quantizer] = {}
         self.moves = name == "magnitude_aware_sign"  # channel_dim may move an axis
 
-    def quantizer(self, dtype, params):
+    def quantizer(self, dtype: torch.dtype, params: tuple[Any, ...]) -> Quantizer:
         """fastq's NumPy quantizer for these parameters and this input dtype (cached)."""
         key = (dtype is torch.bfloat16, params)
         try:
@@ -119,7 +132,7 @@ _SPECS = [
 ]
 
 
-def _moved(spec, x, params):
+def _moved(spec: _Spec, x: torch.Tensor, params: tuple[Any, ...]) -> int | None:
     """MagnitudeAwareSign's channel_dim as fastq's last axis: the dim to move, or None."""
     if spec.name != "magnitude_aware_sign" or x.dim() == 0:
         return None
@@ -133,7 +146,7 @@ def _moved(spec, x, params):
     return None if d == x.dim() - 1 else d
 
 
-def _run(spec, x, dy, params):
+def _run(spec: _Spec, x: torch.Tensor, dy: torch.Tensor | None, params: tuple[Any, ...]) -> torch.Tensor:
     """The real implementation of both operators (dy None: forward)."""
     if len(params) < len(spec.defaults):
         params = (*params, *spec.defaults[len(params) :])
@@ -171,7 +184,7 @@ def _run(spec, x, dy, params):
     return y
 
 
-def _fake(spec, x, dy, params):
+def _fake(spec: _Spec, x: torch.Tensor, dy: torch.Tensor | None, params: tuple[Any, ...]) -> torch.Tensor:
     params = (*params, *spec.defaults[len(params) :])
     op = f"fastq::{spec.name}" + ("" if dy is None else "_backward")
     if x.dtype not in _adapter._FLOATS:
@@ -181,27 +194,8 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-# The operators themselves (OpOverloads, callable), bound by the loop at the end (one pair per quantizer);
-# declared for ruff and mypy.
-approx_sign: Callable[..., torch.Tensor]
-approx_sign_backward: Callable[..., torch.Tensor]
-dorefa: Callable[..., torch.Tensor]
-dorefa_backward: Callable[..., torch.Tensor]
-magnitude_aware_sign: Callable[..., torch.Tensor]
-magnitude_aware_sign_backward: Callable[..., torch.Tensor]
-noop: Callable[..., torch.Tensor]
-noop_backward: Callable[..., torch.Tensor]
-ste_heaviside: Callable[..., torch.Tensor]
-ste_heaviside_backward: Callable[..., torch.Tensor]
-ste_sign: Callable[..., torch.Tensor]
-ste_sign_backward: Callable[..., torch.Tensor]
-ste_tern: Callable[..., torch.Tensor]
-ste_tern_backward: Callable[..., torch.Tensor]
-swish_sign: Callable[..., torch.Tensor]
-swish_sign_backward: Callable[..., torch.Tensor]
-
-OPS = {}  # name -> the forward operator (an OpOverload: callable, differentiable)
-BACKWARD_OPS = {}  # name -> the backward operator
+OPS: dict[str, OpOverload] = {}  # name -> the forward operator (an OpOverload: callable, differentiable)
+BACKWARD_OPS: dict[str, OpOverload] = {}  # name -> the backward operator
 
 # The operators are defined one level below torch.library.custom_op (docs/torch.md, "Performance"):
 # the schema, the real implementation (CompositeExplicitAutograd, as custom_op registers it, so a
@@ -219,7 +213,7 @@ _transforms_active = torch._C._are_functorch_transforms_active
 _below_autograd = torch._C._AutoDispatchBelowAutograd
 
 
-def _refuse_transforms(op):
+def _refuse_transforms(op: str) -> NoReturn:
     # Inside an Autograd kernel, autograd.Function.apply cannot enter torch.func's levels
     # (PyTorch 2.13 has no kernel for custom_function_call there): a clear error, not a wrong value.
     raise RuntimeError(
@@ -228,12 +222,15 @@ def _refuse_transforms(op):
     )
 
 
-def _direct(keyset) -> bool:
+def _direct(keyset: torch._C.DispatchKeySet) -> bool:
     """True when the next kernel after Autograd is the CPU implementation (nothing in between)."""
     return (keyset & _AFTER_AUTOGRAD).highestPriorityTypeId() == _CPU and not _transforms_active()
 
 
-def _define(spec, lib=_LIB, run=_run):
+_Impl = Callable[[_Spec, torch.Tensor, "torch.Tensor | None", tuple[Any, ...]], torch.Tensor]
+
+
+def _define(spec: _Spec, lib: torch.library.Library = _LIB, run: _Impl = _run) -> tuple[OpOverload, OpOverload]:
     """Define ``spec``'s operator pair in ``lib``'s namespace with ``run(spec, x, dy, params)`` as
     the implementation (bench/report_torch.py defines an empty pair the same way)."""
     name, bname, ns = spec.name, f"{spec.name}_backward", lib.ns
@@ -244,10 +241,10 @@ def _define(spec, lib=_LIB, run=_run):
     defaults, n = spec.defaults, len(spec.names)
     nones = (None,) * n
 
-    def impl(x, *p):
+    def impl(x: torch.Tensor, *p: Any) -> torch.Tensor:
         return run(spec, x, None, p)
 
-    def bimpl(x, dy, *p):
+    def bimpl(x: torch.Tensor, dy: torch.Tensor, *p: Any) -> torch.Tensor:
         return run(spec, x, dy, p)
 
     lib.impl(name, impl, "CompositeExplicitAutograd")
@@ -256,18 +253,18 @@ def _define(spec, lib=_LIB, run=_run):
     torch.library.register_fake(f"{ns}::{bname}", lambda x, dy, *p: _fake(spec, x, dy, p), lib=lib)
 
     # The autograd formulas (setup_context style): x is saved, the output is not.
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[1:]
 
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         return (bwd(ctx.saved_tensors[0], grad, *ctx.params), *nones)
 
-    def setup_context_b(ctx, inputs, output):
+    def setup_context_b(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[2:]
 
-    def backward_b(ctx, grad):
+    def backward_b(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
         if ctx.needs_input_grad[0] and spec.smooth(*ctx.params):
             raise NotImplementedError(
@@ -278,7 +275,9 @@ def _define(spec, lib=_LIB, run=_run):
         ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
         return (ddx, ddy, *nones)
 
-    def function(label, forward, setup, formula):
+    def function(
+        label: str, forward: Callable[..., Any], setup: Callable[..., None], formula: Callable[..., Any]
+    ) -> type[torch.autograd.Function]:
         return type(
             label,
             (torch.autograd.Function,),
@@ -299,11 +298,11 @@ def _define(spec, lib=_LIB, run=_run):
     )
     # autograd.Function.apply's Python wrapper binds default arguments with inspect.signature and
     # handles torch.func; the C++ apply underneath is what it ends in for plain tensors.
-    apply = super(torch.autograd.Function, direct).apply
-    bapply = super(torch.autograd.Function, bdirect).apply
+    apply = super(torch.autograd.Function, direct).apply  # type: ignore[misc]  # _C._FunctionBase's, untyped
+    bapply = super(torch.autograd.Function, bdirect).apply  # type: ignore[misc]
 
     # The dispatcher drops trailing arguments equal to their defaults: put them back.
-    def autograd_kernel(keyset, x, *p):
+    def autograd_kernel(keyset: torch._C.DispatchKeySet, x: torch.Tensor, *p: Any) -> torch.Tensor:
         if len(p) < n:
             p = (*p, *defaults[len(p) :])
         if _grad_enabled() and x.requires_grad:
@@ -317,7 +316,7 @@ def _define(spec, lib=_LIB, run=_run):
         with _below_autograd():
             return fwd.redispatch(keyset & _AFTER_AUTOGRAD, x, *p)
 
-    def autograd_kernel_b(keyset, x, dy, *p):
+    def autograd_kernel_b(keyset: torch._C.DispatchKeySet, x: torch.Tensor, dy: torch.Tensor, *p: Any) -> torch.Tensor:
         if len(p) < n:
             p = (*p, *defaults[len(p) :])
         if _grad_enabled() and (x.requires_grad or dy.requires_grad):
@@ -340,13 +339,18 @@ SPECS = {s.name: s for s in _SPECS}
 for _s in _SPECS:
     OPS[_s.name], BACKWARD_OPS[_s.name] = _define(_s)
 del _s
-# The operators by name (explicit, so linters and readers see them).
-noop, noop_backward = OPS["noop"], BACKWARD_OPS["noop"]
-ste_sign, ste_sign_backward = OPS["ste_sign"], BACKWARD_OPS["ste_sign"]
-approx_sign, approx_sign_backward = OPS["approx_sign"], BACKWARD_OPS["approx_sign"]
-ste_heaviside, ste_heaviside_backward = OPS["ste_heaviside"], BACKWARD_OPS["ste_heaviside"]
-swish_sign, swish_sign_backward = OPS["swish_sign"], BACKWARD_OPS["swish_sign"]
-magnitude_aware_sign = OPS["magnitude_aware_sign"]
-magnitude_aware_sign_backward = BACKWARD_OPS["magnitude_aware_sign"]
-ste_tern, ste_tern_backward = OPS["ste_tern"], BACKWARD_OPS["ste_tern"]
-dorefa, dorefa_backward = OPS["dorefa"], BACKWARD_OPS["dorefa"]
+
+
+# The operators by name (explicit, so linters and readers see them), typed as what they return.
+def _pair(name: str) -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
+    return OPS[name], BACKWARD_OPS[name]
+
+
+noop, noop_backward = _pair("noop")
+ste_sign, ste_sign_backward = _pair("ste_sign")
+approx_sign, approx_sign_backward = _pair("approx_sign")
+ste_heaviside, ste_heaviside_backward = _pair("ste_heaviside")
+swish_sign, swish_sign_backward = _pair("swish_sign")
+magnitude_aware_sign, magnitude_aware_sign_backward = _pair("magnitude_aware_sign")
+ste_tern, ste_tern_backward = _pair("ste_tern")
+dorefa, dorefa_backward = _pair("dorefa")
