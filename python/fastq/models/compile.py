@@ -306,7 +306,12 @@ class Compiler:
                 self.folded.add(u.name)
                 layers.append(u.layer)
                 out = u.name
-        packed = self._consumers_binarize(out)
+        pool = None
+        if is_conv and not post and out == n.name:
+            pool = self._pool_through(n, scale, bias)
+            if pool is not None:
+                scale, bias = pool[2], pool[3]
+        packed = pool is not None or self._consumers_binarize(out)
         inputs = list(n.inputs)
         if is_conv and not post and not packed:
             # conv (+ BN) -> Add(y, r) with r already computed: r is added in the conv's output
@@ -347,6 +352,34 @@ class Compiler:
                 packed_output=packed,
             )
         self._emit(op, layers)
+        if pool is not None:
+            u, last, _, _, pool_layers = pool
+            invert = scale.astype(np.float32) < 0
+            self._pool(u, self.impl.MaxPool2D, inputs=[out], layers=pool_layers, name=last, packed=True, invert=invert)
+
+    def _pool_through(
+        self, n: Node, scale: np.ndarray, bias: np.ndarray
+    ) -> tuple[Node, str, np.ndarray, np.ndarray, list[Any]] | None:
+        """Binary conv -> MaxPool2D [-> BatchNormalization] -> only binarizing consumers: the pool
+        runs on the conv's signs (bits). The conv's output transform y(dot) (with the batch norm
+        folded) is monotone in each channel, and float rounding keeps it so, so
+        sign(max_taps y) = max_taps sign(y) where it increases (the AND of the taps' bits) and
+        the min where it decreases (a negative folded scale: the OR). Returns
+        (pool node, name of the last value, scale, bias, layers) or None."""
+        u = self._sole_user(n.name)
+        if u is None or u.class_name not in ("MaxPooling2D", "MaxPool2D") or u.name in self.keep:
+            return None
+        last, layers = u.name, [u.layer]
+        v = self._sole_user(u.name)
+        if v is not None and v.class_name == "BatchNormalization":
+            inv, off, _ = _bn_affine(v, self.weights)
+            scale, bias = scale * inv, bias * inv + off
+            last = v.name
+            layers.append(v.layer)
+        if not self._consumers_binarize(last) or not np.all(np.isfinite(scale)):
+            return None
+        self.folded.update({u.name, last})
+        return u, last, scale, bias, layers
 
     def _input_quantize(self, n: Node, src: str) -> str:
         """Name of the value after the node's input quantizer (a Quantize op), or src."""
@@ -493,13 +526,19 @@ class Compiler:
         )
 
     def _pool(
-        self, n: Node, cls: Any, inputs: list[str] | None = None, layers: list[str] | None = None, **kw: Any
+        self,
+        n: Node,
+        cls: Any,
+        inputs: list[str] | None = None,
+        layers: list[str] | None = None,
+        name: str | None = None,
+        **kw: Any,
     ) -> None:
         _channels_last(n)
         c = n.config
         size = _pair(c.get("pool_size", 2))
         strides = c.get("strides") or size
-        self._emit(cls(n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
+        self._emit(cls(name or n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
 
     def _lower_MaxPooling2D(self, n: Node) -> None:
         self._pool(n, self.impl.MaxPool2D)

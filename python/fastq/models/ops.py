@@ -370,12 +370,39 @@ class Add(_ref.Add):
 
 class MaxPool2D(_ref.MaxPool2D):
     """Max pool of float32 (native; ``relu=True`` after a fused relu) or of packed words (native:
-    the AND of each window's words)."""
+    the AND of each window's words; ``invert``'s channels: the OR, as NOT AND NOT, the input's
+    words flipped there for the pool and flipped back)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        if self.packed:
+            self.out_dtype = WORDS
+        self._mask: np.ndarray | None = None
+        if self.invert is not None:  # the channels' bits in the packed layout
+            c = len(self.invert)
+            bits = np.zeros(_words(c) * 64, np.bool_)
+            bits[:c] = self.invert
+            self._mask = np.packbits(bits.reshape(-1, 8), axis=1, bitorder="little").reshape(-1).view("<u8")
+            self._mask = self._mask.astype(WORDS)
+
+    def storage(self, shape: Sequence[int]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        if self.packed:
+            return (*shape[:-1], _words(shape[-1])), WORDS
+        return tuple(shape), F32
 
     def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         if x.dtype == WORDS:
-            _core.active.max_pool2d(x, self.pool_size, self.strides, self.padding, out)
+            m = self._mask
+            if m is not None:
+                np.bitwise_xor(x, m, out=x)
+            try:
+                _core.active.max_pool2d(x, self.pool_size, self.strides, self.padding, out)
+            finally:
+                if m is not None:
+                    np.bitwise_xor(x, m, out=x)
+            if m is not None:
+                np.bitwise_xor(out, m, out=out)
         else:
             _f.max_pool2d(x, self.pool_size, self.strides, self.padding, relu=self.relu, out=out)
 

@@ -604,7 +604,12 @@ class _Pool(Op):
 class MaxPool2D(_Pool):
     """Max over the window; SAME padding never wins (TensorFlow pads with -inf). Works on bits
     too (bit = negative: the max of signs is negative only where every tap is). ``relu``: a
-    relu fused before it (relu(max(x)), the same values up to the sign of a zero)."""
+    relu fused before it (relu(max(x)), the same values up to the sign of a zero).
+
+    ``packed``: the input and the result are bits (the compiler passes a binary convolution's
+    signs through the pool). ``invert``: None or a bool per channel: there the signs are those
+    of a decreasing function of the pooled values (a batch norm with a negative scale folded
+    across the pool), whose max is the min of the taps: negative where any tap is (OR)."""
 
     def __init__(
         self,
@@ -614,18 +619,26 @@ class MaxPool2D(_Pool):
         strides: Sequence[int],
         padding: str,
         relu: bool = False,
+        packed: bool = False,
+        invert: np.ndarray | None = None,
     ) -> None:
         super().__init__(name, inputs, pool_size, strides, padding)
         self.relu = bool(relu)
+        self.packed = bool(packed)
+        self.invert = None if invert is None or not np.any(invert) else np.asarray(invert, np.bool_)
+        if self.packed:
+            self.out_dtype = BITS
 
     def describe(self) -> str:
-        return ("ReLU + " if self.relu else "") + "MaxPool2D"
+        return ("ReLU + " if self.relu else "") + "MaxPool2D" + (" on bits" if self.packed else "")
 
     def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         h, w = x.shape[1:3]
         pads, out_hw = conv_geometry((h, w), self.pool_size, self.strides, (1, 1), self.padding)
         bits = x.dtype == BITS
+        if bits and self.invert is not None:  # OR = NOT AND NOT on those channels
+            x = x ^ self.invert
         for n in range(x.shape[0]):
             fill = True if bits else -np.inf
             xp = np.pad(x[n], (pads[0], pads[1], (0, 0)), constant_values=fill) if pads != ((0, 0), (0, 0)) else x[n]
@@ -640,6 +653,8 @@ class MaxPool2D(_Pool):
                     np.maximum(out[n], v, out=out[n])
             if self.relu and not bits:
                 np.maximum(out[n], np.float32(0), out=out[n])
+        if bits and self.invert is not None:
+            np.bitwise_xor(out, self.invert, out=out)
 
 
 class AvgPool2D(_Pool):
