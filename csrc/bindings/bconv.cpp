@@ -1,6 +1,6 @@
 // pybind11 bindings of the binary convolution: `Kernels.conv_plan` builds a ConvPlan (weights in
 // the kernels' layout, geometry, output transform), which is called with x. Same rules as
-// module.cpp: validate first, take raw pointers, release the GIL around the kernels.
+// module.cpp: validate first, take raw pointers, run the kernels with run_released.
 #include "bindings/binary_args.hpp"
 #include "runtime/bconv_ops.hpp"
 #include "runtime/bgemm_ops.hpp"
@@ -33,12 +33,18 @@ std::size_t positive(long long v, const char* name) {
 struct Axis {
   std::size_t out, pad;
 };
+// The dilated kernel's extent, saturated (a huge dilation must not wrap around).
+std::size_t extent_of(std::size_t taps, std::size_t dil) {
+  return fastq::work_mul(taps - 1, dil) == SIZE_MAX ? SIZE_MAX : (taps - 1) * dil + 1;
+}
 Axis conv_axis(std::size_t in, std::size_t taps, std::size_t stride, std::size_t dil, bool same) {
-  const std::size_t extent = (taps - 1) * dil + 1;
+  const std::size_t extent = extent_of(taps, dil);
   if (same) {
-    const std::size_t out = (in + stride - 1) / stride;
-    const long long total = out ? static_cast<long long>((out - 1) * stride + extent) - static_cast<long long>(in) : 0;
-    return {out, total > 0 ? static_cast<std::size_t>(total / 2) : 0};
+    const std::size_t out = in / stride + (in % stride != 0);
+    // total padding = (out - 1) * stride + extent - in, where (out - 1) * stride < in.
+    const std::size_t reach = out ? (out - 1) * stride : 0;
+    const std::size_t total = !out || extent <= in - reach ? 0 : extent - (in - reach);
+    return {out, total / 2};
   }
   return {in >= extent ? (in - extent) / stride + 1 : 0, 0};
 }
@@ -102,8 +108,8 @@ ConvPlan make_conv_plan(const Kernels& kern, const py::array& words, long long c
   p.blocked.resize(fastq::conv_weight_words(p.o, p.groups, row));
   p.prefix.resize((p.kh + 1) * (p.kw + 1) * p.o);
   const auto* w = static_cast<const std::uint64_t*>(words.data());
-  py::gil_scoped_release nogil;
-  fastq::conv_weights(*p.table, w, p.o, p.groups, p.kh, p.kw, cg, p.blocked.data(), p.prefix.data());
+  run_released(
+      [&] { fastq::conv_weights(*p.table, w, p.o, p.groups, p.kh, p.kw, cg, p.blocked.data(), p.prefix.data()); });
   return p;
 }
 
@@ -131,10 +137,11 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
   s.groups = p.groups, s.cg = p.cg, s.cgw = cgw;
   s.kh = p.kh, s.kw = p.kw, s.sh = p.sh, s.sw = p.sw, s.dh = p.dh, s.dw = p.dw;
   const Axis ay = conv_axis(s.h, p.kh, p.sh, p.dh, p.same), ax = conv_axis(s.w, p.kw, p.sw, p.dw, p.same);
-  if (!p.same && (s.h < (p.kh - 1) * p.dh + 1 || s.w < (p.kw - 1) * p.dw + 1))
+  const std::size_t eh = extent_of(p.kh, p.dh), ew = extent_of(p.kw, p.dw);
+  if (!p.same && (s.h < eh || s.w < ew))
     value_error("x: the input's H x W = " + std::to_string(s.h) + " x " + std::to_string(s.w) +
-                " is smaller than the (dilated) kernel's " + std::to_string((p.kh - 1) * p.dh + 1) + " x " +
-                std::to_string((p.kw - 1) * p.dw + 1) + " with padding='valid'");
+                " is smaller than the (dilated) kernel's " + std::to_string(eh) + " x " + std::to_string(ew) +
+                " with padding='valid'");
   s.oh = ay.out, s.ow = ax.out, s.pad_top = ay.pad, s.pad_left = ax.pad;
   s.o = p.o;
   s.pad_zero = p.pad_zero;
@@ -181,8 +188,7 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
   const fastq::ConvInput in = kd == Kind::f32   ? fastq::ConvInput::f32
                               : kd == Kind::f64 ? fastq::ConvInput::f64
                                                 : fastq::ConvInput::words;
-  py::gil_scoped_release nogil;
-  fastq::binary_conv2d(t, s, xp, in, p.blocked.data(), o);
+  run_released([&] { fastq::binary_conv2d(t, s, xp, in, p.blocked.data(), o); });
   return out;
 }
 }  // namespace

@@ -1,7 +1,8 @@
 // pybind11 bindings of the binary GEMM: binary_matmul, the dense layer's plan and the popcount
 // peak probe, as methods of `_core.Kernels` (every ISA's table through `_core.kernels_for`).
-// Same rules as module.cpp: validate first, take raw pointers, release the GIL around kernels.
+// Same rules as module.cpp: validate first, take raw pointers, run kernels with run_released.
 #include <cmath>
+#include <memory>
 
 #include "bindings/binary_args.hpp"
 #include "bindings/peaks.hpp"
@@ -30,8 +31,7 @@ py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array
   o.ld = n;
   const fastq::PackedRows ap{static_cast<const std::uint64_t*>(a.data()), m, k, fastq::packed_words(k)};
   const auto* bp = static_cast<const std::uint64_t*>(b.data());
-  py::gil_scoped_release nogil;
-  fastq::binary_gemm(*kern.table, ap, bp, false, n, o);
+  run_released([&] { fastq::binary_gemm(*kern.table, ap, bp, false, n, o); });
   return out;
 }
 
@@ -103,18 +103,19 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   const void* xp = x.data();
   const auto* bp = static_cast<const std::uint64_t*>(d.blocked.data());
   const fastq::KernelTable& t = *d.table;
-  py::gil_scoped_release nogil;
-  const std::uint64_t* a = static_cast<const std::uint64_t*>(xp);
-  std::vector<std::uint64_t> packed;  // sign + pack of float input: one pass over x
-  if (kd != Kind::u64) {
-    packed.resize(m * kw);
-    if (kd == Kind::f32)
-      fastq::pack_bits(t, static_cast<const float*>(xp), m, k, packed.data());
-    else
-      fastq::pack_bits(t, static_cast<const double*>(xp), m, k, packed.data());
-    a = packed.data();
-  }
-  fastq::binary_gemm(t, fastq::PackedRows{a, m, k, kw}, bp, true, n, o);
+  run_released([&] {
+    const std::uint64_t* a = static_cast<const std::uint64_t*>(xp);
+    std::unique_ptr<std::uint64_t[]> packed;  // sign + pack of float input: one pass over x (every word written)
+    if (kd != Kind::u64) {
+      packed.reset(new std::uint64_t[fastq::size_mul(m, kw)]);
+      if (kd == Kind::f32)
+        fastq::pack_bits(t, static_cast<const float*>(xp), m, k, packed.get());
+      else
+        fastq::pack_bits(t, static_cast<const double*>(xp), m, k, packed.get());
+      a = packed.get();
+    }
+    fastq::binary_gemm(t, fastq::PackedRows{a, m, k, kw}, bp, true, n, o);
+  });
   return out;
 }
 
