@@ -66,8 +66,8 @@ DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long lo
   return d;
 }
 
-// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)); out: None or,
-// for float output, a writable C-contiguous float32 array of y's shape.
+// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)); out: None or a
+// writable C-contiguous array of y's shape: float32, or for packed output uint64 words.
 py::array run_dense(const DensePlan& d, const py::array& x, const py::object& out_obj) {
   const std::size_t k = d.k, n = d.n, kw = fastq::packed_words(k);
   const Kind kd = kind_of(x);
@@ -83,13 +83,12 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   fastq::BinaryOut o{};
   py::array out;
   if (d.packed_output) {
-    if (!out_obj.is_none()) value_error("out: only for float output (this layer has packed_output=True)");
     o.kind = fastq::BinaryOutKind::signs;
     o.ld = fastq::packed_words(n);
     o.lo = d.lo.data();
     o.span = d.span.data();
     shape.push_back(static_cast<py::ssize_t>(o.ld));
-    out = py::array_t<std::uint64_t>(shape);
+    out = output_array<std::uint64_t>(out_obj, shape, "uint64");
   } else {
     o.kind = fastq::BinaryOutKind::affine;
     o.ld = n;
@@ -161,6 +160,7 @@ void bind_bgemm(py::module_& m) {
   py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
       .def("__call__", &run_dense, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
-           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).")
+           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)); out: an array "
+           "of exactly that to write into.")
       .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });
 }
