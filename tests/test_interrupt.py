@@ -285,7 +285,15 @@ def _binary_cases():
         small = _float_ops.Conv2D(ks, padding="same")
         return lambda: conv(x), [x], lambda: small(xs), ref
 
+    def peak(name):
+        def make():  # 30 s of probing asked for; nothing to check but that the next call works
+            return (lambda: getattr(_core.active, name)(30.0), [], lambda: _core.active.pack_bits(-np.ones((1, 3))), 7)
+
+        return make
+
     return [
+        ("popcount_peak", peak("popcount_peak")),
+        ("fma_peak", peak("fma_peak")),
         ("binary_matmul", matmul),
         ("binary_matmul-float", matmul_float),
         ("BinaryDense", dense(False)),

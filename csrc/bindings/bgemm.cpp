@@ -120,8 +120,7 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
 
 double popcount_peak(const Kernels& kern, double seconds) {
   check_seconds(seconds);
-  py::gil_scoped_release nogil;
-  return fastq::popcount_peak(*kern.table, seconds);
+  return run_released([&] { return fastq::popcount_peak(*kern.table, seconds); });
 }
 
 }  // namespace

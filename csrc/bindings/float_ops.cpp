@@ -364,8 +364,7 @@ void bind_float_ops(py::module_& m) {
       "fma_peak",
       [](const Kernels& k, double seconds) {
         check_seconds(seconds);
-        py::gil_scoped_release nogil;
-        return fastq::fma_peak(*k.table, seconds);
+        return run_released([&] { return fastq::fma_peak(*k.table, seconds); });
       },
       py::arg("seconds") = 0.2,
       "The fp32 FMA peak of one core with this ISA's conv inner step, in FLOP/s (2 per FMA lane): FMAs on "
