@@ -213,6 +213,11 @@ def test_kernel_parameter_names_come_from_the_cpp_files():
             r"packed_output: expected True or False, got str 'yes'",
         ),
         (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 3, 2), np.float32), packed_output="no"),
+            TypeError,
+            r"packed_output: expected True or False, got str 'no'",
+        ),
+        (
             lambda: fastq.SteSign()(fastq.pack_bits(np.ones((2, 3), np.float32))),
             TypeError,
             r"x: expected real values, got a PackedBits",
@@ -270,6 +275,16 @@ MASKED = np.ma.masked_array(np.array([-1.0, 2.0, 3.0], np.float32), mask=[False,
         (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), scale=MASKED[:2]), "scale"),
         (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32))(MASKED.reshape(1, 3)), "x"),
         (lambda: fastq.PackedBits.from_words(np.ma.masked_array(np.zeros((1, 1), np.uint64)), 3), "words"),
+        (lambda: fastq.binary_matmul(np.ones((2, 3)), np.ones((2, 3)), out=np.ma.zeros((2, 2), np.int32)), "out"),
+        (lambda: fastq.BinaryDense(np.ones((2, 3)))(np.ones((2, 3)), out=np.ma.zeros((2, 2), np.float32)), "out"),
+        (
+            lambda: fastq.binary_conv2d(np.ones((1, 2, 2, 3)), np.ones((1, 1, 3, 2)), out=np.ma.zeros((1, 2, 2, 2))),
+            "out",
+        ),
+        (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 3, 2)))(np.ones((1, 2, 2, 3)), residual=np.ma.ones((1, 2, 2, 2))),
+            "residual",
+        ),
     ],
 )
 def test_masked_arrays_are_refused_not_silently_unmasked(call, name):

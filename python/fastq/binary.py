@@ -262,6 +262,7 @@ def binary_matmul(a, b, out=None) -> np.ndarray:
     """
     a = _operand(a, "a", 2)
     b = _operand(b, "b", 2)
+    reject_subclass(out, "out")  # a masked out= would have its mask ignored
     if _bits(a) != _bits(b):
         raise ValueError(
             f"binary_matmul: K mismatch: a has K={_bits(a)} bits per row (shape {a.shape}), b has K={_bits(b)} "
@@ -360,6 +361,7 @@ class BinaryDense:
         (float output only)."""
         if out is not None and self._packed_output:
             raise ValueError("out: only for float output (this layer has packed_output=True)")
+        reject_subclass(out, "out")
         if type(x) is PackedBits:
             if x._k != self.in_features:
                 raise ValueError(f"x: expected {self.in_features} bits per row (in_features), got shape {x.shape}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._arrays import as_input
+from ._arrays import as_input, reject_subclass
 from .binary import PackedBits, _is_work, _values, _wrap, pack_bits
 
 __all__ = ["BinaryConv2D", "binary_conv2d", "binary_max_pool2d"]
@@ -62,6 +62,12 @@ def _groups(value) -> int:
     if value < 1:
         raise ValueError(f"groups: expected an int >= 1, got {value}")
     return int(value)
+
+
+def _bool(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def _activation(value):
@@ -143,6 +149,7 @@ def binary_conv2d(
     int32 array of the result's shape to write into.
     """
     groups = _groups(groups)
+    reject_subclass(out, "out")
     strides, dilation = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     padding, pad_values = _padding(padding), _pad_values(pad_values)
     c = _in_channels(x)
@@ -242,7 +249,7 @@ class BinaryConv2D:
             "_dilation_rate": _pair(dilation_rate, "dilation_rate"),
             "_groups": groups,
             "_activation": _activation(activation),
-            "_packed_output": bool(packed_output),
+            "_packed_output": _bool(packed_output, "packed_output"),
         }
         if isinstance(kernel, np.ndarray) and kernel.ndim == 4:
             _per_unit(scale, kernel.shape[3], 1.0, "scale")
@@ -291,6 +298,8 @@ class BinaryConv2D:
         """``residual`` (float output only): a float32 ``(N, OH, OW, O)`` array added after the
         bias, ``y = (float32(act(dot)) * scale + bias) + residual``, each step rounded (a fused
         residual Add; it may be ``x`` or ``out`` itself, and must not overlap ``out`` otherwise)."""
+        reject_subclass(out, "out")
+        reject_subclass(residual, "residual")
         if residual is not None and self._packed_output:
             raise ValueError("residual: only for float32 output (this layer has packed_output=True)")
         given = out
