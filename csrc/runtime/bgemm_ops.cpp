@@ -37,11 +37,14 @@ void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t*
   // every kMaxTaskWork: a block may be a whole call's work, and must still answer Ctrl-C.
   auto block = [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
     // Columns per kernel call: public B, one register tile (packed into a panel that stays in
-    // L1); blocked B, all, or whole output words when that is too much. Rows: whole register
-    // tiles, as many as keep a call within kMaxTaskWork.
+    // L1); blocked B, all, or as many whole output words as keep a call over all the block's rows
+    // within kMaxTaskWork (the kernel streams A past each B panel: a call over few rows would
+    // stream all of B once per call instead). Rows: all, or whole register tiles that keep a call
+    // within kMaxTaskWork.
+    const std::size_t rows = r1 - r0;
     std::size_t cstep = b_blocked ? c1 - c0 : kern.tile_cols;
-    if (b_blocked && work_mul(work_mul(cstep, kwp), kern.tile_rows) > kMaxTaskWork)
-      cstep = std::max(kColumnUnit, kMaxTaskWork / work_mul(kwp, kern.tile_rows) / kColumnUnit * kColumnUnit);
+    if (b_blocked && work_mul(work_mul(cstep, kwp), rows) > kMaxTaskWork)
+      cstep = std::max(kColumnUnit, kMaxTaskWork / work_mul(kwp, rows) / kColumnUnit * kColumnUnit);
     const std::size_t rstep =
         std::max(kern.tile_rows, kMaxTaskWork / work_mul(cstep, kwp) / kern.tile_rows * kern.tile_rows);
     TaskMeter meter;
