@@ -16,6 +16,7 @@ import importlib.util
 import json
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -95,15 +96,15 @@ def main() -> int:
         label = name + "".join(f" {k}={v}" for k, v in config.items() if k != "precision")
         row(
             f"{label} forward",
-            lambda: mine.forward(q._id, x, o1, *p1),
-            lambda: theirs.forward(q._id, x, o2, *p2),
+            partial(mine.forward, q._id, x, o1, *p1),
+            partial(theirs.forward, q._id, x, o2, *p2),
             lambda: o1,
             lambda: o2,
         )
         row(
             f"{label} backward",
-            lambda: mine.backward(q._id, x, dy, o1, *p1),
-            lambda: theirs.backward(q._id, x, dy, o2, *p2),
+            partial(mine.backward, q._id, x, dy, o1, *p1),
+            partial(theirs.backward, q._id, x, dy, o2, *p2),
             lambda: o1,
             lambda: o2,
         )
@@ -114,10 +115,10 @@ def main() -> int:
         c1, c2 = np.empty((m, n), np.int32), np.empty((m, n), np.int32)
         row(
             f"binary_matmul {shape} {m}x{n}x{k}",
-            lambda: mine.binary_matmul(a, b, k, c1),
-            lambda: theirs.binary_matmul(a, b, k, c2),
-            lambda: c1,
-            lambda: c2,
+            partial(mine.binary_matmul, a, b, k, c1),
+            partial(theirs.binary_matmul, a, b, k, c2),
+            lambda c1=c1: c1,
+            lambda c2=c2: c2,
         )
     row(
         "pack_bits",

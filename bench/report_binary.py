@@ -146,15 +146,13 @@ def build_cases(threads_list, peak):
             if nk is not None:
                 cases.append(nk)
         if name != "S1" and "avx2" in _core.available_isas():
-            kern = _core.kernels_for("avx2")
+            kern, o = _core.kernels_for("avx2"), np.empty((m, n), np.int32)
             cases.append(
                 Case(
                     "fastq forced AVX2 table",
                     name,
                     1,
-                    lambda x=pa.words, y=pb.words, k=k, f=kern, o=np.empty((m, n), np.int32): f.binary_matmul(
-                        x, y, k, o
-                    ),
+                    lambda x=pa.words, y=pb.words, k=k, f=kern, o=o: f.binary_matmul(x, y, k, o),
                     macs,
                     peak.get("avx2"),
                 )

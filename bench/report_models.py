@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
@@ -58,7 +59,7 @@ def threads_rows(models, repeats):
                 for _ in range(2):  # interleaved rounds, best of the medians
                     for n in (1, 2):
                         fastq.set_num_threads(n)
-                        t[n] = min(t.get(n, 1e9), wall_median(lambda: model.predict(x), repeats))
+                        t[n] = min(t.get(n, 1e9), wall_median(partial(model.predict, x), repeats))
                 rows.append((name, batch, t[1], t[2], t[1] / t[2]))
     finally:
         fastq.set_num_threads(before)
@@ -117,7 +118,7 @@ def main(argv=None):
 
     print(
         f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
-        f"{open('/proc/loadavg').read().split()[:3]}; isa {fastq._core.active.isa}; "
+        f"{os.getloadavg()}; isa {fastq._core.active.isa}; "
         f"{os.cpu_count()} cpus",
         flush=True,
     )
@@ -156,7 +157,7 @@ def main(argv=None):
         rows.append(r)
         b = r["breakdown"]
         fmt = lambda v: "n/a" if v is None else f"{v * 1e3:.2f}"
-        ratio = lambda v: "n/a" if v is None else f"{v / r['seconds']:.1f}x"
+        ratio = lambda v, s=r["seconds"]: "n/a" if v is None else f"{v / s:.1f}x"
         print(
             f"{name:<14}{r['floor_s'] * 1e3:>9.2f}{r['seconds'] * 1e3:>9.2f}{r['ratio']:>8.2f}{fmt(lce):>8}"
             f"{ratio(lce):>8}{fmt(tf):>8}{ratio(tf):>7}  "
@@ -187,7 +188,7 @@ def main(argv=None):
         load(args.load_h5)
         took = time.perf_counter() - t
         print(f"\nfastq.models.load({os.path.basename(args.load_h5)}): {took:.3f} s wall (goal < 1 s)")
-    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"load average after: {os.getloadavg()}")
     return rows
 
 

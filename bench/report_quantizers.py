@@ -1,8 +1,8 @@
 """The quantizer table of docs/performance.md: every float32 pass at n = 1e3, 1e5, 1e6 and 1.6e7 against
 a plain copy of the same bytes through the same binding and against reference.py, one thread;
 and 2 threads against 1 at n = 1e6 (and for binary_matmul on S2, S3, S4, fastq alone: in a
-round-robin with NumPy, OpenBLAS's idle threads keep spinning on the second core). All candidates of one size are timed in one run,
-interleaved (fastq.tools.timing.measure: rotating order, medians of many repeats).
+round-robin with NumPy, OpenBLAS's idle threads keep spinning on the second core). All candidates of one size
+are timed in one run, interleaved (fastq.tools.timing.measure: rotating order, medians of many repeats).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/report_quantizers.py [--json FILE]
 
@@ -110,9 +110,8 @@ def main():
     for name, (m, nn, k) in {"S2": (64, 4096, 4096), "S3": (3136, 256, 2304), "S4": (1024, 1024, 1024)}.items():
         pa = fastq.pack_bits(rng.standard_normal((m, k), dtype=np.float32))
         pb = fastq.pack_bits(rng.standard_normal((nn, k), dtype=np.float32))
-        base[f"binary_matmul {name}"] = lambda pa=pa, pb=pb, o=np.empty((m, nn), np.int32): fastq.binary_matmul(
-            pa, pb, out=o
-        )
+        o = np.empty((m, nn), np.int32)
+        base[f"binary_matmul {name}"] = lambda pa=pa, pb=pb, o=o: fastq.binary_matmul(pa, pb, out=o)
     with_threads = {}
     for key, fn in base.items():
         for t in (1, 2):
@@ -140,7 +139,8 @@ def table(r):
         "",
     ]
     lines.append(
-        "| pass | 1e3: µs above copy | 1e5: × copy | 1e6: × copy | 1.6e7: × copy | 1e5: × faster than NumPy | 1e6: 2 threads vs 1 |"
+        "| pass | 1e3: µs above copy | 1e5: × copy | 1e6: × copy | 1.6e7: × copy | 1e5: × faster than NumPy "
+        "| 1e6: 2 threads vs 1 |"
     )
     lines.append("|---|---|---|---|---|---|---|")
     for name, cfg in CASES:

@@ -27,8 +27,10 @@ also with the heap kept, to see the kernels' own cost:
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import resource
 import sys
 import time
@@ -147,6 +149,18 @@ empty_clip.register_autograd(
 )
 
 
+# The same signature defined the way fastq.torch defines its operators (fastq.torch.ops._define:
+# torch.library.Library, fastq's own autograd kernel), with a body that only allocates: the floor
+# of fastq.torch's own registration, so "fastq.torch - this" is what fastq's work adds (views,
+# the kernel, the result tensor).
+_BENCH_LIB = torch.library.Library("fastq_bench", "FRAGMENT")
+empty_fq, empty_fq_backward = ft.ops._define(
+    ft.ops._Spec("empty_fq", "SteSign", ", float? clip_value=1.0", ("clip_value",), (1.0,)),
+    _BENCH_LIB,
+    lambda spec, x, dy, params: torch.empty_like(x),
+)
+
+
 def step(fn, x, dy):
     """One training step's quantizer work: forward, then backward with a given gradient."""
 
@@ -249,6 +263,7 @@ def main():
             ft.ops.ste_sign_backward(xd, dy),
         ),
     }
+    k = list(c)
     m = group(
         f"SteSign forward + backward, {N:.0e} float32",
         c,
@@ -258,10 +273,10 @@ def main():
             "torch SteSign": (c["torch autograd.Function (where / abs<=1) fwd+bwd"], want),
         },
     )
-    ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[list(c)[1]] / m[list(c)[0]]
-    ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[list(c)[0]] / m[list(c)[2]]
-    ratios["SteSign: fastq.torch / fastq NumPy, minimums"] = MINS[list(c)[0]] / MINS[list(c)[2]]
-    ratios["SteSign: the operators without autograd / fastq NumPy"] = m[list(c)[3]] / m[list(c)[2]]
+    ratios["SteSign: torch formula / fastq.torch (goal >= 5)"] = m[k[1]] / m[k[0]]
+    ratios["SteSign: fastq.torch / fastq NumPy (goal <= 1.5)"] = m[k[0]] / m[k[2]]
+    ratios["SteSign: fastq.torch / fastq NumPy, minimums"] = MINS[k[0]] / MINS[k[2]]
+    ratios["SteSign: the operators without autograd / fastq NumPy"] = m[k[3]] / m[k[2]]
     res["stesign"] = m
 
     # SwishSign and DoReFa, the same way.
@@ -288,14 +303,15 @@ def main():
         }
         with torch.no_grad():
             check(f"torch {label} forward", tfn(x), npq(xn))
+        k = list(c)
         m = group(
             f"{label} forward + backward, {N:.0e} float32",
             c,
             args.budget,
-            {"fastq.torch": (c[list(c)[0]], want), f"torch {label}": (c[list(c)[1]], want)},
+            {"fastq.torch": (c[k[0]], want), f"torch {label}": (c[k[1]], want)},
         )
-        ratios[f"{label}: torch formula / fastq.torch (goal >= 3)"] = m[list(c)[1]] / m[list(c)[0]]
-        ratios[f"{label}: fastq.torch / fastq NumPy"] = m[list(c)[0]] / m[list(c)[2]]
+        ratios[f"{label}: torch formula / fastq.torch (goal >= 3)"] = m[k[1]] / m[k[0]]
+        ratios[f"{label}: fastq.torch / fastq NumPy"] = m[k[0]] / m[k[2]]
         res[label] = m
 
     # 2. Call overhead at 1e3.
@@ -306,8 +322,10 @@ def main():
         "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, xs, dys),
         "empty custom_op (+ empty backward op) fwd+bwd": step(empty, xs, dys),
         "empty custom_op with a float? argument fwd+bwd": step(empty_clip, xs, dys),
+        "empty op, fastq.torch's registration, fwd+bwd": step(empty_fq, xs, dys),
         "fastq.torch ops.ste_sign forward, no_grad": forward_only(ft.ops.ste_sign, xs),
         "empty custom_op forward, no_grad": forward_only(empty, xs),
+        "empty op, fastq.torch's registration, forward, no_grad": forward_only(empty_fq, xs),
         "torch.empty_like(x) (no dispatch through a custom op)": lambda: torch.empty_like(xs),
         "fastq NumPy q(x) + q.grad(x, dy)": lambda: (qs(xn[:SMALL]), qs.grad(xn[:SMALL], dyn[:SMALL])),
         "fastq NumPy q(x)": lambda: qs(xn[:SMALL]),
@@ -318,9 +336,35 @@ def main():
     ratios["1e3 fwd+bwd: fastq.torch - empty custom_op, us (goal <= 10)"] = (m[names[0]] - m[names[1]]) / 1e3
     ratios["1e3 fwd+bwd: fastq.torch - empty custom_op, us, minimums"] = (MINS[names[0]] - MINS[names[1]]) / 1e3
     ratios["1e3 fwd+bwd: fastq.torch - empty custom_op with a float? argument, us"] = (m[names[0]] - m[names[2]]) / 1e3
-    ratios["1e3 forward: fastq.torch - empty custom_op, us"] = (m[names[3]] - m[names[4]]) / 1e3
+    ratios["1e3 fwd+bwd: fastq.torch - empty op with fastq.torch's registration, us"] = (
+        m[names[0]] - m[names[3]]
+    ) / 1e3
+    ratios["1e3 forward: fastq.torch - empty custom_op, us"] = (m[names[4]] - m[names[5]]) / 1e3
+    ratios["1e3 forward: fastq.torch - empty op with fastq.torch's registration, us"] = (
+        m[names[4]] - m[names[6]]
+    ) / 1e3
     ratios["1e3: PyTorch's own cost of an empty custom_op with autograd fwd+bwd, us"] = m[names[1]] / 1e3
     res["overhead"] = m
+    # The same steps counted instead of timed: Python-level calls per forward + backward (cProfile
+    # counts every Python function and builtin called), which no machine load changes.
+    print("\nPython-level calls per forward + backward at 1e3 (cProfile; deterministic)")
+    calls = {}
+    for name, fn in [
+        ("fastq.torch ops.ste_sign", ft.ops.ste_sign),
+        ("empty custom_op with a float? argument", empty_clip),
+        ("empty op, fastq.torch's registration", empty_fq),
+        ("torch autograd.Function SteSign", TorchSteSign.apply),
+    ]:
+        run = step(fn, xs, dys)
+        run()
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(100):
+            run()
+        prof.disable()
+        calls[name] = pstats.Stats(prof).total_calls / 100
+        print(f"  {name:<58} {calls[name]:6.0f}")
+    res["python_calls_per_step"] = calls
 
     # 3. torch.compile against eager, the same step.
     if not args.no_compile:
@@ -328,26 +372,40 @@ def main():
         def block(t):
             return ft.ops.ste_sign(t, 1.0)
 
+        def empty_block(t):
+            return empty_clip(t, 1.0)
+
+        # The floor: PyTorch's own empty custom_op compiled the same way (what torch.compile's
+        # runtime wrappers cost per call around any opaque operator, whatever it computes).
         compiled = torch.compile(block, fullgraph=True)
+        compiled_empty = torch.compile(empty_block, fullgraph=True)
         for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
-            step(compiled, x, dy)()
-            step(compiled, xs, dys)()
+            for f in (compiled, compiled_empty):
+                step(f, x, dy)()
+                step(f, xs, dys)()
         c = {
             "eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy),
+            "eager empty custom_op fwd+bwd 1e6": step(empty_block, x, dy),
+            "torch.compile(fullgraph=True) empty custom_op fwd+bwd 1e6": step(compiled_empty, x, dy),
         }
-        m = group(
-            "torch.compile vs eager, 1e6", c, args.budget, {"compiled": (c[list(c)[1]], fastq.SteSign().grad(xn, dyn))}
-        )
-        ratios["compiled / eager at 1e6 (goal <= 1)"] = m[list(c)[1]] / m[list(c)[0]]
-        ratios["compiled / eager at 1e6, minimums"] = MINS[list(c)[1]] / MINS[list(c)[0]]
+        k = list(c)
+        m = group("torch.compile vs eager, 1e6", c, args.budget, {"compiled": (c[k[1]], fastq.SteSign().grad(xn, dyn))})
+        ratios["compiled / eager at 1e6 (goal <= 1)"] = m[k[1]] / m[k[0]]
+        ratios["compiled / eager at 1e6, minimums"] = MINS[k[1]] / MINS[k[0]]
+        ratios["compiled - eager at 1e6, us"] = (m[k[1]] - m[k[0]]) / 1e3
+        ratios["compiled - eager at 1e6, PyTorch's empty custom_op (the floor), us"] = (m[k[3]] - m[k[2]]) / 1e3
         c = {
             "eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
             "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys),
+            "eager empty custom_op fwd+bwd 1e3": step(empty_block, xs, dys),
+            "torch.compile(fullgraph=True) empty custom_op fwd+bwd 1e3": step(compiled_empty, xs, dys),
         }
+        k = list(c)
         m2 = group("torch.compile vs eager, 1e3", c, args.budget)
-        ratios["compiled / eager at 1e3"] = m2[list(c)[1]] / m2[list(c)[0]]
-        ratios["compiled - eager at 1e3, us"] = (m2[list(c)[1]] - m2[list(c)[0]]) / 1e3
+        ratios["compiled / eager at 1e3"] = m2[k[1]] / m2[k[0]]
+        ratios["compiled - eager at 1e3, us"] = (m2[k[1]] - m2[k[0]]) / 1e3
+        ratios["compiled - eager at 1e3, PyTorch's empty custom_op (the floor), us"] = (m2[k[3]] - m2[k[2]]) / 1e3
         res["compile"] = {**m, **m2}
 
     load1 = os.getloadavg()

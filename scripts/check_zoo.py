@@ -5,8 +5,9 @@ Run in the side environment (scripts/larq-env.sh) with fastq importable:
     TF_USE_LEGACY_KERAS=1 build/larq-venv/bin/python scripts/check_zoo.py [--models QuickNetSmall ...]
 
 For each model: build it with larq_zoo (weights=None, seeded random weights), recalibrate every
-batch norm's statistics on a random batch (momentum 0, one training-mode pass), save it as .h5,
-load that file with fastq.models.load, and run 8 seeded inputs through
+batch norm's statistics on a random batch (momentum 0, one training-mode pass), save it as .h5
+and as .keras, load both files with fastq.models.load (they must give the same bits: same weights),
+and run 8 seeded inputs through
 
 - Keras in float64 (the same config and weights, every layer's dtype float64): the reference,
 - Keras in float32 (for scale: same op order, no folding),
@@ -176,6 +177,16 @@ def check(name, args):
     # the model in memory compiles to the same ops as its file: same bits
     if not np.array_equal(fm.from_keras(model).predict(x[:1]), yf[:1]):
         raise AssertionError(f"{name}: fastq.models.from_keras and fastq.models.load disagree")
+    # the .keras zip (config.json + model.weights.h5) holds the same config and weights: same bits
+    t = time.perf_counter()
+    keras_path = os.path.join(args.out, name + ".keras")
+    model.save(keras_path)
+    times["keras save"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fk = fm.load(keras_path)
+    times["fastq load .keras"] = time.perf_counter() - t
+    if not np.array_equal(fk.predict(x), yf):
+        raise AssertionError(f"{name}: fastq.models.load gives different outputs from the .keras and the .h5 file")
 
     row = {"model": name, "keras32": stats(k32, ref), "fastq": stats(yf, ref)}
     if not args.no_lce:

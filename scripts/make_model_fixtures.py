@@ -423,9 +423,12 @@ def check_exact(model, x, outs):
             if m < 2.0**-20:
                 raise AssertionError(f"{model.name}: the input of {name!r} comes within {m} of zero")
     for layer in model.layers:  # single-input layers right after a binary layer (batch norm, relu)
-        if not isinstance(layer, L.InputLayer) and len(_inbound(layer)) == 1:
-            if _inbound(layer)[0].name in binary_layers(model):
-                required.add(layer.name)
+        if (
+            not isinstance(layer, L.InputLayer)
+            and len(_inbound(layer)) == 1
+            and _inbound(layer)[0].name in binary_layers(model)
+        ):
+            required.add(layer.name)
     for name in sorted(required):
         if not np.array_equal(outs[name].astype(np.float64), outs64[name]):
             raise AssertionError(

@@ -750,7 +750,7 @@ def main():
 
     print("\nsummary")
     bad = []
-    for m, status, detail, dt in results:
+    for m, status, _detail, _dt in results:
         print(f"  {m['id']:32} {m['family']:20} {status}")
         if status == "survived" and not m["equivalent"]:
             bad.append(m["id"])

@@ -67,7 +67,7 @@ def special_values(shape, r, dtype=np.float32):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_pack_matches_reference_and_is_identical_across_isas(kern, dtype):
     r = rng(1)
-    for k in [1, 7, 8, 9, 15, 16, 17, 31, 33, *EDGE, 191, 192, 193, 1000, 4099]:
+    for k in [1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, *EDGE, 191, 192, 193, 1000, 4099]:
         x = special_values((3, k), r, dtype)
         words = kern.pack_bits(x)
         assert words.dtype == np.uint64 and words.shape == (3, (k + 63) // 64)

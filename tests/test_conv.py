@@ -105,6 +105,10 @@ GRID = [
     case(1, 6, 9, 12, 24, 3, 3, strides=2, padding="same", groups=12),  # depthwise, 2 per channel
     case(1, 5, 6, 256, 200, 3, 2, padding="valid", groups=8),  # og = 25 straddles words
     case(3, 10, 10, 96, 72, 3, 3, padding="same", pad_values=0.0, groups=3),
+    # C <= 32, one group: taps paired two to a word (ConvShape), full-width tiles and edges
+    case(2, 9, 10, 32, 40, 3, 3, padding="same", pad_values=0.0),
+    case(1, 12, 11, 31, 64, 3, 3, strides=(2, 2), padding="same"),
+    case(1, 7, 9, 17, 33, 2, 2, dilation=(2, 1), padding="valid"),
 ]
 GRID_IDS = ["N{n}_H{h}_W{w}_C{c}_O{o}_K{kh}x{kw}_{padding}{pad_values:g}_g{groups}".format(**c) for c in GRID]
 

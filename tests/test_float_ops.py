@@ -139,10 +139,7 @@ def ref_pool(x, k, strides, padding, kind):
         if acc is None:
             acc = np.full(xs.shape, -np.inf if kind == "max" else 0.0, np.float32)
             cnt = np.zeros(valid.shape, np.float32)
-        if kind == "max":
-            acc = np.where(valid & (xs > acc), xs, acc)
-        else:
-            acc = np.where(valid, acc + xs, acc)
+        acc = np.where(valid & (xs > acc), xs, acc) if kind == "max" else np.where(valid, acc + xs, acc)
         cnt = cnt + valid
     if kind == "max":
         return acc

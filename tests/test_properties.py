@@ -20,13 +20,14 @@ docs/semantics.md documents an error:
   fastq's fixed-order sums may differ by a few ulp: <= 4 ulp on scale-dependent outputs; for
   TWN only elements within 4 ulp of Δ may differ.
 
-Profiles: "ci" (default; 200 new random examples per test and run, plus the pinned edge cases), "dev" (fewer), "nightly" (5000),
-chosen with the environment variable HYPOTHESIS_PROFILE. They are applied per test (not
+Profiles: "ci" (default; 200 new random examples per test and run, plus the pinned edge cases), "dev" (fewer),
+"nightly" (5000), chosen with the environment variable HYPOTHESIS_PROFILE. They are applied per test (not
 loaded globally), so other test files keep their own settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -49,10 +50,8 @@ from fastq import reference as ref
 # here, warnings silenced, so the failure report is readable.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    try:
+    with contextlib.suppress(Exception):  # optional (libcst missing)
         import hypothesis.extra._patching  # noqa: F401
-    except Exception:  # pragma: no cover - optional (libcst missing)
-        pass
 
 # Health checks stay on except too_slow (a shared 2-core machine makes timing meaningless).
 _SUPPRESS = [HealthCheck.too_slow]
@@ -428,8 +427,8 @@ def prepared_dy(dy, shape, rd, wd):
 
 def check_dorefa_weights(x, dy, got, k_bit):
     """DoReFa weights use fastq's own tanh ("within a few ulp", docs/semantics.md), then divide by 2d
-    (forward) or d (backward) exactly as the reference does, so: fastq's tanh is within 4 ulp of np.tanh; a level may differ from the
-    reference only where p·n lies within tol = 16·eps·(n+1) of a rounding tie, and then by at
+    (forward) or d (backward) exactly as the reference does, so: fastq's tanh is within 4 ulp of np.tanh; a level may
+    differ from the reference only where p·n lies within tol = 16·eps·(n+1) of a rounding tie, and then by at
     most ceil(tol) + 1 levels (one level unless k_bit is close to the dtype's precision); the
     gradient is within 16·eps·|dy|·(1 + t²)/d (eps of the result dtype) + tiny, or NaN where
     dy = ±inf (fastq's tanh may round to ±1 where np.tanh does not: inf·0). Elsewhere, and for

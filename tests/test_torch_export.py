@@ -350,7 +350,7 @@ def test_unsupported_module_names_the_node():
 def test_default_fx_trace_of_quantizers_is_refused():
     net = nn.Sequential(nn.Flatten(), ft.QuantLinear(12, 4, **BIN))
     gm = torch.fx.symbolic_trace(net)  # traces into the quantizer: a raw custom-op call
-    with pytest.raises(UnsupportedModelError, match="trace the module with fastq.torch.trace"):
+    with pytest.raises(UnsupportedModelError, match=r"trace the module with fastq\.torch\.trace"):
         ft.export(gm, (1, 12))
 
 
@@ -363,6 +363,7 @@ def test_default_fx_trace_of_quantizers_is_refused():
         (lambda: nn.Sequential(nn.MaxPool2d(3, stride=2, ceil_mode=True)), "ceil_mode"),
         (lambda: nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)), "neither"),
         (lambda: nn.Sequential(nn.AdaptiveAvgPool2d(2)), "output_size"),
+        (lambda: nn.Sequential(nn.AdaptiveAvgPool2d((None, 1))), "output_size"),  # was a TypeError (None)
         (lambda: nn.Sequential(nn.Linear(8, 4)), "flatten it first"),
         (lambda: nn.Sequential(nn.Flatten(0)), "Flatten"),
     ],

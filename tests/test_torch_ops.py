@@ -238,10 +238,42 @@ def test_double_backward():
         g.sum().backward()
 
 
+@pytest.mark.parametrize("name,params,make", CASES, ids=IDS)
+def test_dispatch_modes_see_the_operators_and_get_the_same_values(name, params, make):
+    """Plain CPU tensors take the operators' direct path (docs/torch.md, "Performance"); under a
+    TorchDispatchMode the kernel redispatches instead: the mode sees both operators, and values
+    and gradients are the same bits either way."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    x0 = data((5, 19), torch.float32)
+    dy = data((5, 19), torch.float32, seed=1, edges=False)
+    x = x0.clone().requires_grad_()
+    y = ops.OPS[name](x, *params)
+    y.backward(dy)
+    xm = x0.clone().requires_grad_()
+    with Record() as mode:
+        ym = ops.OPS[name](xm, *params)
+        ym.backward(dy)
+    assert f"fastq.{name}.default" in mode.seen and f"fastq.{name}_backward.default" in mode.seen
+    q = make()
+    for got in (y, ym):
+        assert_bits(got, q(x0.numpy()))
+    for got in (x.grad, xm.grad):
+        assert_bits(got, q.grad(x0.numpy(), dy.numpy()))
+
+
 def test_torch_func_is_refused_by_pytorch_2_13():
-    """PyTorch 2.13 runs a custom op's register_autograd formula through an autograd.Function
-    without setup_context, which torch.func refuses (docs/torch.md): a clear error, not a wrong value.
-    If this starts failing, PyTorch supports it: test the values instead."""
+    """An autograd.Function applied inside an operator's Autograd kernel cannot enter torch.func's
+    levels in PyTorch 2.13 (docs/torch.md): fastq's kernel says so, a clear error, not a wrong value."""
     x = data((5, 19), torch.float32)
     with pytest.raises(RuntimeError, match="functorch transforms"):
         torch.func.grad(lambda t: ops.ste_sign(t, 1.0).sum())(x)

@@ -215,14 +215,7 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
 
 void bind_bconv(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
-  cls.def("conv_plan", &make_conv_plan, py::arg("words").noconvert(), py::arg("cg"), py::arg("groups"),
-          py::arg("strides"), py::arg("dilation"), py::arg("padding"), py::arg("pad_zero"), py::arg("output"),
-          py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("relu") = false,
-          "A binary 2-D convolution on this ISA (docs/binary.md). words: uint64 (O, KH, KW, ceil(cg / 64)), the "
-          "packed kernel[ky, kx, :, o] of each output channel; cg channels per group; strides, dilation: (h, w); "
-          "padding 'valid'/'same'; pad_zero: pad_values = 0 (else 1); output 'dots' (int32), 'affine' (float32: "
-          "float(float(act(dot)) * scale) + bias) or 'signs' (the packed signs of that float); scale, bias: float32 "
-          "(O,); relu: act = max(., 0). Call it with x.");
+  // Registered before the methods that return it, so that their signatures name it.
   py::class_<ConvPlan>(m, "ConvPlan", "A binary convolution's fixed operands (see Kernels.conv_plan).")
       .def("__call__", &run_conv, py::arg("x").noconvert(), py::arg("out") = py::none(),
            py::arg("residual") = py::none(),
@@ -239,4 +232,12 @@ void bind_bconv(py::module_& m) {
           "Every check of a call on float values of NHWC `shape` that does not read them (geometry, out, residual): "
           "returns out, or a new output array, to pass to the call (the Python layer runs it before converting x).")
       .def_property_readonly("isa", [](const ConvPlan& p) { return std::string(p.table->isa); });
+  cls.def("conv_plan", &make_conv_plan, py::arg("words").noconvert(), py::arg("cg"), py::arg("groups"),
+          py::arg("strides"), py::arg("dilation"), py::arg("padding"), py::arg("pad_zero"), py::arg("output"),
+          py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("relu") = false,
+          "A binary 2-D convolution on this ISA (docs/binary.md). words: uint64 (O, KH, KW, ceil(cg / 64)), the "
+          "packed kernel[ky, kx, :, o] of each output channel; cg channels per group; strides, dilation: (h, w); "
+          "padding 'valid'/'same'; pad_zero: pad_values = 0 (else 1); output 'dots' (int32), 'affine' (float32: "
+          "float(float(act(dot)) * scale) + bias) or 'signs' (the packed signs of that float); scale, bias: float32 "
+          "(O,); relu: act = max(., 0). Call it with x.");
 }

@@ -127,6 +127,13 @@ double popcount_peak(const Kernels& kern, double seconds) {
 
 void bind_bgemm(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
+  // Registered before the methods that return it, so that their signatures name it.
+  py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
+      .def("__call__", &run_dense, py::arg("x").noconvert(), py::arg("out") = py::none(),
+           "y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
+           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)); out: an array "
+           "of exactly that to write into.")
+      .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });
   cls.def("binary_matmul", &binary_matmul, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("k"),
           py::arg("out") = py::none(),
           "int32 (m, n) = sign(A) @ sign(B).T from packed rows a (m, ceil(k / 64)) and b (n, ceil(k / 64)).");
@@ -156,10 +163,4 @@ void bind_bgemm(py::module_& m) {
       py::arg("seconds") = 0.2,
       "{isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs "
       "(see Kernels.popcount_peak; about `seconds` each).");
-  py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
-      .def("__call__", &run_dense, py::arg("x").noconvert(), py::arg("out") = py::none(),
-           "y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
-           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)); out: an array "
-           "of exactly that to write into.")
-      .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });
 }

@@ -311,6 +311,19 @@ py::array softmax(const Kernels& kern, const py::array& x, const py::object& out
 
 void bind_float_ops(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<Kernels>>(m.attr("Kernels"));
+  // Registered before the methods that return it, so that their signatures name it.
+  py::class_<FloatConvPlan>(m, "FloatConvPlan",
+                            "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
+      .def("__call__", &run_plan, py::arg("x").noconvert(), py::arg("out") = py::none(),
+           "y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of "
+           "y's shape that shares no memory with x.")
+      .def("output_shape", &plan_output_shape, py::arg("shape"),
+           "The shape __call__(x) returns for an x of this shape.")
+      .def_property_readonly("isa", [](const FloatConvPlan& p) { return std::string(p.table->isa); })
+      .def_property_readonly("depthwise", [](const FloatConvPlan& p) { return p.depthwise; })
+      .def_property_readonly("kernel_size", [](const FloatConvPlan& p) { return py::make_tuple(p.kh, p.kw); })
+      .def_property_readonly("in_channels", [](const FloatConvPlan& p) { return p.c; })
+      .def_property_readonly("out_channels", [](const FloatConvPlan& p) { return p.o; });
   const char* plan_args =
       "strides, dilation: two integers >= 1; padding: 'valid' or 'same' (TensorFlow's: the smaller half "
       "of the padding at the top / left; padding taps are skipped). scale, bias: None or float32 (channels,), "
@@ -385,16 +398,4 @@ void bind_float_ops(py::module_& m) {
   m.def(
       "fma_peak", [](double seconds) { return peaks_by_isa(&fastq::fma_peak, seconds); }, py::arg("seconds") = 0.2,
       "{isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).");
-  py::class_<FloatConvPlan>(m, "FloatConvPlan",
-                            "A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).")
-      .def("__call__", &run_plan, py::arg("x").noconvert(), py::arg("out") = py::none(),
-           "y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of "
-           "y's shape that shares no memory with x.")
-      .def("output_shape", &plan_output_shape, py::arg("shape"),
-           "The shape __call__(x) returns for an x of this shape.")
-      .def_property_readonly("isa", [](const FloatConvPlan& p) { return std::string(p.table->isa); })
-      .def_property_readonly("depthwise", [](const FloatConvPlan& p) { return p.depthwise; })
-      .def_property_readonly("kernel_size", [](const FloatConvPlan& p) { return py::make_tuple(p.kh, p.kw); })
-      .def_property_readonly("in_channels", [](const FloatConvPlan& p) { return p.c; })
-      .def_property_readonly("out_channels", [](const FloatConvPlan& p) { return p.o; });
 }

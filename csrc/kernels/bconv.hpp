@@ -8,6 +8,9 @@
 // words, zero bits past cg on both operands, so padding XORs to 0 and the true k = kh * kw * cg
 // corrects the count, as in bgemm.
 //
+// With one group of at most 32 channels, a row's taps go in pairs, two to a word (ConvShape's
+// paired taps): half the popcounts of one tap per word.
+//
 // Zero words are +1 signs: pad_values = 1 is free. pad_values = 0 (a missing tap contributes
 // 0) subtracts, for border pixels only, the sum of sign(w) over the missing taps (PadZeroFix).
 
@@ -64,6 +67,10 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
   const std::size_t group_words = (og + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * row;
   const std::uint64_t* rows[kChunk];
   std::size_t ox = p0 % s.ow, oy = (p0 / s.ow) % s.oh, n = p0 / s.ow / s.oh;
+  const bool pairs = conv_pairs_taps(s.groups, s.cg, s.kh, s.kw);  // one word per tap (cgw = 1, groups = 1)
+  if (pairs)
+    for (std::size_t ky = 0, i = 0; ky < s.kh; ++ky)
+      for (std::size_t kx = 0; kx < s.kw; ++kx) seg[i++] = ky * s.dh * s.wp + kx * s.dw;
   with_out(out, [&](const auto& typed) {
     for (std::size_t c = p0; c < p1; c += kChunk) {
       const std::size_t m = p1 - c < kChunk ? p1 - c : kChunk;
@@ -74,9 +81,17 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
           if (++oy == s.oh) oy = 0, ++n;
         }
       }
+      if (pairs) {
+        const WindowsA<TapPairs> a{rows, m, s.kh * s.kw * s.cg, TapPairs{seg, s.kh * s.kw}};
+        if (s.pad_zero)
+          bgemm_typed(a, w_blocked, s.o, typed, PadZeroFix{&s}, c, 0);
+        else
+          bgemm_typed(a, w_blocked, s.o, typed, NoFix{}, c, 0);
+        continue;
+      }
       for (std::size_t g = 0; g < s.groups; ++g) {
         for (std::size_t i = 0; i < nseg; ++i) off[i] = seg[i] + g * s.cgw;
-        const WindowsA a{rows, m, s.kh * s.kw * s.cg, Segments{off, nseg, seg_words}};
+        const WindowsA<Segments> a{rows, m, s.kh * s.kw * s.cg, Segments{off, nseg, seg_words}};
         if (s.pad_zero)
           bgemm_typed(a, w_blocked + g * group_words, og, typed, PadZeroFix{&s}, c, g * og);
         else

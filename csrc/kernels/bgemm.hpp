@@ -18,15 +18,23 @@ static_assert(kTileCols % kBinaryBlock == 0 && 64 % kTileCols == 0, "tile column
 struct Segments {
   const std::size_t* off;
   std::size_t n, words;
+  FASTQ_INLINE std::size_t total() const { return n * words; }  // words per row
+};
+// A convolution's row as paired taps (ConvShape, conv_pairs_taps): each tap is one word at
+// rows[i] + off[t] with its high half zero, and word j of the row is tap 2j | tap 2j + 1 << 32.
+struct TapPairs {
+  const std::size_t* off;
+  std::size_t taps;
+  FASTQ_INLINE std::size_t total() const { return (taps + 1) / 2; }
 };
 
 // dots[i * ld + c] = k - 2 * popcount(a_i XOR b_c) (the +-1 dot product, int32) for the MR rows
 // of A at rows[0 .. MR) and the first NV vectors of the panel (NV * lanes columns).
-template <std::size_t MR, std::size_t NV>
-FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const Segments& sg, const std::uint64_t* panel,
-                            std::size_t k, std::int32_t* dots, std::size_t ld) {
+template <std::size_t MR, std::size_t NV, class SG>
+FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const SG& sg, const std::uint64_t* panel, std::size_t k,
+                            std::int32_t* dots, std::size_t ld) {
   constexpr std::size_t L = Words::lanes, per_block = kBinaryBlock / L;
-  const std::size_t kw = sg.n * sg.words;
+  const std::size_t kw = sg.total();
   const std::uint64_t* bp[NV];
   for (std::size_t v = 0; v < NV; ++v) bp[v] = panel + (v / per_block) * kw * kBinaryBlock + (v % per_block) * L;
   Words sum[MR][NV];
@@ -39,22 +47,38 @@ FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const Segments& sg
       for (std::size_t v = 0; v < NV; ++v) sum[i][v] = pop_widen(sum[i][v], acc[i][v]), acc[i][v] = PopAcc::zero();
   };
   std::size_t w = 0, since = 0;
-  for (std::size_t s = 0; s < sg.n; ++s) {
-    const std::uint64_t* a[MR];
-    for (std::size_t i = 0; i < MR; ++i) a[i] = rows[i] + sg.off[s];
-    for (std::size_t w2 = 0; w2 < sg.words; ++w2, ++w) {
-      Words b[NV];
+  // Word w of the row: a_word(i) is row i's word.
+  auto step = [&](auto a_word) __attribute__((always_inline)) {
+    Words b[NV];
 #pragma GCC unroll 16
-      for (std::size_t v = 0; v < NV; ++v) b[v] = Words::load(bp[v] + w * kBinaryBlock);
+    for (std::size_t v = 0; v < NV; ++v) b[v] = Words::load(bp[v] + w * kBinaryBlock);
 #pragma GCC unroll 16
-      for (std::size_t i = 0; i < MR; ++i) {
-        const Words ai = Words::splat(a[i][w2]);
+    for (std::size_t i = 0; i < MR; ++i) {
+      const Words ai = Words::splat(a_word(i));
 #pragma GCC unroll 16
-        for (std::size_t v = 0; v < NV; ++v) acc[i][v] = pop_add(acc[i][v], ai ^ b[v]);
-      }
-      if constexpr (kPopSteps != 0) {
-        if (++since == kPopSteps) widen(), since = 0;
-      }
+      for (std::size_t v = 0; v < NV; ++v) acc[i][v] = pop_add(acc[i][v], ai ^ b[v]);
+    }
+    ++w;
+    if constexpr (kPopSteps != 0) {
+      if (++since == kPopSteps) widen(), since = 0;
+    }
+  };
+  if constexpr (std::is_same<SG, TapPairs>::value) {
+    std::size_t t = 0;
+    for (; t + 2 <= sg.taps; t += 2) {
+      const std::size_t o0 = sg.off[t], o1 = sg.off[t + 1];
+      step([&](std::size_t i) __attribute__((always_inline)) { return rows[i][o0] | rows[i][o1] << 32; });
+    }
+    if (t < sg.taps) {
+      const std::size_t o0 = sg.off[t];
+      step([&](std::size_t i) __attribute__((always_inline)) { return rows[i][o0]; });
+    }
+  } else {
+    for (std::size_t s = 0; s < sg.n; ++s) {
+      const std::uint64_t* a[MR];
+      for (std::size_t i = 0; i < MR; ++i) a[i] = rows[i] + sg.off[s];
+      for (std::size_t w2 = 0; w2 < sg.words; ++w2)
+        step([&](std::size_t i) __attribute__((always_inline)) { return a[i][w2]; });
     }
   }
   widen();
@@ -63,23 +87,24 @@ FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const Segments& sg
     for (std::size_t v = 0; v < NV; ++v) store_i32(dots + i * ld + v * L, kv - (sum[i][v] + sum[i][v]));
 }
 
-using TileFn = void (*)(const std::uint64_t* const*, const Segments&, const std::uint64_t*, std::size_t, std::int32_t*,
+template <class SG>
+using TileFn = void (*)(const std::uint64_t* const*, const SG&, const std::uint64_t*, std::size_t, std::int32_t*,
                         std::size_t);
 
-template <std::size_t MR, std::size_t Blocks>
-void edge_tile(const std::uint64_t* const* rows, const Segments& sg, const std::uint64_t* panel, std::size_t k,
+template <std::size_t MR, std::size_t Blocks, class SG>
+void edge_tile(const std::uint64_t* const* rows, const SG& sg, const std::uint64_t* panel, std::size_t k,
                std::int32_t* dots, std::size_t ld) {
   tile_dots<MR, Blocks * kBinaryBlock / Words::lanes>(rows, sg, panel, k, dots, ld);
 }
 
 // The tile function for a partial tile of `rows` rows and `blocks` blocks of columns.
-template <std::size_t MR, std::size_t Blocks>
-TileFn edge_tile_for(std::size_t rows, std::size_t blocks) {
+template <std::size_t MR, std::size_t Blocks, class SG>
+TileFn<SG> edge_tile_for(std::size_t rows, std::size_t blocks) {
   if constexpr (MR > 1)
-    if (rows < MR) return edge_tile_for<MR - 1, Blocks>(rows, blocks);
+    if (rows < MR) return edge_tile_for<MR - 1, Blocks, SG>(rows, blocks);
   if constexpr (Blocks > 1)
-    if (blocks < Blocks) return edge_tile_for<MR, Blocks - 1>(rows, blocks);
-  return &edge_tile<MR, Blocks>;
+    if (blocks < Blocks) return edge_tile_for<MR, Blocks - 1, SG>(rows, blocks);
+  return &edge_tile<MR, Blocks, SG>;
 }
 
 // A operands: m rows of k bits; row(r) is where row r's segments start.
@@ -89,12 +114,13 @@ struct RowsA {  // packed rows, one segment each (PackedRows)
   FASTQ_INLINE const std::uint64_t* row(std::size_t r) const { return words + r * kw; }
   FASTQ_INLINE Segments segments() const { return {&zero, 1, kw}; }
 };
+template <class SG>
 struct WindowsA {  // a convolution's windows (bconv.hpp): a pointer per row, shared segments
   const std::uint64_t* const* rows;
   std::size_t m, k;
-  Segments sg;
+  SG sg;
   FASTQ_INLINE const std::uint64_t* row(std::size_t r) const { return rows[r]; }
-  FASTQ_INLINE Segments segments() const { return sg; }
+  FASTQ_INLINE SG segments() const { return sg; }
 };
 
 // ---- Output transforms (fastq/kernel_table.hpp, BinaryOut): one type per kind ----
@@ -172,8 +198,8 @@ FASTQ_INLINE void tile_out(std::int32_t* tile, std::size_t mr, std::size_t nc, c
 // A tile of all kTileCols columns and mr <= R rows: compiled for each row count, so the
 // one-row case (a matrix-vector product) runs as tight a loop as a full tile. Dot products go
 // straight into an int32 output, else through the tile buffer and the output transform.
-template <std::size_t R, class Out, class Fix>
-FASTQ_INLINE void full_width_tile(std::size_t mr, const std::uint64_t* const* rows, const Segments& sg,
+template <std::size_t R, class Out, class Fix, class SG>
+FASTQ_INLINE void full_width_tile(std::size_t mr, const std::uint64_t* const* rows, const SG& sg,
                                   const std::uint64_t* panel, std::int32_t* tile, std::size_t k, const Out& out,
                                   const Fix& fix, std::size_t row0, std::size_t col0) {
   if constexpr (R > 1) {
@@ -194,8 +220,8 @@ void bgemm_typed(const A& a, const std::uint64_t* b_blocked, std::size_t n, cons
                  std::size_t row0, std::size_t col0) {
   constexpr std::size_t MR = kBgemmRows, Blocks = kTileCols / kBinaryBlock;
   alignas(64) std::int32_t tile[MR * kTileCols];
-  const Segments sg = a.segments();
-  const std::size_t m = a.m, k = a.k, kw = sg.n * sg.words;
+  const auto sg = a.segments();
+  const std::size_t m = a.m, k = a.k, kw = sg.total();
   for (std::size_t c0 = 0; c0 < n; c0 += kTileCols) {
     const std::size_t nc = n - c0 < kTileCols ? n - c0 : kTileCols;
     const std::size_t blocks = (nc + kBinaryBlock - 1) / kBinaryBlock;
@@ -207,7 +233,7 @@ void bgemm_typed(const A& a, const std::uint64_t* b_blocked, std::size_t n, cons
       if (nc == kTileCols) {
         full_width_tile<MR>(mr, rows, sg, panel, tile, k, out, fix, row0 + r0, col0 + c0);
       } else {
-        edge_tile_for<MR, Blocks>(mr, blocks)(rows, sg, panel, k, tile, kTileCols);
+        edge_tile_for<MR, Blocks, decltype(sg)>(mr, blocks)(rows, sg, panel, k, tile, kTileCols);
         tile_out<0, 0>(tile, mr, nc, out, fix, row0 + r0, col0 + c0);
       }
     }

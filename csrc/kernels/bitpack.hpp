@@ -3,8 +3,9 @@
 // from a comparison (lt), never from the IEEE sign bit, so -0.0 and NaN pack as 0 (= +1).
 // to_bits puts lane j of a mask in bit j on every ISA, so every table produces the same words.
 
-// One row of k values -> words(k) words. Tail values go through a zero-filled buffer (0 is
-// not < 0, so padding bits are 0).
+// One row of k values -> words(k) words. The last word's whole vectors are read in place (a
+// row of 32 channels, one pixel of a binary convolution's input, is two of them); only the
+// values past them go through a zero-filled buffer (0 is not < 0, so padding bits are 0).
 template <class T>
 FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::uint64_t* out) {
   using V = Vec<T>;
@@ -19,9 +20,15 @@ FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::uint64_t* out) {
   std::size_t i = 0;
   for (; i + 64 <= k; i += 64) *out++ = word(x + i);
   if (i < k) {
-    T buf[64] = {};
-    std::memcpy(buf, x + i, (k - i) * sizeof(T));
-    *out = word(buf);
+    std::uint64_t w = 0;
+    std::size_t g = 0;
+    for (; i + L <= k; i += L, ++g) w |= to_bits(lt(V::load(x + i), zero)) << (g * L);
+    if (i < k) {
+      T buf[L] = {};
+      std::memcpy(buf, x + i, (k - i) * sizeof(T));
+      w |= to_bits(lt(V::load(buf), zero)) << (g * L);
+    }
+    *out = w;
   }
 }
 

@@ -16,8 +16,19 @@ constexpr std::size_t kMinParallelWordPairs = std::size_t(1) << 19;
 void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t o, std::size_t groups, std::size_t kh,
                   std::size_t kw, std::size_t cg, std::uint64_t* blocked, std::int32_t* prefix) {
   const std::size_t cgw = packed_words(cg), row = kh * kw * cgw, og = o / groups;
-  for (std::size_t g = 0; g < groups; ++g)
-    pack_blocked(t, words + g * og * row, og, row, blocked + g * blocked_words(og, row));
+  if (conv_pairs_taps(groups, cg, kh, kw)) {  // ConvShape: taps 2j, 2j + 1 in one word
+    const std::size_t taps = kh * kw, pairs = conv_row_words(groups, cg, kh, kw);
+    std::vector<std::uint64_t> paired(o * pairs);
+    for (std::size_t j = 0; j < o; ++j)
+      for (std::size_t i = 0; i < pairs; ++i) {
+        const std::uint64_t* tap = words + j * row + 2 * i;  // cgw = 1: a word per tap
+        paired[j * pairs + i] = tap[0] | (2 * i + 1 < taps ? tap[1] << 32 : 0);
+      }
+    pack_blocked(t, paired.data(), o, pairs, blocked);
+  } else {
+    for (std::size_t g = 0; g < groups; ++g)
+      pack_blocked(t, words + g * og * row, og, row, blocked + g * blocked_words(og, row));
+  }
   const std::size_t w1 = kw + 1;
   std::memset(prefix, 0, (kh + 1) * w1 * o * sizeof(std::int32_t));
   for (std::size_t ky = 0; ky < kh; ++ky)

@@ -33,8 +33,11 @@ void for_unit_ranges(std::size_t units, std::size_t work_per_unit, std::size_t m
   const std::size_t per_granule = work_mul(granule, work_per_unit);
   const std::size_t bounded = per_granule >= kMaxTaskWork ? granules : ceil_div(granules, kMaxTaskWork / per_granule);
   const std::size_t tasks = std::min(granules, std::max(parallel ? tasks_per_thread * threads : 1, bounded));
-  const std::size_t step = ceil_div(granules, tasks) * granule;
-  parallel_for(ceil_div(units, step), [&](std::size_t i) { fn(i * step, std::min(units, (i + 1) * step)); });
+  // Task sizes differ by at most one granule: a fixed step of ceil(G / T) leaves a short last
+  // task (98 granules in 8 tasks: 7 x 13 + 7), which caps two threads at 7.5 / 4 = 1.88x.
+  const std::size_t base = granules / tasks, extra = granules % tasks;  // the first `extra` tasks take one more
+  const auto start = [&](std::size_t i) { return std::min(units, (i * base + std::min(i, extra)) * granule); };
+  parallel_for(tasks, [&](std::size_t i) { fn(start(i), start(i + 1)); });
 }
 
 namespace {

@@ -8,6 +8,8 @@ Every conversion or copy happens here, visibly: the native layer never converts.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 F16 = np.dtype(np.float16)
@@ -16,7 +18,7 @@ F64 = np.dtype(np.float64)
 NATIVE = (F32, F64)
 
 
-def reject_subclass(x, name: str) -> None:
+def reject_subclass(x: object, name: str) -> None:
     """Masked arrays are refused (fastq has no masked kernels, and np.asarray would silently
     compute on the hidden data): TypeError naming the way out. Other ndarray subclasses are
     computed as plain arrays of their data and return plain arrays."""
@@ -27,21 +29,22 @@ def reject_subclass(x, name: str) -> None:
         )
 
 
-def result_dtype(dtype: np.dtype, name: str = "x") -> np.dtype:
+def result_dtype(dtype: np.dtype[Any], name: str = "x") -> np.dtype[Any]:
     """The dtype fastq returns for an input of ``dtype``."""
     kind = dtype.kind
     if kind == "f":
         if dtype.itemsize in (2, 4, 8):
-            return dtype.newbyteorder("=")
+            native: np.dtype[Any] = dtype.newbyteorder("=")
+            return native
         raise TypeError(
             f"{name}: expected float16, float32 or float64, got {dtype} (extended precision is not supported)"
         )
     if kind in "iub":
-        return np.result_type(dtype, np.float16)
+        return np.dtype(np.result_type(dtype, np.float16))
     raise TypeError(f"{name}: expected a real-valued array (float, integer or bool), got dtype {dtype}")
 
 
-def as_array(x, name: str = "x"):
+def as_array(x: object, name: str = "x") -> tuple[np.ndarray, np.dtype[Any]]:
     """Return ``(array, result_dtype)`` without copying an ndarray: shapes and dtypes can be
     checked before any conversion or allocation."""
     if not isinstance(x, np.ndarray):
@@ -65,7 +68,7 @@ def as_array(x, name: str = "x"):
     return x, result_dtype(x.dtype, name)
 
 
-def to_work(x: np.ndarray, rd: np.dtype) -> np.ndarray:
+def to_work(x: np.ndarray, rd: np.dtype[Any]) -> np.ndarray:
     """x as a C-contiguous, aligned float32/float64 array (x itself, or one converted copy)."""
     wd = F32 if rd == F16 else rd
     if x.dtype is wd and x.flags.c_contiguous and x.flags.aligned:
@@ -73,14 +76,14 @@ def to_work(x: np.ndarray, rd: np.dtype) -> np.ndarray:
     return np.require(x, wd, ("C", "A"))
 
 
-def as_input(x, name: str = "x"):
+def as_input(x: object, name: str = "x") -> tuple[np.ndarray, np.dtype[Any]]:
     """Return ``(work, result_dtype)``: ``work`` is a C-contiguous, aligned float32/float64
     array with x's values (x itself when it already is one; otherwise a converted copy)."""
     x, rd = as_array(x, name)
     return to_work(x, rd), rd
 
 
-def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
+def as_like(a: object, work: np.ndarray, rd: np.dtype[Any], name: str) -> np.ndarray:
     """A second operand (``dy``) with the shape of ``work``, converted to the result dtype
     ``rd`` and then to the working dtype (so a float64 ``dy`` for a float16 ``x`` is rounded to
     float16 first, as the gradient of a float16 tensor is; overflow gives ±inf, as IEEE says)."""
@@ -97,10 +100,10 @@ def as_like(a, work: np.ndarray, rd: np.dtype, name: str) -> np.ndarray:
 
 
 def _data_ptr(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]
+    return int(a.__array_interface__["data"][0])
 
 
-def check_out(out, shape, rd: np.dtype) -> None:
+def check_out(out: object, shape: tuple[int, ...], rd: np.dtype[Any]) -> None:
     """out= must be a writable ndarray (not masked) of the given shape and result dtype."""
     if out is None:
         return
@@ -115,7 +118,9 @@ def check_out(out, shape, rd: np.dtype) -> None:
         raise ValueError("out: the output array is read-only")
 
 
-def output_for(out, work: np.ndarray, rd: np.dtype, *inputs: np.ndarray):
+def output_for(
+    out: np.ndarray | None, work: np.ndarray, rd: np.dtype[Any], *inputs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(target, out)``: the kernel writes ``target``; when it is not ``out`` the caller
     copies it into ``out`` (non-contiguous or float16 ``out``, or ``out`` partially overlapping
     an input)."""

@@ -14,6 +14,7 @@ __all__: list[str] = [
     "BoundQuantizer",
     "ConvPlan",
     "DensePlan",
+    "FloatConvPlan",
     "Kernels",
     "active",
     "active_kernels",
@@ -21,12 +22,18 @@ __all__: list[str] = [
     "build_type",
     "compiled_isas",
     "compiler",
+    "default_num_threads",
+    "fma_peak",
     "get_num_threads",
     "kernels_for",
+    "max_threads",
     "num_params",
+    "poll_interval_ms",
     "popcount_peak",
     "quantizer_ids",
+    "quantizer_params",
     "set_num_threads",
+    "started_workers",
     "stream_bytes",
 ]
 
@@ -35,15 +42,50 @@ class Kernels:
     One ISA's kernel table.
     """
     def __repr__(self) -> str: ...
+    def _fma_probe(
+        self, iters: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex
+    ) -> float:
+        """
+        The untimed probe behind fma_peak; returns a checksum.
+        """
     def _popcount_probe(
         self, iters: typing.SupportsInt | typing.SupportsIndex, seed: typing.SupportsInt | typing.SupportsIndex
     ) -> int:
         """
-        The untimed probe behind popcount_peak: `iters` iterations of _popcount_probe_macs binary MACs each; returns the checksum (the total count of ones, a function of seed).
+        The untimed probe behind popcount_peak: `iters` iterations of _popcount_probe_macs binary MACs each; returns the
+        checksum (the total count of ones, a function of seed).
         """
     def abs_sum(self, x: numpy.ndarray) -> float:
         """
         Sum of |x| accumulated in float64, in fastq's fixed order.
+        """
+    def add(self, a: numpy.ndarray, b: numpy.ndarray, relu: bool = False, out: typing.Any = None) -> numpy.ndarray:
+        """
+        a + b (same shapes), then relu if asked; out may be a or b.
+        """
+    def affine(
+        self,
+        x: numpy.ndarray,
+        scale: typing.Any = None,
+        bias: typing.Any = None,
+        relu: bool = False,
+        out: typing.Any = None,
+        residual: typing.Any = None,
+    ) -> numpy.ndarray:
+        """
+        ((x * scale) + bias) + residual over the last (channel) axis, each step rounded, then relu if asked: batch norm,
+        optionally fused with the residual add after it. out may be x or residual.
+        """
+    def avg_pool2d(
+        self,
+        x: numpy.ndarray,
+        pool_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+        out: typing.Any = None,
+    ) -> numpy.ndarray:
+        """
+        NHWC average pool: the sum of the valid taps in (kh, kw) order from +0, divided by their count.
         """
     def backward(
         self,
@@ -51,10 +93,7 @@ class Kernels:
         x: numpy.ndarray,
         dy: numpy.ndarray,
         out: numpy.ndarray,
-        p0: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p1: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p3: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+        params: typing.Any = None,
     ) -> None:
         """
         out = input gradient of quantizer `id` given upstream gradient dy.
@@ -68,6 +107,22 @@ class Kernels:
     def channel_abs_mean(self, x: numpy.ndarray, out: numpy.ndarray) -> None:
         """
         out[c] = mean |x[..., c]| over all other axes (float64 sums, rounded once).
+        """
+    def conv2d_plan(
+        self,
+        kernel: numpy.ndarray,
+        strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+        scale: typing.Any = None,
+        bias: typing.Any = None,
+        relu: bool = False,
+    ) -> FloatConvPlan:
+        """
+        A float32 NHWC convolution with HWIO kernel (kh, kw, in, out), packed once. strides, dilation: two integers >=
+        1; padding: 'valid' or 'same' (TensorFlow's: the smaller half of the padding at the top / left; padding taps are
+        skipped). scale, bias: None or float32 (channels,), the epilogue y = relu?((acc * scale) + bias), each operation
+        rounded on its own.
         """
     def conv_plan(
         self,
@@ -84,7 +139,11 @@ class Kernels:
         relu: bool = False,
     ) -> ConvPlan:
         """
-        A binary 2-D convolution on this ISA (docs/binary.md). words: uint64 (O, KH, KW, ceil(cg / 64)), the packed kernel[ky, kx, :, o] of each output channel; cg channels per group; strides, dilation: (h, w); padding 'valid'/'same'; pad_zero: pad_values = 0 (else 1); output 'dots' (int32), 'affine' (float32: float(float(act(dot)) * scale) + bias) or 'signs' (the packed signs of that float); scale, bias: float32 (O,); relu: act = max(., 0). Call it with x.
+        A binary 2-D convolution on this ISA (docs/binary.md). words: uint64 (O, KH, KW, ceil(cg / 64)), the packed
+        kernel[ky, kx, :, o] of each output channel; cg channels per group; strides, dilation: (h, w); padding
+        'valid'/'same'; pad_zero: pad_values = 0 (else 1); output 'dots' (int32), 'affine' (float32:
+        float(float(act(dot)) * scale) + bias) or 'signs' (the packed signs of that float); scale, bias: float32 (O,);
+        relu: act = max(., 0). Call it with x.
         """
     def dense_plan(
         self,
@@ -97,38 +156,81 @@ class Kernels:
         relu: bool = False,
     ) -> DensePlan:
         """
-        A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 scale and bias of shape (n,), relu: act = max(dot, 0) before the scale. Call it with x.
+        A dense layer on this ISA: W (n rows of k bits) in the blocked layout (from pack_blocked), float32 scale and
+        bias of shape (n,), relu: act = max(dot, 0) before the scale. Call it with x.
+        """
+    def depthwise_plan(
+        self,
+        kernel: numpy.ndarray,
+        strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        dilation: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+        scale: typing.Any = None,
+        bias: typing.Any = None,
+        relu: bool = False,
+    ) -> FloatConvPlan:
+        """
+        A float32 NHWC depthwise convolution, kernel (kh, kw, channels, multiplier); output channel c * multiplier + j.
+        strides, dilation: two integers >= 1; padding: 'valid' or 'same' (TensorFlow's: the smaller half of the padding
+        at the top / left; padding taps are skipped). scale, bias: None or float32 (channels,), the epilogue y =
+        relu?((acc * scale) + bias), each operation rounded on its own.
+        """
+    def fma_peak(self, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
+        """
+        The fp32 FMA peak of one core with this ISA's conv inner step, in FLOP/s (2 per FMA lane): FMAs on registers
+        only, timed on the calling thread for about `seconds`, best of 3 runs.
         """
     def forward(
         self,
         id: typing.SupportsInt | typing.SupportsIndex,
         x: numpy.ndarray,
         out: numpy.ndarray,
-        p0: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p1: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p2: typing.SupportsFloat | typing.SupportsIndex = 0.0,
-        p3: typing.SupportsFloat | typing.SupportsIndex = 0.0,
+        params: typing.Any = None,
     ) -> None:
         """
-        out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous).
+        out = forward pass of quantizer `id` (x, out: same float dtype and size, C-contiguous); params: {name: value} by
+        the names of quantizer_params.
+        """
+    def global_avg_pool2d(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
+        """
+        (n, h, w, c) -> (n, c): the sum over pixels in row-major order from +0, divided by h * w.
         """
     def max_abs(self, x: numpy.ndarray) -> float:
         """
         max |x| (NaN if any element is NaN).
         """
+    @typing.overload
     def max_pool2d(
         self,
         x: numpy.ndarray,
         pool_size: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
         strides: tuple[typing.SupportsInt | typing.SupportsIndex, typing.SupportsInt | typing.SupportsIndex],
         padding: str,
+        out: typing.Any = None,
     ) -> numpy.ndarray:
         """
-        Max pooling of packed NHWC words x (N, H, W, words) -> (N, OH, OW, words): the AND of each window's words (docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border).
+        Max pooling of packed NHWC words x (N, H, W, words) -> (N, OH, OW, words): the AND of each window's words
+        (docs/binary.md); pool_size, strides: (h, w); padding 'valid' or 'same' (windows clipped at the border); out: an
+        optional C-contiguous uint64 array of the result's shape to write into.
+        """
+    @typing.overload
+    def max_pool2d(
+        self,
+        x: numpy.ndarray,
+        pool_size: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        strides: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        padding: str,
+        out: typing.Any = None,
+        relu: bool = False,
+    ) -> numpy.ndarray:
+        """
+        NHWC max pool over the valid taps of each window (m = x where x > m: NaN taps are ignored); relu: relu(max(x)),
+        the fused relu -> max-pool.
         """
     def pack_bits(self, x: numpy.ndarray) -> numpy.ndarray:
         """
-        Sign-binarize and bit-pack the last axis of x (float32/float64, C-contiguous): uint64 words x.shape[:-1] + (ceil(k / 64),), bit = 1 exactly when x < 0, zero padding.
+        Sign-binarize and bit-pack the last axis of x (float32/float64, C-contiguous): uint64 words x.shape[:-1] +
+        (ceil(k / 64),), bit = 1 exactly when x < 0, zero padding.
         """
     def pack_blocked(self, words: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex) -> numpy.ndarray:
         """
@@ -136,7 +238,13 @@ class Kernels:
         """
     def popcount_peak(self, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
         """
-        The xor + popcount peak of one core with this ISA's GEMM popcount method (on AVX2 the nibble lookup), in binary MACs (bits of XOR) per second: the GEMM's inner step on registers only, timed on the calling thread for about `seconds`, best of 3 runs.
+        The xor + popcount peak of one core with this ISA's GEMM popcount method (on AVX2 the nibble lookup), in binary
+        MACs (bits of XOR) per second: the GEMM's inner step on registers only, timed on the calling thread for about
+        `seconds`, best of 3 runs.
+        """
+    def softmax(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
+        """
+        Softmax over the last axis (max subtracted, fastq's exp, float64 sum in a fixed order); out may be x.
         """
     def tanh(self, x: numpy.ndarray, out: numpy.ndarray) -> None:
         """
@@ -147,23 +255,34 @@ class Kernels:
         Packed words (..., ceil(k / 64)) -> float32 (..., k) of -1 (bit 1) and +1 (bit 0).
         """
     @property
+    def _fma_probe_flops(self) -> int:
+        """
+        FLOPs per iteration of _fma_probe.
+        """
+    @property
     def _popcount_probe_macs(self) -> int:
         """
         Binary MACs per iteration of _popcount_probe.
+        """
+    @property
+    def float_lanes(self) -> int:
+        """
+        float32 lanes of this ISA's vectors.
         """
     @property
     def isa(self) -> str: ...
 
 class BoundQuantizer:
     """
-    One quantizer's kernel and parameters (float32 and float64 values) on one table: the fast path of q(x, out) and q.grad(x, dy, out).
+    One quantizer's kernel and parameters (float32 and float64 values) on one table: the fast path of q(x, out) and
+    q.grad(x, dy, out).
     """
     def __init__(
         self,
         kernels: Kernels,
         id: typing.SupportsInt | typing.SupportsIndex,
-        params_f32: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
-        params_f64: collections.abc.Sequence[typing.SupportsFloat | typing.SupportsIndex],
+        params_f32: typing.Any,
+        params_f64: typing.Any,
     ) -> None: ...
     def backward(self, x: typing.Any, dy: typing.Any, out: typing.Any) -> typing.Any:
         """
@@ -180,7 +299,8 @@ class DensePlan:
     """
     def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
         """
-        y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).
+        y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) when
+        packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).
         """
     @property
     def isa(self) -> str: ...
@@ -189,13 +309,47 @@ class ConvPlan:
     """
     A binary convolution's fixed operands (see Kernels.conv_plan).
     """
-    def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
+    def __call__(self, x: numpy.ndarray, out: typing.Any = None, residual: typing.Any = None) -> numpy.ndarray:
         """
-        x: float32/float64 NHWC (N, H, W, C) or its packed words (N, H, W, ceil(C / 64)) -> int32 / float32 (N, OH, OW, O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into.
+        x: float32/float64 NHWC (N, H, W, C) or its packed words (N, H, W, ceil(C / 64)) -> int32 / float32 (N, OH, OW,
+        O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into; residual (float32
+        output only): float32 (N, OH, OW, O) added after the bias, y = (d * s + b) + r, each step rounded (may be x or
+        out itself, must not overlap out otherwise).
         """
     @property
     def isa(self) -> str: ...
 
+class FloatConvPlan:
+    """
+    A float convolution's fixed operands (Kernels.conv2d_plan / depthwise_plan).
+    """
+    def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
+        """
+        y = epilogue(conv(x)): x float32 NHWC (C-contiguous), y float32 NHWC; out: None or a float32 array of y's shape
+        that shares no memory with x.
+        """
+    def output_shape(self, shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> tuple:
+        """
+        The shape __call__(x) returns for an x of this shape.
+        """
+    @property
+    def depthwise(self) -> bool: ...
+    @property
+    def in_channels(self) -> int: ...
+    @property
+    def isa(self) -> str: ...
+    @property
+    def kernel_size(self) -> tuple[int, int]: ...
+    @property
+    def out_channels(self) -> int: ...
+
+def _pool_selftest(
+    ntasks: typing.SupportsInt | typing.SupportsIndex,
+    micros: typing.SupportsInt | typing.SupportsIndex,
+    fail_at: typing.SupportsInt | typing.SupportsIndex = -1,
+    kind: str = "bad_alloc",
+    chunked: bool = False,
+) -> int: ...
 def active_kernels() -> Kernels:
     """
     The active kernel table: FASTQ_FORCE_ISA, or the best this CPU runs.
@@ -211,6 +365,16 @@ def compiled_isas() -> list[str]:
     ISAs compiled into this build, best first.
     """
 
+def default_num_threads() -> int:
+    """
+    The CPUs this process may run on (affinity mask, cgroup CPU quota rounded up), at least 1.
+    """
+
+def fma_peak(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> dict:
+    """
+    {isa: the one-core fp32 FMA peak in FLOP/s} for every ISA this CPU runs (see Kernels.fma_peak).
+    """
+
 def get_num_threads() -> int: ...
 def kernels_for(isa: str) -> Kernels:
     """
@@ -219,15 +383,22 @@ def kernels_for(isa: str) -> Kernels:
 
 def popcount_peak(seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> dict:
     """
-    {isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs (see Kernels.popcount_peak; about `seconds` each).
+    {isa: the one-core xor + popcount peak in binary MACs per second} for every ISA this CPU runs (see
+    Kernels.popcount_peak; about `seconds` each).
     """
 
-def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None: ...
+def set_num_threads(n: int) -> None: ...
+def started_workers() -> int:
+    """
+    Worker threads started so far (they start on demand).
+    """
 
 active: Kernels
 build_type: str = "release (NDEBUG)"
 compiler: str = "GCC 12.2.0"
+max_threads: int = 1024
 num_params: int = 4
+poll_interval_ms: int = 20
 quantizer_ids: dict = {
     "NoOp": 0,
     "SteSign": 1,
@@ -238,5 +409,16 @@ quantizer_ids: dict = {
     "SteTern": 6,
     "DoReFaActivations": 7,
     "DoReFaWeights": 8,
+}
+quantizer_params: dict = {
+    "NoOp": tuple(),
+    "SteSign": ("clip_value", "no_clip"),
+    "ApproxSign": tuple(),
+    "SteHeaviside": ("clip_value", "no_clip"),
+    "SwishSign": ("beta",),
+    "MagnitudeAwareSign": ("clip_value", "no_clip"),
+    "SteTern": ("clip_value", "no_clip", "threshold", "twn"),
+    "DoReFaActivations": ("levels",),
+    "DoReFaWeights": ("levels", "tanh_max"),
 }
 stream_bytes: int = 25165824

@@ -33,7 +33,11 @@ Every function and layer takes ``kernels=`` (a ``_core.Kernels``, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, overload
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 
@@ -55,7 +59,7 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 
 
-def _kern(kernels):
+def _kern(kernels: _core.Kernels | None) -> _core.Kernels:
     if kernels is None:
         return _core.active
     if not isinstance(kernels, _core.Kernels):
@@ -63,7 +67,7 @@ def _kern(kernels):
     return kernels
 
 
-def _pair(value, name):
+def _pair(value: Any, name: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value, value)
     try:
@@ -77,7 +81,7 @@ def _pair(value, name):
     return (int(t[0]), int(t[1]))
 
 
-def _padding(padding):
+def _padding(padding: object) -> str:
     if not isinstance(padding, str):
         raise TypeError(f"padding: expected 'valid' or 'same', got {type(padding).__name__}")
     p = padding.lower()
@@ -86,7 +90,11 @@ def _padding(padding):
     return p
 
 
-def _weights(w, name, ndim):
+@overload
+def _weights(w: None, name: str, ndim: int) -> None: ...
+@overload
+def _weights(w: npt.ArrayLike, name: str, ndim: int) -> np.ndarray: ...
+def _weights(w: npt.ArrayLike | None, name: str, ndim: int) -> np.ndarray | None:
     """Weights as a float32 C-contiguous array (copied once, at construction)."""
     if w is None:
         return None
@@ -99,7 +107,7 @@ def _weights(w, name, ndim):
     return a
 
 
-def same_padding(size, kernel, stride=1, dilation=1):
+def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int, int]:
     """TensorFlow's SAME rule for one dimension: (output size, padding before, padding after)."""
     out = -(-size // stride)
     span = (kernel - 1) * dilation + 1
@@ -110,13 +118,27 @@ def same_padding(size, kernel, stride=1, dilation=1):
 class _ConvBase:
     __slots__ = ("_plan", "dilation", "kernel_size", "padding", "strides")
     _plan_method: str  # the Kernels method that packs this kind's weights
+    _plan: _core.FloatConvPlan
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: str
 
     def __init__(
-        self, kernel, *, strides=1, dilation=1, padding="valid", scale=None, bias=None, relu=False, kernels=None
-    ):
+        self,
+        kernel: npt.ArrayLike,
+        *,
+        strides: int | Sequence[int] = 1,
+        dilation: int | Sequence[int] = 1,
+        padding: str = "valid",
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        relu: bool = False,
+        kernels: _core.Kernels | None = None,
+    ) -> None:
         k = _kern(kernels)
         w = _weights(kernel, "kernel", 4)
-        self.kernel_size = w.shape[:2]
+        self.kernel_size = (int(w.shape[0]), int(w.shape[1]))
         self.strides = _pair(strides, "strides")
         self.dilation = _pair(dilation, "dilation")
         self.padding = _padding(padding)
@@ -130,24 +152,24 @@ class _ConvBase:
             bool(relu),
         )
 
-    def __call__(self, x, out=None):
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """y = epilogue(conv(x)): x float32 (batch, h, w, in) C-contiguous -> float32 NHWC."""
         return self._plan(x, out)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of ``self(x)`` for an ``x`` of ``input_shape`` (NHWC)."""
         return tuple(self._plan.output_shape(tuple(int(s) for s in input_shape)))
 
     @property
-    def isa(self):
+    def isa(self) -> str:
         return self._plan.isa
 
     @property
-    def in_channels(self):
+    def in_channels(self) -> int:
         return self._plan.in_channels
 
     @property
-    def out_channels(self):
+    def out_channels(self) -> int:
         return self._plan.out_channels
 
 
@@ -180,11 +202,21 @@ class Dense:
     x: float32 (..., in), C-contiguous."""
 
     __slots__ = ("_plan", "units")
+    _plan: _core.FloatConvPlan
+    units: int
 
-    def __init__(self, kernel, *, bias=None, scale=None, relu=False, kernels=None):
+    def __init__(
+        self,
+        kernel: npt.ArrayLike,
+        *,
+        bias: npt.ArrayLike | None = None,
+        scale: npt.ArrayLike | None = None,
+        relu: bool = False,
+        kernels: _core.Kernels | None = None,
+    ) -> None:
         k = _kern(kernels)
         w = _weights(kernel, "kernel", 2)
-        self.units = w.shape[1]
+        self.units = int(w.shape[1])
         self._plan = k.conv2d_plan(
             w.reshape(1, 1, *w.shape),
             (1, 1),
@@ -195,7 +227,7 @@ class Dense:
             bool(relu),
         )
 
-    def __call__(self, x, out=None):
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x: expected a float32 NumPy array, got {type(x).__name__}")
         if x.ndim < 1:
@@ -218,11 +250,20 @@ class Dense:
         return out if out is not None else y.reshape(lead + (self.units,))
 
     @property
-    def isa(self):
+    def isa(self) -> str:
         return self._plan.isa
 
 
-def max_pool2d(x, pool_size, strides=None, padding="valid", *, relu=False, out=None, kernels=None):
+def max_pool2d(
+    x: np.ndarray,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    padding: str = "valid",
+    *,
+    relu: bool = False,
+    out: np.ndarray | None = None,
+    kernels: _core.Kernels | None = None,
+) -> np.ndarray:
     """NHWC max pool (strides default to pool_size, as in Keras). relu=True computes
     relu(max(x)): the fused relu -> max-pool of QuickNet's transitions, equal to max(relu(x))
     except possibly the sign of a zero (and 0 instead of -inf for a window of NaN)."""
@@ -231,24 +272,50 @@ def max_pool2d(x, pool_size, strides=None, padding="valid", *, relu=False, out=N
     return _kern(kernels).max_pool2d(x, ps, st, _padding(padding), out, bool(relu))
 
 
-def avg_pool2d(x, pool_size, strides=None, padding="valid", *, out=None, kernels=None):
+def avg_pool2d(
+    x: np.ndarray,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    padding: str = "valid",
+    *,
+    out: np.ndarray | None = None,
+    kernels: _core.Kernels | None = None,
+) -> np.ndarray:
     """NHWC average pool over the valid taps (strides default to pool_size)."""
     ps = _pair(pool_size, "pool_size")
     st = ps if strides is None else _pair(strides, "strides")
     return _kern(kernels).avg_pool2d(x, ps, st, _padding(padding), out)
 
 
-def global_avg_pool2d(x, *, out=None, kernels=None):
+def global_avg_pool2d(
+    x: np.ndarray, *, out: np.ndarray | None = None, kernels: _core.Kernels | None = None
+) -> np.ndarray:
     """(n, h, w, c) -> (n, c)."""
     return _kern(kernels).global_avg_pool2d(x, out)
 
 
-def add(a, b, *, relu=False, out=None, kernels=None):
+def add(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    relu: bool = False,
+    out: np.ndarray | None = None,
+    kernels: _core.Kernels | None = None,
+) -> np.ndarray:
     """a + b (same shape, no broadcasting), then relu if asked. out may be a or b."""
     return _kern(kernels).add(a, b, bool(relu), out)
 
 
-def affine(x, scale=None, bias=None, *, residual=None, relu=False, out=None, kernels=None):
+def affine(
+    x: np.ndarray,
+    scale: npt.ArrayLike | None = None,
+    bias: npt.ArrayLike | None = None,
+    *,
+    residual: np.ndarray | None = None,
+    relu: bool = False,
+    out: np.ndarray | None = None,
+    kernels: _core.Kernels | None = None,
+) -> np.ndarray:
     """((x * scale) + bias) + residual per last-axis channel, each step rounded on its own, then
     relu if asked: batch norm (folded to scale / bias), optionally fused with the residual add
     that follows it (Keras's ``BN(x) + r`` in one pass). scale, bias: None or float32
@@ -257,16 +324,16 @@ def affine(x, scale=None, bias=None, *, residual=None, relu=False, out=None, ker
     return _kern(kernels).affine(x, _weights(scale, "scale", 1), _weights(bias, "bias", 1), bool(relu), out, residual)
 
 
-def relu(x, *, out=None, kernels=None):
+def relu(x: np.ndarray, *, out: np.ndarray | None = None, kernels: _core.Kernels | None = None) -> np.ndarray:
     """x < 0 ? 0 : x (-0.0 and NaN pass through). out may be x."""
     return _kern(kernels).affine(x, None, None, True, out, None)
 
 
-def softmax(x, *, out=None, kernels=None):
+def softmax(x: np.ndarray, *, out: np.ndarray | None = None, kernels: _core.Kernels | None = None) -> np.ndarray:
     """Softmax over the last axis (see the module docstring). out may be x."""
     return _kern(kernels).softmax(x, out)
 
 
-def fma_peak(seconds=0.2, *, kernels=None):
+def fma_peak(seconds: float = 0.2, *, kernels: _core.Kernels | None = None) -> float:
     """The one-core fp32 FMA peak of a table's conv inner step, FLOP/s (2 per FMA lane)."""
     return _kern(kernels).fma_peak(seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ MAX_THREADS = _core.max_threads
 _FORCED_AT_IMPORT = os.environ.get("FASTQ_FORCE_ISA") or None
 
 
-def _thread_count(n, name: str) -> int:
+def _thread_count(n: object, name: str) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{name}: expected an integer in 1..{MAX_THREADS}, got {type(n).__name__} {n!r}")
     if not 1 <= n <= MAX_THREADS:
@@ -58,12 +59,12 @@ def active_isa() -> str:
     return _core.active.isa
 
 
-def available_isas() -> list:
+def available_isas() -> list[str]:
     """ISAs compiled into this build that this CPU can run, best first."""
     return list(_core.available_isas())
 
 
-def compiled_isas() -> list:
+def compiled_isas() -> list[str]:
     """ISAs compiled into this build, best first."""
     return list(_core.compiled_isas())
 
@@ -79,7 +80,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def config() -> dict:
+def config() -> dict[str, Any]:
     """What ``show_config`` prints, as a dict."""
     from . import __version__
 

@@ -23,7 +23,10 @@ first copied into a C-contiguous float32/float64 array, as ``fastq``'s quantizer
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._arrays import as_input, reject_subclass, result_dtype
@@ -58,15 +61,17 @@ class PackedBits:
     """
 
     __slots__ = ("_k", "_words")
+    _k: int
+    _words: np.ndarray
 
-    def __init__(self, words, k):
+    def __init__(self, words: npt.ArrayLike, k: int) -> None:
         """Same as :meth:`from_words`."""
         words, k = _checked_words(words, k)
         self._words = words
         self._k = k
 
     @classmethod
-    def from_words(cls, words, k) -> PackedBits:
+    def from_words(cls, words: npt.ArrayLike, k: int) -> PackedBits:
         """Rebuild from packed words (``uint64``, shape ``(..., ceil(k / 64))``) and the bit count k.
 
         The words are copied into a read-only array the object owns. Raises TypeError for a
@@ -78,14 +83,15 @@ class PackedBits:
     @property
     def words(self) -> np.ndarray:
         # A read-only view: its WRITEABLE flag cannot be set back (its base is read-only).
-        return self._words.view()
+        view: np.ndarray = self._words.view()
+        return view
 
     @property
     def k(self) -> int:
         return self._k
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, ...]:
         return self._words.shape[:-1] + (self._k,)
 
     @property
@@ -106,7 +112,7 @@ class PackedBits:
     def __repr__(self) -> str:
         return f"PackedBits(shape={self.shape}, k={self._k})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, PackedBits):
             return NotImplemented
         return (
@@ -115,9 +121,9 @@ class PackedBits:
             and bool(np.array_equal(self._words, other._words))
         )
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking value type: unhashable, like ndarray
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (PackedBits.from_words, (self._words, self._k))
 
 
@@ -130,7 +136,7 @@ def _wrap(words: np.ndarray, k: int) -> PackedBits:
     return p
 
 
-def _checked_words(words, k):
+def _checked_words(words: object, k: object) -> tuple[np.ndarray, int]:
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k: expected an integer bit count, got {type(k).__name__}")
     k = int(k)
@@ -155,7 +161,7 @@ def _checked_words(words, k):
     return words, k
 
 
-def pack_bits(x, axis: int = -1) -> PackedBits:
+def pack_bits(x: npt.ArrayLike, axis: int = -1) -> PackedBits:
     """Sign-binarize ``x`` and bit-pack it along ``axis``: bit = 1 exactly when ``x < 0``.
 
     ``x``: any real array-like of at least one dimension. float32 and float64 C-contiguous
@@ -207,7 +213,7 @@ def unpack_bits(p: PackedBits) -> np.ndarray:
     return _core.active.unpack_bits(p._words, p._k)
 
 
-def _values(x, name: str) -> np.ndarray:
+def _values(x: object, name: str) -> np.ndarray:
     """The real float or signed-integer array a binary operand that is not PackedBits must be
     (masked arrays and other meaning-changing subclasses refused), not yet converted."""
     reject_subclass(x, name)
@@ -221,7 +227,7 @@ def _values(x, name: str) -> np.ndarray:
     return x
 
 
-def _operand(x, name: str, ndim: int = 0):
+def _operand(x: object, name: str, ndim: int = 0) -> PackedBits | np.ndarray:
     """A binary operand, checked from its shape and dtype but not yet packed (nor copied): a
     PackedBits as is, or the real float or signed-integer array :func:`_packed` will pack."""
     if type(x) is PackedBits:
@@ -236,11 +242,11 @@ def _operand(x, name: str, ndim: int = 0):
     return x
 
 
-def _packed(x) -> PackedBits:
+def _packed(x: PackedBits | np.ndarray) -> PackedBits:
     return x if type(x) is PackedBits else pack_bits(x)
 
 
-def _bits(x) -> int:
+def _bits(x: PackedBits | np.ndarray) -> int:
     """K of an operand from _operand."""
     return x._k if type(x) is PackedBits else x.shape[-1]
 
@@ -250,7 +256,9 @@ def _is_work(x: np.ndarray) -> bool:
     return (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous and x.flags.aligned
 
 
-def binary_matmul(a, b, out=None) -> np.ndarray:
+def binary_matmul(
+    a: PackedBits | npt.ArrayLike, b: PackedBits | npt.ArrayLike, out: np.ndarray | None = None
+) -> np.ndarray:
     """``int32 (M, N) = sign(A) @ sign(B).T``, exactly, from packed bits (XNOR-popcount).
 
     ``a``: (M, K) and ``b``: (N, K), each a :class:`PackedBits` or a float array (packed first,
@@ -265,8 +273,8 @@ def binary_matmul(a, b, out=None) -> np.ndarray:
     reject_subclass(out, "out")  # a masked out= would have its mask ignored
     if _bits(a) != _bits(b):
         raise ValueError(
-            f"binary_matmul: K mismatch: a has K={_bits(a)} bits per row (shape {a.shape}), b has K={_bits(b)} "
-            f"(shape {b.shape})"
+            f"binary_matmul: K mismatch: a has K={_bits(a)} bits per row (shape {a.shape}), "
+            f"b has K={_bits(b)} (shape {b.shape})"
         )
     if type(a) is not PackedBits or type(b) is not PackedBits:  # out checked (or made) before packing
         out = _core._output((a.shape[0], b.shape[0]), "int32", out)
@@ -274,7 +282,7 @@ def binary_matmul(a, b, out=None) -> np.ndarray:
     return _core.active.binary_matmul(a._words, b._words, a._k, out)
 
 
-def _per_unit(value, units: int, default: float, name: str) -> np.ndarray:
+def _per_unit(value: npt.ArrayLike | None, units: int, default: float, name: str) -> np.ndarray:
     if value is None:
         v = np.full(units, default, _F32)
     else:
@@ -318,7 +326,15 @@ class BinaryDense:
     signs of that float (integer thresholds per unit, docs/binary.md).
     """
 
-    def __init__(self, kernel, scale=None, bias=None, *, packed_output: bool = False, activation=None):
+    def __init__(
+        self,
+        kernel: PackedBits | npt.ArrayLike,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        *,
+        packed_output: bool = False,
+        activation: str | None = None,
+    ) -> None:
         w = _operand(kernel, "kernel", 2)
         if not isinstance(packed_output, (bool, np.bool_)):
             raise TypeError(
@@ -348,7 +364,7 @@ class BinaryDense:
     units = property(lambda self: self._kernel.shape[0], doc="Output units (N).")
     in_features = property(lambda self: self._kernel.shape[1], doc="Input features (K).")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         if not name.startswith("_"):
             raise AttributeError(
                 f"BinaryDense.{name} is read-only: parameters are fixed at construction; "
@@ -356,7 +372,7 @@ class BinaryDense:
             )
         object.__setattr__(self, name, value)
 
-    def __call__(self, x, out=None):
+    def __call__(self, x: PackedBits | npt.ArrayLike, out: np.ndarray | None = None) -> np.ndarray | PackedBits:
         """``out``: an optional C-contiguous float32 array of the result's shape to write into
         (float output only)."""
         if out is not None and self._packed_output:
@@ -387,9 +403,11 @@ class BinaryDense:
             f"BinaryDense(units={self.units}, in_features={self.in_features}, packed_output={self.packed_output}{act})"
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_binary_dense, (self.kernel, self.scale, self.bias, self.packed_output, self.activation))
 
 
-def _binary_dense(kernel, scale, bias, packed_output, activation=None):
+def _binary_dense(
+    kernel: PackedBits, scale: np.ndarray, bias: np.ndarray, packed_output: bool, activation: str | None = None
+) -> BinaryDense:
     return BinaryDense(kernel, scale, bias, packed_output=packed_output, activation=activation)

@@ -17,7 +17,11 @@ folded batch norm as ``scale``/``bias``, optional ReLU, float32 or packed output
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._arrays import as_input, reject_subclass
@@ -28,7 +32,7 @@ __all__ = ["BinaryConv2D", "binary_conv2d", "binary_max_pool2d"]
 _F32 = np.dtype(np.float32)
 
 
-def _pair(value, name: str) -> tuple:
+def _pair(value: Any, name: str) -> tuple[int, int]:
     """An int or a pair of ints, each >= 1 -> (h, w)."""
     items = (value, value) if isinstance(value, (int, np.integer)) else value
     try:
@@ -42,13 +46,13 @@ def _pair(value, name: str) -> tuple:
     return int(items[0]), int(items[1])
 
 
-def _padding(value) -> str:
+def _padding(value: object) -> str:
     if not isinstance(value, str) or value.lower() not in ("valid", "same"):
         raise ValueError(f"padding: expected 'valid' or 'same', got {value!r}")
     return value.lower()
 
 
-def _pad_values(value) -> float:
+def _pad_values(value: object) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"pad_values: expected 0.0 or 1.0, got {type(value).__name__}")
     if value not in (0.0, 1.0):
@@ -56,7 +60,7 @@ def _pad_values(value) -> float:
     return float(value)
 
 
-def _groups(value) -> int:
+def _groups(value: object) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"groups: expected an int >= 1, got {type(value).__name__}")
     if value < 1:
@@ -64,13 +68,13 @@ def _groups(value) -> int:
     return int(value)
 
 
-def _bool(value, name: str) -> bool:
+def _bool(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
     return bool(value)
 
 
-def _activation(value):
+def _activation(value: object) -> str | None:
     if value is None or value == "linear":
         return None
     if value == "relu":
@@ -78,8 +82,9 @@ def _activation(value):
     raise ValueError(f"activation: expected None, 'linear' or 'relu', got {value!r}")
 
 
-def _kernel(kernel, groups: int, keep: bool = True):
-    """(kernel as a read-only array (None unless keep), its packed words (O, KH, KW, ceil(Cg / 64)))."""
+def _kernel(kernel: object, groups: int, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel as a read-only array (keep=False: the converted kernel, maybe the caller's own
+    array, not to be stored), its packed words (O, KH, KW, ceil(Cg / 64)))."""
     if isinstance(kernel, PackedBits):
         raise TypeError("kernel: expected a float (KH, KW, C // groups, O) array; pass the unpacked kernel")
     if not isinstance(kernel, np.ndarray):
@@ -100,13 +105,15 @@ def _kernel(kernel, groups: int, keep: bool = True):
     work, _ = as_input(kernel, "kernel")
     words = pack_bits(work.transpose(3, 0, 1, 2)).words  # (O, KH, KW, words): one row per output channel
     if not keep:
-        return None, words
+        return work, words
     stored = np.array(work, copy=True)
     stored.flags.writeable = False
     return stored, words
 
 
-def _conv_input(x, channels: int, plan, out, residual=None):
+def _conv_input(
+    x: object, channels: int, plan: Any, out: np.ndarray | None, residual: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(x, out) -> what the plan takes: x's packed words (PackedBits) or a float32/float64
     C-contiguous array; out as given, or when x has to be converted (copied), checked with
     residual against the plan (or allocated) first: validation from shapes before any copy."""
@@ -126,7 +133,7 @@ def _conv_input(x, channels: int, plan, out, residual=None):
     return as_input(x, "x")[0], out
 
 
-def _in_channels(x) -> int:
+def _in_channels(x: object) -> int:
     if isinstance(x, PackedBits):
         return x.k if x.ndim == 4 else -1
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fi":
@@ -135,7 +142,15 @@ def _in_channels(x) -> int:
 
 
 def binary_conv2d(
-    x, kernel, *, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1, out=None
+    x: PackedBits | npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    strides: int | Sequence[int] = 1,
+    padding: str = "valid",
+    pad_values: float = 1.0,
+    dilation_rate: int | Sequence[int] = 1,
+    groups: int = 1,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """int32 ``(N, OH, OW, O)``: the convolution of ``sign(x)`` with ``sign(kernel)``, exactly.
 
@@ -224,20 +239,32 @@ class BinaryConv2D:
         "_strides",
     )
 
+    _activation: str | None
+    _bias: np.ndarray
+    _dilation_rate: tuple[int, int]
+    _groups: int
+    _kernel: np.ndarray
+    _packed_output: bool
+    _pad_values: float
+    _padding: str
+    _plan: _core.ConvPlan
+    _scale: np.ndarray
+    _strides: tuple[int, int]
+
     def __init__(
         self,
-        kernel,
+        kernel: npt.ArrayLike,
         *,
-        strides=1,
-        padding="valid",
-        pad_values=1.0,
-        dilation_rate=1,
-        groups=1,
-        scale=None,
-        bias=None,
-        activation=None,
-        packed_output=False,
-    ):
+        strides: int | Sequence[int] = 1,
+        padding: str = "valid",
+        pad_values: float = 1.0,
+        dilation_rate: int | Sequence[int] = 1,
+        groups: int = 1,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        activation: str | None = None,
+        packed_output: bool = False,
+    ) -> None:
         from .binary import _per_unit
 
         groups = _groups(groups)
@@ -288,13 +315,15 @@ class BinaryConv2D:
     kernel_size = property(lambda self: self._kernel.shape[:2])
     in_channels = property(lambda self: self._kernel.shape[2] * self._groups, doc="C.")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{name} is read-only: build a new BinaryConv2D")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{name} is read-only: build a new BinaryConv2D")
 
-    def __call__(self, x, out=None, residual=None):
+    def __call__(
+        self, x: PackedBits | npt.ArrayLike, out: np.ndarray | None = None, residual: np.ndarray | None = None
+    ) -> np.ndarray | PackedBits:
         """``residual`` (float output only): a float32 ``(N, OH, OW, O)`` array added after the
         bias, ``y = (float32(act(dot)) * scale + bias) + residual``, each step rounded (a fused
         residual Add; it may be ``x`` or ``out`` itself, and must not overlap ``out`` otherwise)."""
@@ -315,7 +344,7 @@ class BinaryConv2D:
         p._words, p._k = view, self.filters
         return p
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """The layer's hyperparameters (JSON-serialisable; the arrays are ``kernel``, ``scale``, ``bias``)."""
         return {
             "filters": int(self.filters),
@@ -338,7 +367,7 @@ class BinaryConv2D:
             f"packed_output={self._packed_output})"
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         cfg = {
             k: self.get_config()[k]
             for k in ("strides", "padding", "pad_values", "dilation_rate", "groups", "activation", "packed_output")
@@ -346,11 +375,16 @@ class BinaryConv2D:
         return (_binary_conv2d_layer, (self._kernel, self._scale, self._bias, cfg))
 
 
-def _binary_conv2d_layer(kernel, scale, bias, cfg):
+def _binary_conv2d_layer(kernel: np.ndarray, scale: np.ndarray, bias: np.ndarray, cfg: dict[str, Any]) -> BinaryConv2D:
     return BinaryConv2D(kernel, scale=scale, bias=bias, **cfg)
 
 
-def binary_max_pool2d(x, pool_size, strides=None, padding="valid") -> PackedBits:
+def binary_max_pool2d(
+    x: PackedBits,
+    pool_size: int | Sequence[int],
+    strides: int | Sequence[int] | None = None,
+    padding: str = "valid",
+) -> PackedBits:
     """Max pooling of packed NHWC signs: ``pack_bits(max_pool2d(unpack(x)))``, bit for bit.
 
     ``x``: a :class:`PackedBits` of shape ``(N, H, W, C)``. The max of ±1 values is -1 only where

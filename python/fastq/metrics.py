@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 
 class FlipRatio:
@@ -11,23 +14,22 @@ class FlipRatio:
     stores the values. ``result()`` is ``total / (count - 1)``, 0 when nothing was compared.
     ``reset_state()`` clears total and count but keeps the previous values (as larq does)."""
 
-    def __init__(self, values_dtype="int8", name="flip_ratio"):
+    def __init__(self, values_dtype: npt.DTypeLike = "int8", name: str = "flip_ratio") -> None:
         self.values_dtype = np.dtype(values_dtype)
         self.name = name
-        self._previous = None
+        self._previous: np.ndarray | None = None
         self.total = 0.0
         self.count = 0
 
-    def check_shape(self, shape):
+    def check_shape(self, shape: tuple[int, ...]) -> None:
         """ValueError if values of ``shape`` cannot follow the previous update (checked by the
         quantizers before they write ``out=``)."""
         if self._previous is not None and self._previous.shape != tuple(shape):
             raise ValueError(f"FlipRatio: values of shape {tuple(shape)} after values of shape {self._previous.shape}")
 
-    def update_state(self, values):
-        values = np.asarray(values)
+    def update_state(self, values: npt.ArrayLike) -> None:
         with np.errstate(invalid="ignore"):
-            v = values.astype(self.values_dtype)
+            v = np.asarray(values).astype(self.values_dtype)
         if self._previous is not None and self._previous.shape != v.shape:
             raise ValueError(f"FlipRatio: values of shape {v.shape} after values of shape {self._previous.shape}")
         if self.count > 0 and v.size:
@@ -38,16 +40,16 @@ class FlipRatio:
     def result(self) -> float:
         return self.total / (self.count - 1) if self.count > 1 else 0.0
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.total = 0.0
         self.count = 0
 
-    def __call__(self, values) -> float:
+    def __call__(self, values: npt.ArrayLike) -> float:
         self.update_state(values)
         return self.result()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"values_dtype": self.values_dtype.name, "name": self.name}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"FlipRatio(values_dtype={self.values_dtype.name!r}, name={self.name!r})"

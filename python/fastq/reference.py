@@ -28,8 +28,10 @@ dtype rules (docs/semantics.md, "Deliberate differences from larq")
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "CLASS_NAMES",
@@ -62,7 +64,7 @@ CLASS_NAMES = (
 )
 
 # Each quantizer's own get_config parameters and their defaults (docs/semantics.md).
-_DEFAULTS = {
+_DEFAULTS: dict[str, dict[str, Any]] = {
     "NoOp": {"precision": None},
     "SteSign": {"clip_value": 1.0},
     "ApproxSign": {},
@@ -74,7 +76,7 @@ _DEFAULTS = {
 }
 
 # larq's registry aliases and old names, so callers walking the registry can use them too.
-_ALIASES = {
+_ALIASES: dict[str, str] = {
     "ste_sign": "SteSign",
     "approx_sign": "ApproxSign",
     "ste_heaviside": "SteHeaviside",
@@ -96,7 +98,7 @@ _IGNORED_KEYS = frozenset({"name", "trainable", "dtype"})
 # --------------------------------------------------------------------------------------------
 
 
-def result_dtype(x) -> np.dtype:
+def result_dtype(x: npt.ArrayLike | np.dtype[Any]) -> np.dtype[Any]:
     """Output dtype for input ``x`` (an array-like or a ``np.dtype``).
 
     float16/float32/float64 are kept (in native byte order); integers and bool follow
@@ -107,18 +109,19 @@ def result_dtype(x) -> np.dtype:
     if dt.kind == "f":
         if dt.itemsize not in (2, 4, 8):  # long double has no native kernel
             raise TypeError(f"x: unsupported floating dtype {dt}; expected float16/32/64")
-        return dt.newbyteorder("=")
+        r: np.dtype[Any] = dt.newbyteorder("=")
+        return r
     if dt.kind in "biu":
         return np.result_type(dt, np.float16)
     raise TypeError(f"x: unsupported dtype {dt}; expected a float, integer or bool array")
 
 
-def _working_dtype(out: np.dtype) -> np.dtype:
+def _working_dtype(out: np.dtype[Any]) -> np.dtype[Any]:
     # float16 is computed in float32 and rounded once at the end (as the native side does).
     return np.dtype(np.float32) if out == np.float16 else out
 
 
-def _prepare(x):
+def _prepare(x: npt.ArrayLike) -> tuple[np.ndarray, np.dtype[Any], np.dtype[Any]]:
     """-> (x in the working dtype, output dtype, working dtype)."""
     x = np.asarray(x)
     out = result_dtype(x)
@@ -127,7 +130,7 @@ def _prepare(x):
     return x.astype(out, copy=False).astype(wd, copy=False), out, wd
 
 
-def _prepare_dy(dy, shape, out, wd):
+def _prepare_dy(dy: npt.ArrayLike, shape: tuple[int, ...], out: np.dtype[Any], wd: np.dtype[Any]) -> np.ndarray:
     dy = np.asarray(dy)
     result_dtype(dy)  # rejects complex/object/str upstream gradients
     dy = np.broadcast_to(dy, shape)  # ValueError when not broadcastable
@@ -135,12 +138,13 @@ def _prepare_dy(dy, shape, out, wd):
         return dy.astype(out, copy=False).astype(wd, copy=False)
 
 
-def _param(value, out, wd):
+def _param(value: float, out: np.dtype[Any], wd: np.dtype[Any]) -> np.floating[Any]:
     # A user parameter: rounded to the input's (output) dtype, then widened to the working dtype.
-    return wd.type(out.type(value))
+    r: np.floating[Any] = wd.type(out.type(value))
+    return r
 
 
-def _finish(y, out):
+def _finish(y: npt.ArrayLike, out: np.dtype[Any]) -> np.ndarray:
     # The single rounding to the output dtype (a no-op except for float16).
     return np.asarray(y).astype(out, copy=False)
 
@@ -150,38 +154,40 @@ def _finish(y, out):
 # --------------------------------------------------------------------------------------------
 
 
-def _sign(x):
+def _sign(x: np.ndarray) -> np.ndarray:
     # -1 if x < 0, +1 if x >= 0 (so sign(+-0) = +1); NaN positions return x itself, which keeps
     # the NaN payload.
     one = x.dtype.type(1)
     return np.where(x < 0, -one, np.where(x >= 0, one, x))
 
 
-def _sign0(x):
+def _sign0(x: np.ndarray) -> np.ndarray:
     # tf.sign / np.sign: -1, +0, +1, NaN -> NaN. Written out so sign0(-0.0) is +0.0 regardless
     # of NumPy version.
     t = x.dtype.type
     return np.where(x > 0, t(1), np.where(x < 0, t(-1), np.where(x == 0, t(0), x)))
 
 
-def _heaviside(x):
+def _heaviside(x: np.ndarray) -> np.ndarray:
     # 1 if x > 0, 0 if x <= 0 (both zeros give +0), NaN stays NaN.
     t = x.dtype.type
     return np.where(x > 0, t(1), np.where(x <= 0, t(0), x))
 
 
-def _ste_grad(x, dy, clip):
+def _ste_grad(x: np.ndarray, dy: np.ndarray, clip: np.floating[Any] | None) -> np.ndarray:
     # larq's _clipped_gradient: inclusive mask |x| <= clip; NaN x fails the compare -> +0.
     if clip is None:
-        return dy.copy()
+        r: np.ndarray = dy.copy()
+        return r
     return np.where(np.abs(x) <= clip, dy, dy.dtype.type(0))
 
 
-def _mas_scale(x):
+def _mas_scale(x: np.ndarray) -> np.ndarray:
     # Mean |x| over every axis but the last, accumulated in float64 and rounded once.
     # For 0-d and 1-D input the axis list is empty (larq), so the "mean" is |x| itself.
     if x.ndim <= 1:
-        return np.abs(x)
+        r: np.ndarray = np.abs(x)
+        return r
     axes = tuple(range(x.ndim - 1))
     if x.size == 0:
         # Mean over zero rows: NaN per channel (what np.mean gives) without its warning.
@@ -189,37 +195,40 @@ def _mas_scale(x):
     return np.mean(np.abs(x), axis=axes, dtype=np.float64).astype(x.dtype)
 
 
-def _twn_threshold(x):
+def _twn_threshold(x: np.ndarray) -> np.floating[Any]:
     # larq: 0.7 * reduce_sum(|x|) / size(x), in that order, over the whole tensor.
     t = x.dtype.type
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         s = np.sum(np.abs(x), dtype=np.float64).astype(x.dtype)  # may overflow to inf
-        return (t(0.7) * s) / t(x.size)  # empty x: 0/0 = NaN, output is empty anyway
+        r: np.floating[Any] = (t(0.7) * s) / t(x.size)  # empty x: 0/0 = NaN, output is empty anyway
+        return r
 
 
-def _dorefa_divisor(t):
+def _dorefa_divisor(t: np.ndarray) -> np.floating[Any]:
     # max|tanh(x)| over the whole tensor; NaN propagates; an empty tensor gives 0.
-    return np.max(np.abs(t), initial=t.dtype.type(0))
+    r: np.floating[Any] = np.max(np.abs(t), initial=t.dtype.type(0))
+    return r
 
 
-def _dorefa_q(p, n):
+def _dorefa_q(p: np.ndarray, n: np.floating[Any]) -> np.ndarray:
     # k-bit quantization of p in [0, 1]: round half to even (np.rint), never half-away.
-    return np.rint(p * n) / n
+    r: np.ndarray = np.rint(p * n) / n
+    return r
 
 
-def sign(x) -> np.ndarray:
+def sign(x: npt.ArrayLike) -> np.ndarray:
     """sign(x): -1 where x < 0, +1 elsewhere (+-0 -> +1, +-inf -> +-1), NaN stays NaN."""
     xw, out, _ = _prepare(x)
     return _finish(_sign(xw), out)
 
 
-def heaviside(x) -> np.ndarray:
+def heaviside(x: npt.ArrayLike) -> np.ndarray:
     """heaviside(x): 1 where x > 0, 0 where x <= 0 (+-0 -> 0), NaN stays NaN."""
     xw, out, _ = _prepare(x)
     return _finish(_heaviside(xw), out)
 
 
-def ste_grad(x, dy, clip_value=1.0) -> np.ndarray:
+def ste_grad(x: npt.ArrayLike, dy: npt.ArrayLike, clip_value: float | None = 1.0) -> np.ndarray:
     """Clipped straight-through gradient: dy where |x| <= clip_value (inclusive), else +0.
 
     ``clip_value=None`` passes dy everywhere (NaN positions included).
@@ -230,7 +239,7 @@ def ste_grad(x, dy, clip_value=1.0) -> np.ndarray:
     return _finish(_ste_grad(xw, dyw, clip), out)
 
 
-def magnitude_aware_scale(x) -> np.ndarray:
+def magnitude_aware_scale(x: npt.ArrayLike) -> np.ndarray:
     """MagnitudeAwareSign's scale: mean |x| over all axes but the last (one per channel).
 
     0-d and 1-D input: |x| element-wise (no reduction). Returned in ``result_dtype(x)``.
@@ -239,16 +248,18 @@ def magnitude_aware_scale(x) -> np.ndarray:
     return _finish(_mas_scale(xw), out)
 
 
-def twn_threshold(x):
+def twn_threshold(x: npt.ArrayLike) -> np.floating[Any]:
     """SteTern's ternary-weight-networks threshold Δ = 0.7 * sum|x| / size(x) (a scalar)."""
     xw, out, _ = _prepare(x)
-    return out.type(_twn_threshold(xw))
+    r: np.floating[Any] = out.type(_twn_threshold(xw))
+    return r
 
 
-def dorefa_weight_divisor(x):
+def dorefa_weight_divisor(x: npt.ArrayLike) -> np.floating[Any]:
     """DoReFa weights' d = max|tanh(x)| over the whole tensor (a scalar; 0 for empty x)."""
     xw, out, _ = _prepare(x)
-    return out.type(_dorefa_divisor(np.tanh(xw)))
+    r: np.floating[Any] = out.type(_dorefa_divisor(np.tanh(xw)))
+    return r
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,7 +267,7 @@ def dorefa_weight_divisor(x):
 # --------------------------------------------------------------------------------------------
 
 
-def _config(name, config):
+def _config(name: object, config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Resolve the quantizer name and merge ``config`` over its defaults (validated)."""
     if not isinstance(name, str):
         raise TypeError(f"name: expected a str, got {type(name).__name__}")
@@ -279,18 +290,18 @@ def _config(name, config):
     return cls, params
 
 
-def _clip_param(params, out, wd):
+def _clip_param(params: dict[str, Any], out: np.dtype[Any], wd: np.dtype[Any]) -> np.floating[Any] | None:
     c = params["clip_value"]
     return None if c is None else _param(c, out, wd)
 
 
-def _tern_threshold(xw, params, out, wd):
+def _tern_threshold(xw: np.ndarray, params: dict[str, Any], out: np.dtype[Any], wd: np.dtype[Any]) -> np.floating[Any]:
     if params["ternary_weight_networks"]:
         return _twn_threshold(xw)
     return _param(params["threshold_value"], out, wd)
 
 
-def forward(name: str, x, /, **config) -> np.ndarray:
+def forward(name: str, x: npt.ArrayLike, /, **config: Any) -> np.ndarray:
     """Forward pass y = q(x) of quantizer ``name`` (a class name) with its config parameters.
 
     The arguments are positional-only, so a larq config's own "name" key can be passed along.
@@ -322,14 +333,12 @@ def forward(name: str, x, /, **config) -> np.ndarray:
         return _finish(_dorefa_q(c, n), out)
     tanh = np.tanh(xw)
     d = _dorefa_divisor(tanh)
-    if d == 0:  # all-zero (or empty) tensor: larq's divide_no_nan gives p = 0.5
-        pq = np.full_like(tanh, t(0.5))
-    else:
-        pq = tanh / (t(2) * d) + t(0.5)
+    # all-zero (or empty) tensor: larq's divide_no_nan gives p = 0.5
+    pq = np.full_like(tanh, t(0.5)) if d == 0 else tanh / (t(2) * d) + t(0.5)
     return _finish(t(2) * _dorefa_q(pq, n) - t(1), out)
 
 
-def backward(name: str, x, dy, /, **config) -> np.ndarray:
+def backward(name: str, x: npt.ArrayLike, dy: npt.ArrayLike, /, **config: Any) -> np.ndarray:
     """Input gradient dx of quantizer ``name`` at ``x`` given the upstream gradient ``dy``.
 
     ``dy`` is broadcast to ``x.shape``; the result has ``result_dtype(x)``.
@@ -376,7 +385,7 @@ def backward(name: str, x, dy, /, **config) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def pack_bits(x):
+def pack_bits(x: npt.ArrayLike) -> tuple[np.ndarray, int]:
     """Sign-binarize the last axis and pack it: -> (uint64 words (..., ceil(K/64)), K).
 
     Element i of a row is bit ``i % 64`` of word ``i // 64`` (LSB first); the bit is 1 exactly
@@ -396,7 +405,7 @@ def pack_bits(x):
     return words.astype(np.uint64, copy=False), k
 
 
-def unpack_bits(words, k) -> np.ndarray:
+def unpack_bits(words: npt.ArrayLike, k: int) -> np.ndarray:
     """Inverse of :func:`pack_bits`: float32 ±1 array of shape (..., k)."""
     if isinstance(words, np.ndarray):
         if words.dtype.kind != "u" or words.dtype.itemsize != 8:
@@ -410,10 +419,11 @@ def unpack_bits(words, k) -> np.ndarray:
         raise ValueError(f"k: must be in 0..{64 * words.shape[-1]} for {words.shape[-1]} words")
     raw = np.ascontiguousarray(words.astype("<u8", copy=False)).view(np.uint8)
     bits = np.unpackbits(raw, axis=-1, count=k, bitorder="little")
-    return np.where(bits != 0, np.float32(-1), np.float32(1))
+    r: np.ndarray = np.where(bits != 0, np.float32(-1), np.float32(1))
+    return r
 
 
-def binary_matmul(a, b) -> np.ndarray:
+def binary_matmul(a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
     """Exact int32 C = sign(A) @ sign(B).T for A (M, K) and B (N, K).
 
     Binarized like :func:`pack_bits` (-1 where x < 0, else +1; NaN counts as +1), so it equals
@@ -430,7 +440,8 @@ def binary_matmul(a, b) -> np.ndarray:
     # float64 BLAS on ±1 is exact: every partial sum is an integer of magnitude <= K < 2**53.
     sa = np.where(a < 0, -1.0, 1.0)
     sb = np.where(b < 0, -1.0, 1.0)
-    return (sa @ sb.T).astype(np.int32)
+    r: np.ndarray = (sa @ sb.T).astype(np.int32)
+    return r
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,7 +449,9 @@ def binary_matmul(a, b) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def binary_output(dot, scale, bias, activation=None):
+def binary_output(
+    dot: npt.ArrayLike, scale: npt.ArrayLike, bias: npt.ArrayLike, activation: str | None = None
+) -> np.ndarray:
     """The float32 output of a binary layer from its integer dot products (last axis = channels):
     ``float32(float32(act(dot)) * scale) + bias``, each operation rounded to float32 on its own
     (NumPy's float32 ufuncs never fuse them). ``act``: None or ``"relu"`` (max(dot, 0))."""
@@ -449,11 +462,11 @@ def binary_output(dot, scale, bias, activation=None):
         return d.astype(np.float32) * np.asarray(scale, np.float32) + np.asarray(bias, np.float32)
 
 
-def _pair(v):
+def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v)) if np.ndim(v) == 0 else (int(v[0]), int(v[1]))
 
 
-def _axis(size, taps, stride, dilation, padding):
+def _axis(size: int, taps: int, stride: int, dilation: int, padding: str) -> tuple[int, int, int]:
     """(output size, padding before, padding after) along one axis, TensorFlow's rules."""
     extent = (taps - 1) * dilation + 1
     if padding == "valid":
@@ -463,7 +476,15 @@ def _axis(size, taps, stride, dilation, padding):
     return out, total // 2, total - total // 2
 
 
-def binary_conv2d(x, kernel, strides=1, padding="valid", pad_values=1.0, dilation_rate=1, groups=1):
+def binary_conv2d(
+    x: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    strides: int | tuple[int, int] = 1,
+    padding: str = "valid",
+    pad_values: float = 1.0,
+    dilation_rate: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """int32 (N, OH, OW, O): the convolution of sign(x) (NHWC) with sign(kernel) (HWIO,
     (KH, KW, C // groups, O)), ``sign(v) = -1 if v < 0 else +1``. Padded positions hold
     ``pad_values`` (1.0: a +1 sign; 0.0: they contribute nothing). Output channel o of group
@@ -491,7 +512,12 @@ def binary_conv2d(x, kernel, strides=1, padding="valid", pad_values=1.0, dilatio
     return out.astype(np.int32)
 
 
-def max_pool2d_signs(x, pool_size, strides=None, padding="valid"):
+def max_pool2d_signs(
+    x: npt.ArrayLike,
+    pool_size: int | tuple[int, int],
+    strides: int | tuple[int, int] | None = None,
+    padding: str = "valid",
+) -> np.ndarray:
     """float32 +-1 (N, OH, OW, C): max pooling of sign(x) (NHWC); "same" windows only see the
     input (padding is -inf, TensorFlow's max_pool)."""
     sx = np.where(np.asarray(x) < 0, -1.0, 1.0)

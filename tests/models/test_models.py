@@ -75,14 +75,52 @@ def test_binary_layers_compile_to_binary_ops(loaded):
 def test_batchnorm_folded_and_packed_output():
     model = fm.load(os.path.join(FIX, "bnn_sequential.h5"))
     binary = [op for op in model.ops if op.kind == "binary"]
-    # conv -> BN -> binary conv: folded, and bits passed on; dense -> BN -> binary dense likewise
-    assert [op.packed_output for op in binary] == [True, False, False, True, False]
+    # conv -> BN -> binary conv: folded, and bits passed on; dense -> BN -> binary dense likewise;
+    # conv -> max pool -> BN -> binary conv: the BN folded across the pool, which runs on bits
+    assert [op.packed_output for op in binary] == [True, True, False, True, False]
     assert all(
         len(op.layers) == 2 and op.layers[1].startswith("batch_normalization")
         for op in binary
         if op.layers[0] != "quant_conv2d_2"
     )
+    (pool,) = [op for op in model.ops if isinstance(op, ops.MaxPool2D)]
+    assert (
+        pool.packed and pool.inputs == ["quant_conv2d_2"] and pool.layers == ["max_pooling2d", "batch_normalization_2"]
+    )
     assert not any(isinstance(op, ops.Affine) for op in model.ops if op.inputs[0] == "quant_dense")
+
+
+@pytest.mark.parametrize(
+    "pool", [(2, 2, "valid"), (3, 2, "same"), (2, 2, "same"), (4, 2, "same")], ids=lambda p: f"{p[0]}_s{p[1]}_{p[2]}"
+)
+def test_max_pool_on_bits_matches_float_pool(pool):
+    """Binary conv -> MaxPool2D -> BN (gammas of both signs) -> binary conv: the pool on the conv's
+    signs (AND, OR where the folded scale is negative) gives the same bits as pooling the floats
+    then the batch norm (predict with the pool kept), on random weights: conv scale 1, bias 0,
+    so the folded and the separate batch norm round alike."""
+    size, stride, padding = pool
+    cfg = _config("bnn_sequential")
+    for lay in cfg["config"]["layers"]:
+        if lay["class_name"] == "MaxPooling2D":
+            lay["config"].update(pool_size=[size, size], strides=[stride, stride], padding=padding)
+    r = np.random.default_rng(size * 10 + stride)
+    w = {k: [a.copy() for a in v] for k, v in _weights("bnn_sequential").items()}
+    w["quant_conv2d_2"] = [r.standard_normal(w["quant_conv2d_2"][0].shape).astype(np.float32)]
+    gamma = (r.uniform(0.5, 2, 8) * r.choice([-1, 1], 8)).astype(np.float32)
+    gamma[3] = 0.0  # a constant channel
+    beta, mean = r.standard_normal(8).astype(np.float32), r.integers(-4, 5, 8).astype(np.float32) + 0.5
+    w["batch_normalization_2"] = [gamma, beta, mean, r.uniform(0.5, 2, 8).astype(np.float32)]
+    model = fm.from_config(cfg, w)
+    assert any(isinstance(op, ops.MaxPool2D) and op.packed and op.invert is not None for op in model.ops)
+    x = r.standard_normal((5, 8, 8, 3)).astype(np.float32)
+    # the next binary conv's result: the same bits in (its batch norm folded alike)
+    got = model.predict(x, outputs=["quant_conv2d_3"])[1]["quant_conv2d_3"]
+    want = model.predict(x, outputs=["max_pooling2d", "quant_conv2d_3"])[1]["quant_conv2d_3"]  # float pool, BN
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(model.predict(x), model.predict(x, outputs=["max_pooling2d"])[0], rtol=0, atol=1e-6)
+    ref = fm.Model(model.graph, model.weights, impl="reference")
+    assert any(isinstance(op, reference_ops.MaxPool2D) and op.packed for op in ref.ops)
+    np.testing.assert_array_equal(ref.predict(x, outputs=["quant_conv2d_3"])[1]["quant_conv2d_3"], got)
 
 
 def test_quicknet_block_relu_before_bn_folds():
@@ -116,6 +154,11 @@ def test_keras3_sequential_model():
     model = fm.load(os.path.join(FIX, "keras3_sequential.keras"))
     d = fixture("keras3_sequential")
     np.testing.assert_allclose(model.predict(d["x"]), d["y"], rtol=0, atol=1e-6)
+
+
+def test_empty_sequential_refused():
+    with pytest.raises(fm.UnsupportedModelError, match="Sequential model without layers"):
+        fm.from_config({"class_name": "Sequential", "config": {"layers": []}}, {})
 
 
 def test_keras3_unsupported_layer_refused():
@@ -208,7 +251,7 @@ def test_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         fm.load(tmp_path / "missing.h5")
     (tmp_path / "junk.h5").write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="neither a Keras .keras zip nor an HDF5"):
+    with pytest.raises(ValueError, match=r"neither a Keras \.keras zip nor an HDF5"):
         fm.load(tmp_path / "junk.h5")
     with h5py.File(tmp_path / "weights.h5", "w") as f:
         f["x"] = np.zeros(3)

@@ -41,5 +41,5 @@ def test_local_cluster_matches_single_process():
 
 def test_predict_dask_errors():
     model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
-    with pytest.raises(TypeError, match="images: expected a dask.array.Array"):
+    with pytest.raises(TypeError, match=r"images: expected a dask\.array\.Array"):
         predict_dask(model, np.zeros((1, 16, 16, 3), np.float32))

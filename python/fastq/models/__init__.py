@@ -11,6 +11,9 @@ supported layers, what compiling folds, and what "equal to Keras" means.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from . import files as _files
 from .compile import SUPPORTED as SUPPORTED_LAYERS
 from .graph import UnsupportedModelError, parse
@@ -19,7 +22,7 @@ from .model import Model
 __all__ = ["SUPPORTED_LAYERS", "Model", "UnsupportedModelError", "from_config", "from_keras", "load"]
 
 
-def from_config(config: dict, weights: dict, info=None) -> Model:
+def from_config(config: dict[str, Any], weights: dict[str, list[Any]], info: dict[str, str] | None = None) -> Model:
     """A Model from a Keras model config (``{"class_name", "config"}``) and ``{layer name: [arrays]}``
     in each layer's weight order."""
     info = dict(info or {})
@@ -33,7 +36,7 @@ def from_config(config: dict, weights: dict, info=None) -> Model:
         raise
 
 
-def load(path) -> Model:
+def load(path: str | os.PathLike[str]) -> Model:
     """Load a whole model saved by tf.keras / tf_keras (larq layers included) or Keras 3:
     ``model.save("m.h5")`` (HDF5) or ``model.save("m.keras")`` (zip). Unsupported layers raise
     :class:`UnsupportedModelError` naming the layer and its class, before anything runs."""
@@ -42,7 +45,7 @@ def load(path) -> Model:
     return from_config(config, weights, info)
 
 
-def from_keras(keras_model) -> Model:
+def from_keras(keras_model: Any) -> Model:
     """A Model from a Keras model in memory (needs the model's own TensorFlow/Keras)."""
     import json
 

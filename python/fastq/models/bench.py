@@ -13,14 +13,21 @@ Used by ``bench/report_models.py`` (the full table) and, through :func:`model_ta
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .. import _core
 
 #: op classes counted as float compute; every other float op is memory-bound (pooling, add, ...)
 FLOAT_COMPUTE = ("Conv2D", "DepthwiseConv2D", "Dense")
 
 
-def _probe_rate(probe, per_iter, clock, min_s=0.05, rounds=5):
+def _probe_rate(
+    probe: Callable[[int, int], Any], per_iter: float, clock: Callable[[], float], min_s: float = 0.05, rounds: int = 5
+) -> float:
     n = 64
     while True:
         t = clock()
@@ -38,7 +45,7 @@ def _probe_rate(probe, per_iter, clock, min_s=0.05, rounds=5):
     return best
 
 
-def peaks(clock=time.thread_time, kernels=None):
+def peaks(clock: Callable[[], float] = time.thread_time, kernels: _core.Kernels | None = None) -> tuple[float, float]:
     """(binary MACs / s, float FLOP / s) of one core, the active table's probes timed by ``clock``."""
     from .. import _core
 
@@ -49,13 +56,21 @@ def peaks(clock=time.thread_time, kernels=None):
     )
 
 
-def op_class(op):
+def op_class(op: Any) -> str:
     if op.kind == "binary":
         return "binary"
     return "float" if type(op).__name__ in FLOAT_COMPUTE else "memory"
 
 
-def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=1, batch=1, peak=None):
+def zoo_row(
+    name: str = "QuickNet",
+    seed: int = 0,
+    repeats: int = 7,
+    clock: Callable[[], float] = time.thread_time,
+    threads: int = 1,
+    batch: int = 1,
+    peak: tuple[float, float] | None = None,
+) -> dict[str, Any]:
     """One model's row: time per batch (median of ``repeats`` by ``clock``), floor, breakdown.
 
     ``peak``: (popcount MAC/s, FMA FLOP/s) from :func:`peaks` (measured here if None).
@@ -111,7 +126,7 @@ def zoo_row(name="QuickNet", seed=0, repeats=7, clock=time.thread_time, threads=
     }
 
 
-def check_model(name, seed=0):
+def check_model(name: str, seed: int = 0) -> str:
     """ "deterministic" when two images give the same bits alone and together (1 and 2 threads)
     and each prediction is a probability vector, else "MISMATCH: ..."."""
     import fastq
@@ -135,12 +150,12 @@ def check_model(name, seed=0):
     return "deterministic"
 
 
-def model_tasks(p, task_cls, models=None) -> list:
+def model_tasks(p: Any, task_cls: Any, models: Sequence[str] | None = None) -> list[Any]:
     """``python -m fastq bench``'s end-to-end rows (fastq.tools' Plan and Task passed in)."""
     names = models or (("QuickNet",) if p.quick else ("QuickNet", "BiRealNet"))
 
-    def make(name):
-        def run(budget_s, deadline=None):
+    def make(name: str) -> Any:
+        def run(budget_s: float, deadline: float | None = None) -> list[dict[str, Any]]:
             r = zoo_row(name, seed=p.seed, repeats=3 if p.quick else 7, threads=1)
             r["kind"] = "model"
             r["stable"] = r["spread"] <= p.max_spread  # IQR / median, the rule of every bench row
@@ -152,7 +167,7 @@ def model_tasks(p, task_cls, models=None) -> list:
     return [make(n) for n in names]
 
 
-def format_models(report: dict) -> list:
+def format_models(report: dict[str, Any]) -> list[str]:
     rows = [r for r in report["results"] if r.get("kind") == "model"]
     if not rows:
         return []

@@ -7,13 +7,20 @@ python -m fastq model bench m.h5 [--repeats 5]
 
 from __future__ import annotations
 
+import argparse
+import functools
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from .model import Model
 
-def add_parser(sub) -> None:
+
+def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "model",
         help="load a larq/Keras model file (.h5 / .keras) and summarize, run or time it",
@@ -45,7 +52,7 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=lambda args, argv: (p.print_help(), 2)[1])
 
 
-def _load(args):
+def _load(args: argparse.Namespace) -> Model:
     import fastq.models as fm
 
     t = time.perf_counter()
@@ -54,20 +61,21 @@ def _load(args):
     return model
 
 
-def _shape(model, args):
-    shape = tuple(args.input_shape) if args.input_shape else model.input_shapes[0]
-    if any(d is None for d in shape):
-        raise SystemExit(f"the model's input shape {shape} is open: pass --input-shape")
+def _shape(model: Model, args: argparse.Namespace) -> tuple[int, ...]:
+    dims = tuple(args.input_shape) if args.input_shape else model.input_shapes[0]
+    shape = tuple(int(d) for d in dims if d is not None)
+    if len(shape) != len(dims):
+        raise SystemExit(f"the model's input shape {dims} is open: pass --input-shape")
     return shape
 
 
-def _summary(args, argv) -> int:
+def _summary(args: argparse.Namespace, argv: list[str]) -> int:
     model = _load(args)
     model.summary(input_shape=args.input_shape)
     return 0
 
 
-def _predict(args, argv) -> int:
+def _predict(args: argparse.Namespace, argv: list[str]) -> int:
     model = _load(args)
     if args.input:
         x = np.load(args.input)
@@ -85,7 +93,7 @@ def _predict(args, argv) -> int:
     return 0
 
 
-def _bench(args, argv) -> int:
+def _bench(args: argparse.Namespace, argv: list[str]) -> int:
     import fastq
 
     from ..tools.cli import Progress
@@ -121,7 +129,7 @@ def _bench(args, argv) -> int:
     return 0
 
 
-def _median_time(fn, repeats):
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
     fn()
     times = []
     for _ in range(repeats):
@@ -131,7 +139,9 @@ def _median_time(fn, repeats):
     return float(np.median(times))
 
 
-def _peers(path, shape, repeats, progress):
+def _peers(
+    path: str, shape: tuple[int, ...], repeats: int, progress: Callable[[int, int, str], None]
+) -> list[tuple[Any, ...]]:
     """TensorFlow running the Keras model, and LCE's interpreter (XNNPack + indirect bgemm, one
     thread), where they are installed. Rows (name, batch, threads, seconds)."""
     import importlib.util
@@ -157,7 +167,7 @@ def _peers(path, shape, repeats, progress):
                 "TensorFlow float (its threads)",
                 batch,
                 os.cpu_count(),
-                _median_time(lambda: model(x, training=False), repeats),
+                _median_time(functools.partial(model, x, training=False), repeats),
             )
         )
     if importlib.util.find_spec("larq_compute_engine") is not None:

@@ -23,6 +23,9 @@ A layer named in ``keep`` keeps its own output: nothing is folded across it, so
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
 
 from .. import quantizers as _q
@@ -83,13 +86,13 @@ def _err(node: Node, msg: str) -> UnsupportedModelError:
     return UnsupportedModelError(f"layer {node.layer!r} ({node.class_name}): {msg}")
 
 
-def _pair(v, name="value"):
+def _pair(v: int | Sequence[int], name: str = "value") -> tuple[int, ...]:
     if isinstance(v, int):
         return (v, v)
     return tuple(int(x) for x in v)
 
 
-def _quantizer(node, key):
+def _quantizer(node: Node, key: str) -> Any:
     cfg = node.config.get(key)
     if cfg is None:
         return None
@@ -99,7 +102,7 @@ def _quantizer(node, key):
         raise _err(node, f"{key} {cfg!r} is not a fastq quantizer ({e})") from None
 
 
-def _activation(node):
+def _activation(node: Node) -> str:
     act = node.config.get("activation", "linear")
     if isinstance(act, dict):  # Keras 3 may serialize an activation as an object
         act = act.get("config", {}).get("name", act.get("class_name"))
@@ -109,20 +112,22 @@ def _activation(node):
     return act
 
 
-def _channels_last(node):
+def _channels_last(node: Node) -> None:
     fmt = node.config.get("data_format", "channels_last")
     if fmt not in (None, "channels_last"):
         raise _err(node, f"data_format {fmt!r} is not supported (channels_last only)")
 
 
-def _padding(node):
+def _padding(node: Node) -> str:
     p = str(node.config.get("padding", "valid")).lower()
     if p not in ("valid", "same"):
         raise _err(node, f"padding {p!r} is not supported (valid or same)")
     return p
 
 
-def _weights(node, weights, count_min, count_max=None):
+def _weights(
+    node: Node, weights: dict[str, list[Any]], count_min: int, count_max: int | None = None
+) -> list[np.ndarray]:
     w = weights.get(node.layer, [])
     hi = count_min if count_max is None else count_max
     if not (count_min <= len(w) <= hi):
@@ -130,7 +135,7 @@ def _weights(node, weights, count_min, count_max=None):
     return [np.asarray(a, np.float32) for a in w]
 
 
-def _bn_affine(node, weights):
+def _bn_affine(node: Node, weights: dict[str, list[Any]]) -> tuple[Any, Any, int]:
     """(scale, bias) of an inference batch norm, computed in float64 and rounded once."""
     c = node.config
     axis = c.get("axis", -1)
@@ -148,7 +153,7 @@ def _bn_affine(node, weights):
     return inv, beta - mean * inv, int(axis)
 
 
-def _relu_like(node):
+def _relu_like(node: Node) -> bool:
     """True when the node is a plain relu (foldable)."""
     if node.class_name == "Activation":
         return _activation(node) == "relu"
@@ -161,20 +166,20 @@ def _relu_like(node):
 
 
 class Compiler:
-    def __init__(self, graph: Graph, weights: dict, keep=(), impl=ops):
+    def __init__(self, graph: Graph, weights: dict[str, list[Any]], keep: Iterable[str] = (), impl: Any = ops) -> None:
         self.impl = impl  # the ops module: native (ops) or NumPy (reference_ops)
         self.graph = graph
         self.weights = weights
         self.keep = set(keep) | set(graph.outputs)
         self.users = graph.consumers()
         self.by_name = {n.name: n for n in graph.nodes}
-        self.alias = {}  # identity layer output -> the value it passes on
-        self.ops = []
-        self.folded = set()  # nodes consumed by an earlier op
+        self.alias: dict[str, str] = {}  # identity layer output -> the value it passes on
+        self.ops: list[Any] = []
+        self.folded: set[str] = set()  # nodes consumed by an earlier op
         self.emitted = set(graph.inputs)  # values computed so far
 
     # -- public ------------------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> list[Any]:
         for n in self.graph.nodes:
             self._check_supported(n)
         for n in self.graph.nodes:
@@ -183,17 +188,17 @@ class Compiler:
             self._lower(n)
         return self.ops
 
-    def value(self, name):
+    def value(self, name: str) -> str:
         while name in self.alias:
             name = self.alias[name]
         return name
 
     # -- analysis ----------------------------------------------------------------------------------
-    def _check_supported(self, n):
+    def _check_supported(self, n: Node) -> None:
         if n.class_name not in SUPPORTED:
             raise _err(n, "this layer class is not supported by fastq.models (supported: " + ", ".join(SUPPORTED) + ")")
 
-    def _sole_user(self, name):
+    def _sole_user(self, name: str) -> Node | None:
         """The node that alone consumes ``name`` (through identity layers), or None."""
         if name in self.keep:
             return None
@@ -209,7 +214,7 @@ class Compiler:
             return nxt
         return u
 
-    def _binary_plan(self, n):
+    def _binary_plan(self, n: Node) -> tuple[_q.Quantizer, _q.Quantizer] | None:
         """(input quantizer, kernel quantizer) if the node compiles to a binary op, else None."""
         if n.class_name not in ("QuantConv2D", "QuantDense"):
             return None
@@ -222,13 +227,13 @@ class Compiler:
                 return None
         return qi, qk
 
-    def _add_of_two(self, u):
+    def _add_of_two(self, u: Node) -> bool:
         """True when node u adds exactly two tensors (Add or a TFOpLambda add)."""
         if u.class_name == "Add":
             return len(u.inputs) == 2
         return u.class_name == "TFOpLambda" and u.config.get("function") in TFOP_ADD and len(u.inputs) == 2
 
-    def _consumers_binarize(self, name):
+    def _consumers_binarize(self, name: str) -> bool:
         users = self.users.get(name, [])
         if not users or name in self.keep:
             return False
@@ -239,7 +244,7 @@ class Compiler:
         return True
 
     # -- lowering ----------------------------------------------------------------------------------
-    def _emit(self, op, layers=None):
+    def _emit(self, op: Any, layers: list[str] | None = None) -> Any:
         op.inputs = [self.value(i) for i in op.inputs]
         if layers:
             op.layers = layers
@@ -247,7 +252,7 @@ class Compiler:
         self.emitted.add(op.name)
         return op
 
-    def _lower(self, n):
+    def _lower(self, n: Node) -> Any:
         cls = n.class_name
         if cls in IDENTITY:
             self.alias[n.name] = n.inputs[0]
@@ -260,7 +265,7 @@ class Compiler:
             raise _err(n, "no lowering")  # pragma: no cover - SUPPORTED and the methods agree
         fn(n)
 
-    def _lower_binary(self, n, qi, qk):
+    def _lower_binary(self, n: Node, qi: _q.Quantizer, qk: _q.Quantizer) -> None:
         c = n.config
         is_conv = n.class_name == "QuantConv2D"
         if is_conv:
@@ -301,7 +306,12 @@ class Compiler:
                 self.folded.add(u.name)
                 layers.append(u.layer)
                 out = u.name
-        packed = self._consumers_binarize(out)
+        pool = None
+        if is_conv and not post and out == n.name:
+            pool = self._pool_through(n, scale, bias)
+            if pool is not None:
+                scale, bias = pool[2], pool[3]
+        packed = pool is not None or self._consumers_binarize(out)
         inputs = list(n.inputs)
         if is_conv and not post and not packed:
             # conv (+ BN) -> Add(y, r) with r already computed: r is added in the conv's output
@@ -342,8 +352,36 @@ class Compiler:
                 packed_output=packed,
             )
         self._emit(op, layers)
+        if pool is not None:
+            u, last, _, _, pool_layers = pool
+            invert = scale.astype(np.float32) < 0
+            self._pool(u, self.impl.MaxPool2D, inputs=[out], layers=pool_layers, name=last, packed=True, invert=invert)
 
-    def _input_quantize(self, n, src):
+    def _pool_through(
+        self, n: Node, scale: np.ndarray, bias: np.ndarray
+    ) -> tuple[Node, str, np.ndarray, np.ndarray, list[Any]] | None:
+        """Binary conv -> MaxPool2D [-> BatchNormalization] -> only binarizing consumers: the pool
+        runs on the conv's signs (bits). The conv's output transform y(dot) (with the batch norm
+        folded) is monotone in each channel, and float rounding keeps it so, so
+        sign(max_taps y) = max_taps sign(y) where it increases (the AND of the taps' bits) and
+        the min where it decreases (a negative folded scale: the OR). Returns
+        (pool node, name of the last value, scale, bias, layers) or None."""
+        u = self._sole_user(n.name)
+        if u is None or u.class_name not in ("MaxPooling2D", "MaxPool2D") or u.name in self.keep:
+            return None
+        last, layers = u.name, [u.layer]
+        v = self._sole_user(u.name)
+        if v is not None and v.class_name == "BatchNormalization":
+            inv, off, _ = _bn_affine(v, self.weights)
+            scale, bias = scale * inv, bias * inv + off
+            last = v.name
+            layers.append(v.layer)
+        if not self._consumers_binarize(last) or not np.all(np.isfinite(scale)):
+            return None
+        self.folded.update({u.name, last})
+        return u, last, scale, bias, layers
+
+    def _input_quantize(self, n: Node, src: str) -> str:
         """Name of the value after the node's input quantizer (a Quantize op), or src."""
         qi = _quantizer(n, "input_quantizer")
         if qi is None:
@@ -354,13 +392,13 @@ class Compiler:
         self._emit(self.impl.Quantize(name, [src], qi), [n.layer])
         return name
 
-    def _quant_kernel(self, n, kernel, key="kernel_quantizer"):
+    def _quant_kernel(self, n: Node, kernel: np.ndarray, key: str = "kernel_quantizer") -> np.ndarray:
         qk = _quantizer(n, key)
         if qk is None:
             return kernel
         return np.asarray(qk(np.ascontiguousarray(kernel, np.float32)), np.float32)
 
-    def _conv(self, n, depthwise, quant):
+    def _conv(self, n: Node, depthwise: bool, quant: bool) -> None:
         c = n.config
         _channels_last(n)
         use_bias = bool(c.get("use_bias", True))
@@ -408,19 +446,19 @@ class Compiler:
         if fused is None:
             self._emit(self.impl.Activation(n.name, [name], act), [n.layer])
 
-    def _lower_QuantConv2D(self, n):
+    def _lower_QuantConv2D(self, n: Node) -> None:
         self._conv(n, False, True)
 
-    def _lower_Conv2D(self, n):
+    def _lower_Conv2D(self, n: Node) -> None:
         self._conv(n, False, False)
 
-    def _lower_QuantDepthwiseConv2D(self, n):
+    def _lower_QuantDepthwiseConv2D(self, n: Node) -> None:
         self._conv(n, True, True)
 
-    def _lower_DepthwiseConv2D(self, n):
+    def _lower_DepthwiseConv2D(self, n: Node) -> None:
         self._conv(n, True, False)
 
-    def _dense(self, n, quant):
+    def _dense(self, n: Node, quant: bool) -> None:
         c = n.config
         use_bias = bool(c.get("use_bias", True))
         w = _weights(n, self.weights, 1 + use_bias)
@@ -435,13 +473,13 @@ class Compiler:
         if fused is None:
             self._emit(self.impl.Activation(n.name, [name], act), [n.layer])
 
-    def _lower_Dense(self, n):
+    def _lower_Dense(self, n: Node) -> None:
         self._dense(n, False)
 
-    def _lower_QuantDense(self, n):
+    def _lower_QuantDense(self, n: Node) -> None:
         self._dense(n, True)
 
-    def _lower_BatchNormalization(self, n):
+    def _lower_BatchNormalization(self, n: Node) -> None:
         scale, bias, _ = _bn_affine(n, self.weights)  # the channel axis is the last one (channels_last)
         layers, out, act = [n.layer], n.name, None
         u = self._sole_user(out)
@@ -451,7 +489,7 @@ class Compiler:
             layers.append(u.layer)
         self._emit(self.impl.Affine(out, n.inputs, scale.astype(np.float32), bias.astype(np.float32), act), layers)
 
-    def _relu_then_maxpool(self, n):
+    def _relu_then_maxpool(self, n: Node) -> bool:
         """A plain relu whose only consumer is a max pool: one fused op (QuickNet's transitions)."""
         u = self._sole_user(n.name) if _relu_like(n) else None
         if u is None or u.class_name not in ("MaxPooling2D", "MaxPool2D"):
@@ -460,18 +498,18 @@ class Compiler:
         self.folded.add(u.name)
         return True
 
-    def _lower_Activation(self, n):
+    def _lower_Activation(self, n: Node) -> None:
         if self._relu_then_maxpool(n):
             return
         self._emit(self.impl.Activation(n.name, n.inputs, _activation(n)))
 
-    def _lower_Softmax(self, n):
+    def _lower_Softmax(self, n: Node) -> None:
         axis = n.config.get("axis", -1)
         if axis not in (-1, [-1]):
             raise _err(n, f"axis {axis!r}: only the last axis is supported")
         self._emit(self.impl.Activation(n.name, n.inputs, "softmax"))
 
-    def _lower_ReLU(self, n):
+    def _lower_ReLU(self, n: Node) -> None:
         if self._relu_then_maxpool(n):
             return
         c = n.config
@@ -487,34 +525,42 @@ class Compiler:
             )
         )
 
-    def _pool(self, n, cls, inputs=None, layers=None, **kw):
+    def _pool(
+        self,
+        n: Node,
+        cls: Any,
+        inputs: list[str] | None = None,
+        layers: list[str] | None = None,
+        name: str | None = None,
+        **kw: Any,
+    ) -> None:
         _channels_last(n)
         c = n.config
         size = _pair(c.get("pool_size", 2))
         strides = c.get("strides") or size
-        self._emit(cls(n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
+        self._emit(cls(name or n.name, inputs or n.inputs, size, _pair(strides), _padding(n), **kw), layers)
 
-    def _lower_MaxPooling2D(self, n):
+    def _lower_MaxPooling2D(self, n: Node) -> None:
         self._pool(n, self.impl.MaxPool2D)
 
     _lower_MaxPool2D = _lower_MaxPooling2D
 
-    def _lower_AveragePooling2D(self, n):
+    def _lower_AveragePooling2D(self, n: Node) -> None:
         self._pool(n, self.impl.AvgPool2D)
 
     _lower_AvgPool2D = _lower_AveragePooling2D
 
-    def _lower_GlobalAveragePooling2D(self, n):
+    def _lower_GlobalAveragePooling2D(self, n: Node) -> None:
         _channels_last(n)
         self._emit(self.impl.GlobalAvgPool2D(n.name, n.inputs, n.config.get("keepdims", False)))
 
     _lower_GlobalAvgPool2D = _lower_GlobalAveragePooling2D
 
-    def _lower_Flatten(self, n):
+    def _lower_Flatten(self, n: Node) -> None:
         _channels_last(n)
         self._emit(self.impl.Reshape(n.name, n.inputs, (-1,)))
 
-    def _lower_Permute(self, n):
+    def _lower_Permute(self, n: Node) -> None:
         dims = n.config.get("dims")
         if (
             not isinstance(dims, (list, tuple))
@@ -524,21 +570,22 @@ class Compiler:
             raise _err(n, f"dims {dims!r}: expected a permutation of the axes 1..n (the batch axis is 0)")
         self._emit(layout_ops.Permute(n.name, n.inputs, dims))
 
-    def _lower_Reshape(self, n):
+    def _lower_Reshape(self, n: Node) -> None:
         self._emit(self.impl.Reshape(n.name, n.inputs, tuple(n.config["target_shape"])))
 
-    def _lower_Add(self, n):
+    def _lower_Add(self, n: Node) -> None:
         if len(n.inputs) < 2:
             raise _err(n, "needs at least two inputs")
         self._emit(self.impl.Add(n.name, n.inputs))
 
-    def _lower_Concatenate(self, n):
+    def _lower_Concatenate(self, n: Node) -> None:
         axis = int(n.config.get("axis", -1))
         self._emit(self.impl.Concatenate(n.name, n.inputs, axis if axis < 0 else axis - 1))
 
-    def _lower_ZeroPadding2D(self, n):
+    def _lower_ZeroPadding2D(self, n: Node) -> None:
         _channels_last(n)
         p = n.config.get("padding", 1)
+        pads: tuple[tuple[int, ...], ...]
         if isinstance(p, int):
             pads = ((p, p), (p, p))
         elif all(isinstance(v, int) for v in p):
@@ -547,7 +594,7 @@ class Compiler:
             pads = tuple(tuple(int(x) for x in v) for v in p)
         self._emit(self.impl.ZeroPadding2D(n.name, n.inputs, pads))
 
-    def _lower_TFOpLambda(self, n):
+    def _lower_TFOpLambda(self, n: Node) -> Any:
         fn = n.config.get("function")
         kw = n.kwargs
         if fn == "nn.relu" and len(n.inputs) == 1:
@@ -571,7 +618,9 @@ class Compiler:
         raise _err(n, f"{fn}: expected two tensors or a tensor and a number, got inputs {n.inputs} and {kw}")
 
 
-def compile_graph(graph: Graph, weights: dict, keep=(), impl="native"):
+def compile_graph(
+    graph: Graph, weights: dict[str, list[Any]], keep: Iterable[str] = (), impl: str = "native"
+) -> tuple[list[Any], list[str], dict[str, str]]:
     """The ops of ``graph`` in execution order, and the value name of each graph output.
     ``impl``: "native" (fastq.models.ops) or "reference" (the NumPy reference_ops)."""
     c = Compiler(graph, weights, keep, IMPLS[impl])

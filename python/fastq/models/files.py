@@ -21,13 +21,19 @@ import json
 import os
 import re
 import zipfile
+from typing import Any
 
 import numpy as np
+
+# (Keras model config, {layer name: [arrays]}, {"format", "keras_version", ...}): what read() returns.
+Config = dict[str, Any]
+Weights = dict[str, list[np.ndarray]]
+FileInfo = dict[str, str]
 
 _H5PY_HINT = 'fastq.models needs h5py to read Keras model files: pip install "fastq-bnn[models]"'
 
 
-def _h5py():
+def _h5py() -> Any:
     try:
         import h5py
     except ImportError as e:  # pragma: no cover - exercised in a subprocess test
@@ -35,7 +41,7 @@ def _h5py():
     return h5py
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     if isinstance(value, np.ndarray) and value.shape == ():
@@ -43,7 +49,7 @@ def _text(value) -> str:
     return str(value)
 
 
-def read(path):
+def read(path: str | os.PathLike[str]) -> tuple[Config, Weights, FileInfo]:
     """``(config, weights, info)`` of the model file at ``path`` (.h5/.hdf5 or .keras)."""
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -56,7 +62,7 @@ def read(path):
     return _read_h5(path)
 
 
-def _read_h5(path):
+def _read_h5(path: str) -> tuple[Config, Weights, FileInfo]:
     h5py = _h5py()
     with h5py.File(path, "r") as f:
         if "model_config" not in f.attrs:
@@ -70,8 +76,8 @@ def _read_h5(path):
             "keras_version": _text(f.attrs.get("keras_version", "")),
             "backend": _text(f.attrs.get("backend", "")),
         }
-        weights = {}
-        group = f["model_weights"] if "model_weights" in f else f
+        weights: Weights = {}
+        group = f.get("model_weights", f)
         for name in group:
             g = group[name]
             if not isinstance(g, h5py.Group):
@@ -87,7 +93,7 @@ def _snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
-def _read_keras_zip(path):
+def _read_keras_zip(path: str) -> tuple[Config, Weights, FileInfo]:
     h5py = _h5py()
     with zipfile.ZipFile(path) as z:
         members = set(z.namelist())
@@ -95,7 +101,7 @@ def _read_keras_zip(path):
             raise ValueError(f"path: {path!r} is a zip without config.json: not a Keras .keras file")
         config = json.loads(z.read("config.json"))
         meta = json.loads(z.read("metadata.json")) if "metadata.json" in members else {}
-        weights = {}
+        weights: Weights = {}
         if "model.weights.h5" in members:
             with h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
                 weights = _keras_zip_weights(config, f, h5py)
@@ -103,21 +109,22 @@ def _read_keras_zip(path):
     return config, weights, info
 
 
-def _vars(group, h5py):
+def _vars(group: Any, h5py: Any) -> list[np.ndarray]:
     v = group.get("vars")
     if not isinstance(v, h5py.Group):
         return []
     return [np.asarray(v[k]) for k in sorted(v.keys(), key=int)]
 
 
-def _keras_zip_weights(config, f, h5py):
+def _keras_zip_weights(config: Config, f: Any, h5py: Any) -> Weights:
     """Layers' variables are stored under ``layers/<object name>/vars``, the object name being the
     snake-cased class name made unique with ``_1``, ``_2``... in the order of the model's layers
     (tf_keras 2.13+ and Keras 3); older tf_keras files use ``_layer_checkpoint_dependencies/<name>``."""
     layers = config.get("config", {}).get("layers", [])
-    root = f["layers"] if "layers" in f else None
-    old = f["_layer_checkpoint_dependencies"] if "_layer_checkpoint_dependencies" in f else None
-    weights, seen = {}, {}
+    root = f.get("layers", None)
+    old = f.get("_layer_checkpoint_dependencies", None)
+    weights: Weights = {}
+    seen: dict[str, int] = {}
     for layer_cfg in layers:
         name = layer_cfg.get("name") or layer_cfg["config"]["name"]
         base = _snake_case(layer_cfg["class_name"].split(">")[-1])

@@ -13,6 +13,7 @@ and Keras 3's ``{"args": [...], "kwargs": {...}}`` with ``__keras_tensor__`` ent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class UnsupportedModelError(ValueError):
@@ -24,35 +25,35 @@ class Node:
     name: str  # the output's name (the layer name for its first call)
     layer: str  # Keras layer name
     class_name: str  # Keras class, without a "module>" prefix
-    config: dict
-    inputs: list = field(default_factory=list)  # names of the input nodes' outputs, in call order
-    kwargs: dict = field(default_factory=dict)  # non-tensor call arguments (TFOpLambda)
+    config: dict[str, Any]
+    inputs: list[str] = field(default_factory=list)  # names of the input nodes' outputs, in call order
+    kwargs: dict[str, Any] = field(default_factory=dict)  # non-tensor call arguments (TFOpLambda)
 
 
 @dataclass
 class Graph:
-    nodes: list
-    inputs: list  # names of the model's inputs
-    outputs: list  # names of the model's outputs
-    input_shapes: dict  # input name -> shape without the batch axis (None for unknown dims)
+    nodes: list[Node]
+    inputs: list[str]  # names of the model's inputs
+    outputs: list[str]  # names of the model's outputs
+    input_shapes: dict[str, tuple[int | None, ...]]  # input name -> shape without the batch axis (None: unknown)
     name: str = "model"
 
-    def consumers(self) -> dict:
-        users = {n.name: [] for n in self.nodes}
+    def consumers(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {n.name: [] for n in self.nodes}
         for n in self.nodes:
             for i in n.inputs:
                 users[i].append(n.name)
         return users
 
-    def node(self, name) -> Node:
+    def node(self, name: str) -> Node:
         for n in self.nodes:
             if n.name == name:
                 return n
         raise KeyError(name)
 
 
-def _class_name(layer_cfg) -> str:
-    name = layer_cfg["class_name"]
+def _class_name(layer_cfg: dict[str, Any]) -> str:
+    name: str = layer_cfg["class_name"]
     return name.split(">")[-1]
 
 
@@ -60,7 +61,7 @@ def _out_name(layer: str, node_index: int) -> str:
     return layer if node_index == 0 else f"{layer}#{node_index}"
 
 
-def _is_ref(v) -> bool:
+def _is_ref(v: object) -> bool:
     return (
         isinstance(v, (list, tuple))
         and len(v) in (3, 4)
@@ -70,7 +71,7 @@ def _is_ref(v) -> bool:
     )
 
 
-def _keras3_refs(obj, out):
+def _keras3_refs(obj: object, out: list[str]) -> None:
     """Keras 3: collect ``__keras_tensor__`` histories in order."""
     if isinstance(obj, dict):
         if obj.get("class_name") == "__keras_tensor__":
@@ -84,7 +85,7 @@ def _keras3_refs(obj, out):
             _keras3_refs(v, out)
 
 
-def _ref(layer, node_index, tensor_index):
+def _ref(layer: str, node_index: int, tensor_index: int) -> str:
     if tensor_index != 0:
         raise UnsupportedModelError(
             f"layer {layer!r}: its output tensor {tensor_index} is used; only single-output layers are supported"
@@ -92,15 +93,15 @@ def _ref(layer, node_index, tensor_index):
     return _out_name(layer, node_index)
 
 
-def _strip_refs(obj):
+def _strip_refs(obj: dict[str, Any]) -> dict[str, Any]:
     """A tf_keras kwargs dict without its tensor references (TFOpLambda keeps plain arguments)."""
     return {k: v for k, v in obj.items() if not _is_ref(v)}
 
 
-def _parse_inbound(node_cfg):
+def _parse_inbound(node_cfg: Any) -> tuple[list[str], dict[str, Any]]:
     """(input names, plain kwargs) of one inbound node in either format."""
     if isinstance(node_cfg, dict):  # Keras 3
-        refs = []
+        refs: list[str] = []
         _keras3_refs(node_cfg.get("args", []), refs)
         kw = node_cfg.get("kwargs", {}) or {}
         _keras3_refs(kw, refs)
@@ -122,20 +123,20 @@ def _parse_inbound(node_cfg):
     return refs, plain
 
 
-def _io_refs(spec):
+def _io_refs(spec: Any) -> list[str]:
     """Model input/output layer lists: [[name, node, tensor], ...], a single [name, node, tensor],
     or (Keras 3) a dict/nested structure of them."""
     if _is_ref(spec):
         return [_ref(spec[0], spec[1], spec[2])]
     if isinstance(spec, dict):
         return [r for v in spec.values() for r in _io_refs(v)]
-    out = []
+    out: list[str] = []
     for s in spec:
         out.extend(_io_refs(s))
     return out
 
 
-def _input_shape(layer_cfg) -> tuple:
+def _input_shape(layer_cfg: dict[str, Any]) -> tuple[int | None, ...]:
     c = layer_cfg["config"]
     shape = c.get("batch_input_shape") or c.get("batch_shape")
     if shape is None:
@@ -143,7 +144,7 @@ def _input_shape(layer_cfg) -> tuple:
     return tuple(shape[1:])
 
 
-def parse(model_config: dict) -> Graph:
+def parse(model_config: dict[str, Any]) -> Graph:
     """The :class:`Graph` of a Keras model config (``{"class_name": ..., "config": ...}``)."""
     cls = _class_name(model_config)
     cfg = model_config.get("config", {})
@@ -157,8 +158,9 @@ def parse(model_config: dict) -> Graph:
     return _parse_functional(cfg)
 
 
-def _parse_functional(cfg) -> Graph:
-    nodes, shapes = [], {}
+def _parse_functional(cfg: dict[str, Any]) -> Graph:
+    nodes: list[Node] = []
+    shapes: dict[str, tuple[int | None, ...]] = {}
     for layer_cfg in cfg["layers"]:
         cls = _class_name(layer_cfg)
         lname = layer_cfg.get("name") or layer_cfg["config"]["name"]
@@ -183,10 +185,11 @@ def _parse_functional(cfg) -> Graph:
     return graph
 
 
-def _parse_sequential(cfg) -> Graph:
+def _parse_sequential(cfg: dict[str, Any]) -> Graph:
     layers = cfg["layers"]
-    nodes, shapes = [], {}
-    prev = None
+    nodes: list[Node] = []
+    shapes: dict[str, tuple[int | None, ...]] = {}
+    prev: str | None = None
     for layer_cfg in layers:
         cls = _class_name(layer_cfg)
         lname = layer_cfg["config"]["name"]
@@ -204,17 +207,20 @@ def _parse_sequential(cfg) -> Graph:
             prev = "input"
         nodes.append(Node(lname, lname, cls, layer_cfg["config"], [prev]))
         prev = lname
+    if prev is None:  # (found by mypy: it loaded as a model with no input and the output None)
+        raise UnsupportedModelError("model: a Sequential model without layers cannot be loaded")
     inputs = [n.name for n in nodes if n.class_name == "InputLayer"]
     return Graph(nodes, inputs, [prev], shapes, cfg.get("name", "sequential"))
 
 
-def _toposort(nodes):
+def _toposort(nodes: list[Node]) -> list[Node]:
     by_name = {n.name: n for n in nodes}
     for n in nodes:
         for i in n.inputs:
             if i not in by_name:
                 raise UnsupportedModelError(f"layer {n.layer!r}: input {i!r} is not produced by any layer of the model")
-    done, order = set(), []
+    done: set[str] = set()
+    order: list[Node] = []
     for n in nodes:  # the config lists layers in a valid order almost always; this makes sure
         stack = [(n, False)]
         while stack:

@@ -5,9 +5,11 @@ Kept apart from ops.py (the compute ops) so that file can change without touchin
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 
-from .ops import Op
+from .reference_ops import Op
 
 
 class Permute(Op):
@@ -16,11 +18,11 @@ class Permute(Op):
 
     inplace = False
 
-    def __init__(self, name, inputs, dims):
+    def __init__(self, name: str, inputs: list[str], dims: Iterable[int]) -> None:
         super().__init__(name, inputs)
         self.dims = tuple(int(d) for d in dims)
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         shape = in_shapes[0]
         if sorted(self.dims) != list(range(1, len(shape) + 1)):
             raise ValueError(
@@ -29,8 +31,8 @@ class Permute(Op):
             )
         return tuple(shape[d - 1] for d in self.dims)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"Permute{self.dims}"
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         np.copyto(out, np.transpose(inputs[0], (0,) + self.dims))

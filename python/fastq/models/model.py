@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from . import ops as _ops
 from .compile import compile_graph
 from .graph import Graph
+from .reference_ops import BITS
+
+# compile_graph's result: (ops, output value names, {layer name: the value it aliases}).
+Plan = tuple[list[Any], list[str], dict[str, str]]
+Shape = tuple[int, ...]
 
 
 class _Pool:
     """Activation buffers reused across ops (and across predict calls): an op's result goes into
     the smallest free buffer that holds it, and a buffer is freed after its value's last use."""
 
-    def __init__(self):
-        self.free = []  # 1-D uint8 arrays
+    def __init__(self) -> None:
+        self.free: list[np.ndarray] = []  # 1-D uint8 arrays
         self.allocated = 0  # bytes
-        self.schedules = {}  # (plan, chunk shapes, wanted) -> buffer assignment (Model._schedule)
+        self.schedules: dict[Any, Any] = {}  # (plan, chunk shapes, wanted) -> buffer assignment (Model._schedule)
 
-    def get(self, nbytes):
-        best = None
+    def get(self, nbytes: int) -> np.ndarray:
+        best: int | None = None
         for i, b in enumerate(self.free):
             if b.nbytes >= nbytes and (best is None or b.nbytes < self.free[best].nbytes):
                 best = i
@@ -31,13 +38,14 @@ class _Pool:
         self.allocated += max(nbytes, 1)
         return np.empty(max(nbytes, 1), np.uint8)
 
-    def put(self, buf):
+    def put(self, buf: np.ndarray) -> None:
         self.free.append(buf)
 
 
-def _view(buf, shape, dtype):
+def _view(buf: np.ndarray, shape: Shape, dtype: npt.DTypeLike) -> np.ndarray:
     n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-    return buf[:n].view(dtype).reshape(shape)
+    view: np.ndarray = buf[:n].view(dtype).reshape(shape)
+    return view
 
 
 class Model:
@@ -53,7 +61,9 @@ class Model:
     ``impl="reference"`` the NumPy reference ops (fastq.models.reference_ops), for cross-checks.
     """
 
-    def __init__(self, graph: Graph, weights: dict, info=None, impl="native"):
+    def __init__(
+        self, graph: Graph, weights: dict[str, list[Any]], info: dict[str, Any] | None = None, impl: str = "native"
+    ) -> None:
         if impl not in ("native", "reference"):
             raise ValueError(f"impl: expected 'native' or 'reference', got {impl!r}")
         self.graph = graph
@@ -62,47 +72,47 @@ class Model:
         self.name = graph.name
         self.impl = impl
         self.ops, self._outputs, self._aliases = compile_graph(graph, weights, impl=impl)
-        self._plans = {(): (self.ops, self._outputs, self._aliases)}
+        self._plans: dict[tuple[str, ...], Plan] = {(): (self.ops, self._outputs, self._aliases)}
         self._lock = threading.Lock()
-        self._pools = []
+        self._pools: list[_Pool] = []
 
     # -- pickling: everything but the transient pools and lock ------------------------------------
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_lock")
         state.pop("_pools")
         state["_plans"] = {(): self._plans[()]}
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
         self._pools = []
 
     # -- introspection -----------------------------------------------------------------------------
     @property
-    def input_names(self):
+    def input_names(self) -> list[str]:
         return list(self.graph.inputs)
 
     @property
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return list(self.graph.outputs)
 
     @property
-    def input_shapes(self):
+    def input_shapes(self) -> list[tuple[int | None, ...]]:
         """Per-image input shapes (None for a dimension the model leaves open)."""
         return [self.graph.input_shapes[i] for i in self.graph.inputs]
 
     @property
-    def layer_names(self):
+    def layer_names(self) -> list[str]:
         return [n.layer for n in self.graph.nodes]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         nb = sum(op.kind == "binary" for op in self.ops)
         return f"<fastq.models.Model {self.name!r}: {len(self.ops)} ops ({nb} binary), inputs {self.input_shapes}>"
 
     # -- running -----------------------------------------------------------------------------------
-    def _plan(self, keep):
+    def _plan(self, keep: Iterable[str]) -> Plan:
         key = tuple(sorted(set(keep)))
         with self._lock:
             plan = self._plans.get(key)
@@ -112,8 +122,8 @@ class Model:
                 self._plans[key] = plan
         return plan
 
-    def _inputs(self, x):
-        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    def _inputs(self, x: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[np.ndarray]:
+        xs: list[Any] = list(x) if isinstance(x, (list, tuple)) else [x]
         if len(xs) != len(self.graph.inputs):
             raise ValueError(f"x: the model has {len(self.graph.inputs)} inputs, got {len(xs)} arrays")
         out = []
@@ -131,14 +141,14 @@ class Model:
             raise ValueError(f"x: the inputs have different batch sizes: {[a.shape[0] for a in out]}")
         return out
 
-    def _shapes(self, plan, in_shapes):
+    def _shapes(self, plan: Plan, in_shapes: dict[str, Shape]) -> dict[str, Shape]:
         op_list, _, _ = plan
         shapes = dict(in_shapes)
         for op in op_list:
             shapes[op.name] = tuple(int(d) for d in op.output_shape([shapes[i] for i in op.inputs]))
         return shapes
 
-    def _schedule(self, plan, xs, wanted, pool):
+    def _schedule(self, plan: Plan, xs: list[np.ndarray], wanted: set[str], pool: _Pool) -> Any:
         """The buffers of one chunk shape, assigned once and cached in the pool: each value goes
         into the smallest free buffer that holds it (or its input's buffer, for an in-place op)
         and a buffer is freed after its value's last use. Returns (steps, wanted inputs): steps
@@ -152,11 +162,13 @@ class Model:
         n = xs[0].shape[0]
         shapes = self._shapes(plan, {k: v.shape[1:] for k, v in zip(self.graph.inputs, xs)})
         slot = {name: j for j, name in enumerate(self.graph.inputs)}
-        last = {}
+        last: dict[str, int] = {}
         for i, op in enumerate(op_list):
             for v in op.inputs:
                 last[v] = i
-        buffers, views, steps = {}, {}, []  # value -> pool buffer; value -> its array
+        buffers: dict[str, np.ndarray] = {}  # value -> pool buffer
+        views: dict[str, np.ndarray] = {}  # value -> its array
+        steps: list[Any] = []
         for k, x in zip(self.graph.inputs, xs):
             views[k] = x
         for i, op in enumerate(op_list):
@@ -190,7 +202,15 @@ class Model:
         pool.schedules[key] = sched
         return sched
 
-    def _run(self, plan, xs, wanted, pool, times=None, clock=None):
+    def _run(
+        self,
+        plan: Plan,
+        xs: list[np.ndarray],
+        wanted: set[str],
+        pool: _Pool,
+        times: list[float] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> dict[str, np.ndarray]:
         """Run ``plan`` on one chunk; returns {value name: array copy} for the wanted values.
         ``times``: a list receiving each op's ``clock()`` duration (profile())."""
         steps, wanted_inputs = self._schedule(plan, xs, wanted, pool)
@@ -207,7 +227,9 @@ class Model:
                 result[op.name] = out.copy()
         return result
 
-    def predict(self, x, outputs=None, batch_size=32):
+    def predict(
+        self, x: npt.ArrayLike | Sequence[npt.ArrayLike], outputs: Iterable[str] | None = None, batch_size: int = 32
+    ) -> Any:
         """Run the model on ``x`` (float32 NHWC batch, or a list for several inputs).
 
         Returns the output array (a list for several outputs), like Keras's ``predict``. With
@@ -246,17 +268,22 @@ class Model:
         merged = {k: np.concatenate([c[k] for c in chunks]) if len(chunks) > 1 else chunks[0][k] for k in wanted}
         for k, v in merged.items():
             # bits only stay inside binary chains (a kept value is float); the reference's are bool
-            if v.dtype == _ops.BITS:
+            if v.dtype == BITS:
                 merged[k] = np.where(v, np.float32(-1), np.float32(1))
-        preds = [merged[v] for v in finals]
-        preds = preds[0] if len(preds) == 1 else preds
+        listed = [merged[v] for v in finals]
+        preds = listed[0] if len(listed) == 1 else listed
         if outputs is None:
             return preds
         return preds, {name: merged[want_of[name]] for name in names}
 
     __call__ = predict
 
-    def profile(self, x, repeats=5, clock=time.perf_counter):
+    def profile(
+        self,
+        x: npt.ArrayLike | Sequence[npt.ArrayLike],
+        repeats: int = 5,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> tuple[float, list[tuple[Any, float]]]:
         """Time ``predict(x)`` (one chunk) op by op: ``(total, [(op, seconds)])``, medians of
         ``repeats`` runs after a warm-up, measured with ``clock`` (e.g. ``time.thread_time`` for
         the calling thread's CPU time on a busy machine). ``total`` minus the ops' sum is the
@@ -268,9 +295,10 @@ class Model:
             pool = self._pools.pop() if self._pools else _Pool()
         try:
             self._run(plan, xs, wanted, pool)
-            totals, per_op = [], []
+            totals: list[float] = []
+            per_op: list[list[float]] = []
             for _ in range(max(int(repeats), 1)):
-                times = []
+                times: list[float] = []
                 t = clock()
                 self._run(plan, xs, wanted, pool, times, clock)
                 totals.append(clock() - t)
@@ -282,11 +310,13 @@ class Model:
         return float(np.median(totals)), list(zip(plan[0], (float(v) for v in med)))
 
     # -- summary -----------------------------------------------------------------------------------
-    def summary(self, input_shape=None, print_fn=print):
+    def summary(
+        self, input_shape: Sequence[Any] | None = None, print_fn: Callable[[str], object] = print
+    ) -> dict[str, int]:
         """Print each op (binary or float), its output shape and MACs per image. ``input_shape``:
         the per-image input shape where the model leaves dimensions open."""
-        shapes = {}
-        ins = self.input_shapes
+        shapes: dict[str, Any] = {}
+        ins: list[Any] = self.input_shapes
         if input_shape is not None:
             ins = [tuple(input_shape)] if len(ins) == 1 else [tuple(s) for s in input_shape]
         for name, s in zip(self.graph.inputs, ins):
@@ -310,7 +340,7 @@ class Model:
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        line = "  ".join("{:<%d}" % w for w in widths[:4]) + "  {:>%d}" % widths[4]
+        line = "  ".join(f"{{:<{w}}}" for w in widths[:4]) + f"  {{:>{widths[4]}}}"
         text = [f'Model "{self.name}": {len(self.ops)} ops', line.format(*rows[0]), "-" * (sum(widths) + 8)]
         text += [line.format(*r) for r in rows[1:]]
         text.append("-" * (sum(widths) + 8))

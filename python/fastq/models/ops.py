@@ -30,7 +30,11 @@ read by the next binary op, never unpacked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _core
 from .. import _float_ops as _f
@@ -54,28 +58,31 @@ from .reference_ops import (  # noqa: F401
 WORDS = np.dtype(np.uint64)
 
 
-def _words(c):
+def _words(c: int) -> int:
     return -(-c // 64)
 
 
-def _f32_vector(v, n, default):
-    return np.broadcast_to(np.float32(default) if v is None else np.asarray(v, np.float32), (n,)).copy()
+def _f32_vector(v: npt.ArrayLike | None, n: int, default: float) -> np.ndarray:
+    vec: np.ndarray = np.broadcast_to(np.float32(default) if v is None else np.asarray(v, np.float32), (n,)).copy()
+    return vec
 
 
 # -- binary ---------------------------------------------------------------------------------------
 class _BinaryOp(Op):
     kind = "binary"
+    packed_output: bool
+    post_relu: bool
 
-    def storage(self, shape):
+    def storage(self, shape: Sequence[int]) -> tuple[tuple[int, ...], np.dtype[Any]]:
         if self.packed_output:
             return tuple(shape[:-1]) + (_words(shape[-1]),), WORDS
         return tuple(shape), F32
 
     @property
-    def out_dtype(self):
+    def out_dtype(self) -> np.dtype[Any]:  # type: ignore[override]  # derived here, an attribute on Op
         return WORDS if self.packed_output else F32
 
-    def _finish(self, out):
+    def _finish(self, out: np.ndarray) -> None:
         if self.post_relu:
             _f.relu(out, out=out)
 
@@ -85,20 +92,20 @@ class BinaryConv2D(_BinaryOp):
 
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        groups=1,
-        pad_values=1.0,
-        scale=None,
-        bias=None,
-        pre_relu=False,
-        post_relu=False,
-        packed_output=False,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        pad_values: float = 1.0,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        pre_relu: bool = False,
+        post_relu: bool = False,
+        packed_output: bool = False,
+    ) -> None:
         super().__init__(name, inputs)
         kernel = np.asarray(kernel, np.float32)
         self.ksize, self.cout, self.cin = kernel.shape[:2], kernel.shape[3], kernel.shape[2] * int(groups)
@@ -121,19 +128,19 @@ class BinaryConv2D(_BinaryOp):
         )
         self._plan = self._layer._plan
 
-    def describe(self):
+    def describe(self) -> str:
         return "BinaryConv2D" + (" -> bits" if self.packed_output else "") + (" + Add" if len(self.inputs) > 1 else "")
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         h, w, _ = in_shapes[0]
         _, (oh, ow) = conv_geometry((h, w), self.ksize, self.strides, self.dilation, self.padding)
         return (oh, ow, self.cout)
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         oh, ow, co = self.output_shape(in_shapes)
-        return oh * ow * co * self.ksize[0] * self.ksize[1] * (self.cin // self._layer.groups)
+        return int(oh * ow * co * self.ksize[0] * self.ksize[1] * (self.cin // self._layer.groups))
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         if self.packed_output and self.post_relu:
             out[...] = 0
             return
@@ -143,7 +150,7 @@ class BinaryConv2D(_BinaryOp):
             self._plan(inputs[0], out)
         self._finish(out)
 
-    def __reduce__(self):  # the plan is rebuilt from the layer (which pickles)
+    def __reduce__(self) -> tuple[Any, ...]:  # the plan is rebuilt from the layer (which pickles)
         state = {k: v for k, v in self.__dict__.items() if k != "_plan"}
         return (_restore, (type(self), state))
 
@@ -152,8 +159,16 @@ class BinaryDense(_BinaryOp):
     """``y = post_relu(pre_relu(sign(x) . sign(kernel)) * scale + bias)`` on the last axis."""
 
     def __init__(
-        self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False
-    ):
+        self,
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        pre_relu: bool = False,
+        post_relu: bool = False,
+        packed_output: bool = False,
+    ) -> None:
         super().__init__(name, inputs)
         kernel = np.asarray(kernel, np.float32)  # (in, units), Keras's layout
         self.units = kernel.shape[1]
@@ -169,16 +184,16 @@ class BinaryDense(_BinaryOp):
             activation="relu" if self.pre_relu else None,
         )
 
-    def describe(self):
+    def describe(self) -> str:
         return "BinaryDense" + (" -> bits" if self.packed_output else "")
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         return in_shapes[0][:-1] + (self.units,)
 
-    def macs(self, in_shapes):
-        return int(np.prod(in_shapes[0][:-1], dtype=np.int64)) * self.units * self.in_features
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
+        return int(np.prod(in_shapes[0][:-1], dtype=np.int64)) * int(self.units) * int(self.in_features)
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         if self.packed_output:
             if self.post_relu:
                 out[...] = 0
@@ -189,7 +204,7 @@ class BinaryDense(_BinaryOp):
         self._finish(out)
 
 
-def _restore(cls, state):
+def _restore(cls: type[Any], state: dict[str, Any]) -> Any:
     op = object.__new__(cls)
     op.__dict__.update(state)
     op._plan = op._layer._plan
@@ -200,10 +215,13 @@ def _restore(cls, state):
 class _Rebuilt:
     """Pickles without the native plan and rebuilds it (``_build``) when unpickled."""
 
-    def __getstate__(self):
+    def _build(self) -> None:  # each subclass makes its native plan
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_native"}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._build()
 
@@ -213,22 +231,22 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
 
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        bias=None,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        groups=1,
-        activation=None,
-        pad_value=0.0,
-        scale=None,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        activation: str | None = None,
+        pad_value: float = 0.0,
+        scale: npt.ArrayLike | None = None,
+    ) -> None:
         super().__init__(name, inputs, kernel, bias, strides, padding, dilation, groups, activation, pad_value, scale)
         self._build()
 
-    def _build(self):
+    def _build(self) -> None:
         self._native = None
         if self.groups == 1 and (self.pad_value == 0.0 or self.padding == "valid"):
             self._native = _f.Conv2D(
@@ -241,7 +259,7 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
                 relu=self.activation == "relu",
             )
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         if self._native is None:
             return super().run(inputs, out)
         self._native(inputs[0], out)
@@ -250,21 +268,21 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
 class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        bias=None,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        activation=None,
-        pad_value=0.0,
-        scale=None,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        activation: str | None = None,
+        pad_value: float = 0.0,
+        scale: npt.ArrayLike | None = None,
+    ) -> None:
         super().__init__(name, inputs, kernel, bias, strides, padding, dilation, activation, pad_value, scale)
         self._build()
 
-    def _build(self):
+    def _build(self) -> None:
         self._native = None
         if self.pad_value == 0.0 or self.padding == "valid":
             self._native = _f.DepthwiseConv2D(
@@ -277,21 +295,28 @@ class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
                 relu=self.activation == "relu",
             )
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         if self._native is None:
             return super().run(inputs, out)
         self._native(inputs[0], out)
 
 
 class Dense(_Rebuilt, _ref.Dense):
-    def __init__(self, name, inputs, kernel, bias=None, activation=None):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        activation: str | None = None,
+    ) -> None:
         super().__init__(name, inputs, kernel, bias, activation)
         self._build()
 
-    def _build(self):
+    def _build(self) -> None:
         self._native = _f.Dense(self.kernel, bias=self.bias, relu=self.activation == "relu")
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         self._native(inputs[0], out)
 
 
@@ -299,15 +324,22 @@ class Affine(_ref.Affine):
     """Batch norm ``x * scale + bias`` (two roundings), optionally ``+ residual`` (a fused Add:
     Keras's ``BN(x) + r``, one more rounding), then relu."""
 
-    def __init__(self, name, inputs, scale, bias, activation=None):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        scale: npt.ArrayLike | None,
+        bias: npt.ArrayLike | None,
+        activation: str | None = None,
+    ) -> None:
         super().__init__(name, inputs, scale, bias, activation)
         self.scale = np.ascontiguousarray(self.scale)
         self.bias = np.ascontiguousarray(self.bias)
 
-    def describe(self):
+    def describe(self) -> str:
         return "BatchNorm" + (" + Add" if len(self.inputs) > 1 else "")
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         _f.affine(
             inputs[0],
             self.scale,
@@ -319,7 +351,7 @@ class Affine(_ref.Affine):
 
 
 class Activation(_ref.Activation):
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         if self.fn == "relu" and self.max_value is None and self.negative_slope == 0.0 and self.threshold == 0.0:
             _f.relu(x, out=out)
@@ -330,7 +362,7 @@ class Activation(_ref.Activation):
 
 
 class Add(_ref.Add):
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         _f.add(inputs[0], inputs[1], out=out)
         for x in inputs[2:]:
             _f.add(out, x, out=out)
@@ -338,21 +370,48 @@ class Add(_ref.Add):
 
 class MaxPool2D(_ref.MaxPool2D):
     """Max pool of float32 (native; ``relu=True`` after a fused relu) or of packed words (native:
-    the AND of each window's words)."""
+    the AND of each window's words; ``invert``'s channels: the OR, as NOT AND NOT, the input's
+    words flipped there for the pool and flipped back)."""
 
-    def run(self, inputs, out):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        if self.packed:
+            self.out_dtype = WORDS
+        self._mask: np.ndarray | None = None
+        if self.invert is not None:  # the channels' bits in the packed layout
+            c = len(self.invert)
+            bits = np.zeros(_words(c) * 64, np.bool_)
+            bits[:c] = self.invert
+            self._mask = np.packbits(bits.reshape(-1, 8), axis=1, bitorder="little").reshape(-1).view("<u8")
+            self._mask = self._mask.astype(WORDS)
+
+    def storage(self, shape: Sequence[int]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        if self.packed:
+            return (*shape[:-1], _words(shape[-1])), WORDS
+        return tuple(shape), F32
+
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         if x.dtype == WORDS:
-            _core.active.max_pool2d(x, self.pool_size, self.strides, self.padding, out)
+            m = self._mask
+            if m is not None:
+                np.bitwise_xor(x, m, out=x)
+            try:
+                _core.active.max_pool2d(x, self.pool_size, self.strides, self.padding, out)
+            finally:
+                if m is not None:
+                    np.bitwise_xor(x, m, out=x)
+            if m is not None:
+                np.bitwise_xor(out, m, out=out)
         else:
             _f.max_pool2d(x, self.pool_size, self.strides, self.padding, relu=self.relu, out=out)
 
 
 class AvgPool2D(_ref.AvgPool2D):
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         _f.avg_pool2d(inputs[0], self.pool_size, self.strides, self.padding, out=out)
 
 
 class GlobalAvgPool2D(_ref.GlobalAvgPool2D):
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         _f.global_avg_pool2d(inputs[0], out=out.reshape(out.shape[0], -1))

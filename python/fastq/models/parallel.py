@@ -15,10 +15,15 @@ in, so the result equals the single-process ``model.predict(images)`` exactly.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from .model import Model
 
-def _worker_threads():
+
+def _worker_threads() -> int | None:
     """The number of threads of the Dask worker running this task (None outside a worker)."""
     try:
         from distributed import get_worker
@@ -27,19 +32,21 @@ def _worker_threads():
     except (ImportError, ValueError):
         return None
     state = getattr(w, "state", None)
-    return getattr(state, "nthreads", None) or getattr(w, "nthreads", None)
+    n = getattr(state, "nthreads", None) or getattr(w, "nthreads", None)
+    return None if n is None else int(n)
 
 
-def _predict_block(block, model, batch_size):
+def _predict_block(block: np.ndarray, model: Model, batch_size: int) -> np.ndarray:
     import fastq
 
     threads = _worker_threads()
     if threads and fastq.get_num_threads() != threads:
         fastq.set_num_threads(threads)
-    return model.predict(np.ascontiguousarray(block, np.float32), batch_size=batch_size)
+    y: np.ndarray = model.predict(np.ascontiguousarray(block, np.float32), batch_size=batch_size)
+    return y
 
 
-def predict_dask(model, images, batch_size=32):
+def predict_dask(model: Model, images: Any, batch_size: int = 32) -> Any:
     """``model.predict`` mapped over a dask array of images chunked along the batch axis only.
     Returns a lazy dask array of the model's single output."""
     import dask

@@ -29,14 +29,18 @@ scale/bias. Binary results equal the native ops' bit for bit; float results agre
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 BITS = np.dtype(np.bool_)
 F32 = np.dtype(np.float32)
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def same_padding(size, k, stride, dilation):
+def same_padding(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
     """TensorFlow's SAME split along one axis: (before, after), before = floor(total / 2)."""
     eff = (k - 1) * dilation + 1
     out = -(-size // stride)
@@ -44,7 +48,9 @@ def same_padding(size, k, stride, dilation):
     return total // 2, total - total // 2
 
 
-def conv_geometry(hw, ksize, strides, dilation, padding):
+def conv_geometry(
+    hw: Sequence[int], ksize: Sequence[int], strides: Sequence[int], dilation: Sequence[int], padding: str
+) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
     """((pad_top, pad_bottom), (pad_left, pad_right)), (out_h, out_w) of a 2-D window op."""
     pads, out = [], []
     for size, k, s, d in zip(hw, ksize, strides, dilation):
@@ -62,7 +68,9 @@ def conv_geometry(hw, ksize, strides, dilation, padding):
     return tuple(pads), tuple(out)
 
 
-def _taps(xp, ksize, strides, dilation, out_hw):
+def _taps(
+    xp: np.ndarray, ksize: Sequence[int], strides: Sequence[int], dilation: Sequence[int], out_hw: Sequence[int]
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield (i, j, view) for each kernel tap in row-major order: view (out_h, out_w, C)."""
     (sh, sw), (dh, dw), (oh, ow) = strides, dilation, out_hw
     for i in range(ksize[0]):
@@ -70,13 +78,13 @@ def _taps(xp, ksize, strides, dilation, out_hw):
             yield i, j, xp[i * dh : i * dh + (oh - 1) * sh + 1 : sh, j * dw : j * dw + (ow - 1) * sw + 1 : sw, :]
 
 
-def _pad_image(x, pads, value):
+def _pad_image(x: np.ndarray, pads: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
     if pads == ((0, 0), (0, 0)):
         return x
     return np.pad(x, (pads[0], pads[1], (0, 0)), constant_values=np.asarray(value, x.dtype))
 
 
-def _activate(y, activation):
+def _activate(y: np.ndarray, activation: str | None) -> None:
     if activation == "relu":
         np.maximum(y, 0, out=y)
     elif activation in (None, "linear"):
@@ -85,43 +93,55 @@ def _activate(y, activation):
         raise ValueError(activation)
 
 
-def _signs(x):
+def _signs(x: np.ndarray) -> np.ndarray:
     """±1 float32 values of a float array (sign(0) = +1) or of bits."""
     if x.dtype == BITS:
-        return np.where(x, np.float32(-1), np.float32(1))
-    return np.where(x < 0, np.float32(-1), np.float32(1))
+        signs: np.ndarray = np.where(x, np.float32(-1), np.float32(1))
+        return signs
+    signs = np.where(x < 0, np.float32(-1), np.float32(1))
+    return signs
 
 
 class Op:
     kind = "float"  # "binary" or "float", for summary()
-    out_dtype = F32
+    out_dtype: np.dtype[Any] = F32
     inplace = False  # may write into its first input's buffer
 
-    def __init__(self, name, inputs):
+    def __init__(self, name: str, inputs: Iterable[str]) -> None:
         self.name = name  # the value it produces (a Keras layer name)
         self.inputs = list(inputs)  # the values it reads
         self.layers = [name]  # Keras layers folded into this op (summary)
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         return in_shapes[0]
 
-    def storage(self, shape):
+    def storage(self, shape: Sequence[int]) -> tuple[tuple[int, ...], np.dtype[Any]]:
         """(shape, dtype) of the array holding ``shape`` (batch first) of this op's results."""
         return tuple(shape), self.out_dtype
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         return 0
 
-    def describe(self):
+    def describe(self) -> str:
         return type(self).__name__
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{self.describe()}({self.name!r} <- {', '.join(self.inputs)})"
 
 
 # -- convolutions ---------------------------------------------------------------------------------
 class _ConvBase(Op):
-    def __init__(self, name, inputs, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1, pad_value=0.0):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        pad_value: float = 0.0,
+    ) -> None:
         super().__init__(name, inputs)
         self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)  # HWIO
         self.ksize = self.kernel.shape[:2]
@@ -131,16 +151,16 @@ class _ConvBase(Op):
         self.groups = int(groups)
         self.pad_value = pad_value
 
-    def output_shape(self, in_shapes):
-        h, w, c = in_shapes[0]
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        h, w, _c = in_shapes[0]
         _, (oh, ow) = conv_geometry((h, w), self.ksize, self.strides, self.dilation, self.padding)
         return (oh, ow, self.kernel.shape[3])
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         oh, ow, co = self.output_shape(in_shapes)
-        return oh * ow * co * self.ksize[0] * self.ksize[1] * self.kernel.shape[2]
+        return int(oh * ow * co * self.ksize[0] * self.ksize[1] * self.kernel.shape[2])
 
-    def _accumulate(self, xi):
+    def _accumulate(self, xi: np.ndarray) -> np.ndarray:
         """Sum over taps (fixed order) of one image's patches times the kernel: (oh*ow, cout)."""
         h, w, c = xi.shape
         pads, out_hw = conv_geometry((h, w), self.ksize, self.strides, self.dilation, self.padding)
@@ -172,20 +192,20 @@ class BinaryConv2D(_ConvBase):
 
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        groups=1,
-        pad_values=1.0,
-        scale=None,
-        bias=None,
-        pre_relu=False,
-        post_relu=False,
-        packed_output=False,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        pad_values: float = 1.0,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        pre_relu: bool = False,
+        post_relu: bool = False,
+        packed_output: bool = False,
+    ) -> None:
         signs = np.where(np.asarray(kernel) < 0, np.float32(-1), np.float32(1))
         super().__init__(name, inputs, signs, strides, padding, dilation, groups, pad_value=1.0 if pad_values else 0.0)
         cout = signs.shape[3]
@@ -195,10 +215,10 @@ class BinaryConv2D(_ConvBase):
         self.packed_output = bool(packed_output)
         self.out_dtype = BITS if packed_output else F32
 
-    def describe(self):
+    def describe(self) -> str:
         return "BinaryConv2D" + (" -> bits" if self.packed_output else "") + (" + Add" if len(self.inputs) > 1 else "")
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             acc = self._accumulate(_signs(x[n]))
@@ -207,7 +227,7 @@ class BinaryConv2D(_ConvBase):
                 out[n] += inputs[1][n]
 
 
-def _binary_output(acc, op, out):
+def _binary_output(acc: np.ndarray, op: Any, out: np.ndarray) -> None:
     if op.pre_relu:
         np.maximum(acc, 0, out=acc)
     np.multiply(acc, op.scale, out=acc)
@@ -227,24 +247,24 @@ class Conv2D(_ConvBase):
 
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        bias=None,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        groups=1,
-        activation=None,
-        pad_value=0.0,
-        scale=None,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        groups: int = 1,
+        activation: str | None = None,
+        pad_value: float = 0.0,
+        scale: npt.ArrayLike | None = None,
+    ) -> None:
         super().__init__(name, inputs, kernel, strides, padding, dilation, groups, pad_value)
         self.bias = None if bias is None else np.asarray(bias, np.float32)
         self.scale = None if scale is None else np.asarray(scale, np.float32)
         self.activation = activation
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             acc = self._accumulate(np.asarray(x[n], np.float32))
@@ -262,17 +282,17 @@ class DepthwiseConv2D(Op):
 
     def __init__(
         self,
-        name,
-        inputs,
-        kernel,
-        bias=None,
-        strides=(1, 1),
-        padding="valid",
-        dilation=(1, 1),
-        activation=None,
-        pad_value=0.0,
-        scale=None,
-    ):
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        strides: Sequence[int] = (1, 1),
+        padding: str = "valid",
+        dilation: Sequence[int] = (1, 1),
+        activation: str | None = None,
+        pad_value: float = 0.0,
+        scale: npt.ArrayLike | None = None,
+    ) -> None:
         super().__init__(name, inputs)
         self.scale = None if scale is None else np.asarray(scale, np.float32)
         self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)
@@ -282,16 +302,16 @@ class DepthwiseConv2D(Op):
         self.activation = activation
         self.pad_value = pad_value
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         h, w, c = in_shapes[0]
         _, (oh, ow) = conv_geometry((h, w), self.ksize, self.strides, self.dilation, self.padding)
         return (oh, ow, c * self.kernel.shape[3])
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         oh, ow, co = self.output_shape(in_shapes)
-        return oh * ow * co * self.ksize[0] * self.ksize[1]
+        return int(oh * ow * co * self.ksize[0] * self.ksize[1])
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             h, w, c = x[n].shape
@@ -314,19 +334,26 @@ class DepthwiseConv2D(Op):
 class Dense(Op):
     """Float ``x @ kernel + bias`` on the last axis, optional relu; one image at a time."""
 
-    def __init__(self, name, inputs, kernel, bias=None, activation=None):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        activation: str | None = None,
+    ) -> None:
         super().__init__(name, inputs)
         self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)  # (in, units)
         self.bias = None if bias is None else np.asarray(bias, np.float32)
         self.activation = activation
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         return in_shapes[0][:-1] + (self.kernel.shape[1],)
 
-    def macs(self, in_shapes):
+    def macs(self, in_shapes: Sequence[tuple[int, ...]]) -> int:
         return int(np.prod(in_shapes[0][:-1], dtype=np.int64)) * self.kernel.size
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             y = np.asarray(x[n], np.float32) @ self.kernel
@@ -343,8 +370,16 @@ class BinaryDense(Op):
     kind = "binary"
 
     def __init__(
-        self, name, inputs, kernel, scale=None, bias=None, pre_relu=False, post_relu=False, packed_output=False
-    ):
+        self,
+        name: str,
+        inputs: Iterable[str],
+        kernel: npt.ArrayLike,
+        scale: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        pre_relu: bool = False,
+        post_relu: bool = False,
+        packed_output: bool = False,
+    ) -> None:
         super().__init__(name, inputs)
         self.kernel = np.where(np.asarray(kernel) < 0, np.float32(-1), np.float32(1))  # (in, units)
         units = self.kernel.shape[1]
@@ -354,13 +389,13 @@ class BinaryDense(Op):
         self.packed_output = bool(packed_output)
         self.out_dtype = BITS if packed_output else F32
 
-    def describe(self):
+    def describe(self) -> str:
         return "BinaryDense" + (" -> bits" if self.packed_output else "")
 
     output_shape = Dense.output_shape
     macs = Dense.macs
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             acc = _signs(x[n]) @ self.kernel
@@ -373,16 +408,23 @@ class Affine(Op):
 
     inplace = True
 
-    def __init__(self, name, inputs, scale, bias, activation=None):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        scale: npt.ArrayLike | None,
+        bias: npt.ArrayLike | None,
+        activation: str | None = None,
+    ) -> None:
         super().__init__(name, inputs)
         self.scale = np.asarray(scale, np.float32)
         self.bias = np.asarray(bias, np.float32)
         self.activation = activation
 
-    def describe(self):
+    def describe(self) -> str:
         return "BatchNorm"
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         np.multiply(inputs[0], self.scale, out=out)
         np.add(out, self.bias, out=out)
         _activate(out, self.activation)
@@ -394,15 +436,23 @@ class Activation(Op):
 
     inplace = True
 
-    def __init__(self, name, inputs, fn, max_value=None, negative_slope=0.0, threshold=0.0):
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        fn: str,
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+    ) -> None:
         super().__init__(name, inputs)
         self.fn = fn
         self.max_value, self.negative_slope, self.threshold = max_value, float(negative_slope), float(threshold)
 
-    def describe(self):
+    def describe(self) -> str:
         return f"Activation({self.fn})"
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         if self.fn == "relu":
             if self.negative_slope == 0.0 and self.threshold == 0.0:
@@ -429,14 +479,14 @@ class Quantize(Op):
 
     inplace = True
 
-    def __init__(self, name, inputs, quantizer):
+    def __init__(self, name: str, inputs: Iterable[str], quantizer: Any) -> None:
         super().__init__(name, inputs)
         self.quantizer = quantizer
 
-    def describe(self):
+    def describe(self) -> str:
         return f"Quantize({type(self.quantizer).__name__})"
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         self.quantizer(np.ascontiguousarray(inputs[0], np.float32), out=out)
 
 
@@ -445,7 +495,7 @@ class Add(Op):
 
     inplace = True
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         np.add(inputs[0], inputs[1], out=out)
         for x in inputs[2:]:
             np.add(out, x, out=out)
@@ -456,11 +506,11 @@ class Scalar(Op):
 
     inplace = True
 
-    def __init__(self, name, inputs, fn, value):
+    def __init__(self, name: str, inputs: Iterable[str], fn: str, value: float) -> None:
         super().__init__(name, inputs)
         self.fn, self.value = fn, np.float32(value)
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         if self.fn == "add":
             np.add(x, self.value, out=out)
@@ -477,36 +527,36 @@ class Binary(Op):
 
     inplace = True
 
-    def __init__(self, name, inputs, fn):
+    def __init__(self, name: str, inputs: Iterable[str], fn: str) -> None:
         super().__init__(name, inputs)
         self.fn = fn
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         (np.subtract if self.fn == "sub" else np.multiply)(inputs[0], inputs[1], out=out)
 
 
 class Concatenate(Op):
-    def __init__(self, name, inputs, axis):
+    def __init__(self, name: str, inputs: Iterable[str], axis: int) -> None:
         super().__init__(name, inputs)
         self.axis = axis  # axis of the per-image shape
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         s = list(in_shapes[0])
         s[self.axis] = sum(x[self.axis] for x in in_shapes)
         return tuple(s)
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         np.concatenate(inputs, axis=self.axis if self.axis < 0 else self.axis + 1, out=out)
 
 
 class Reshape(Op):
     """Flatten / Reshape (C order, as Keras with channels_last)."""
 
-    def __init__(self, name, inputs, target):
+    def __init__(self, name: str, inputs: Iterable[str], target: Sequence[int]) -> None:
         super().__init__(name, inputs)
         self.target = tuple(target)  # may hold one -1
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         size = int(np.prod(in_shapes[0], dtype=np.int64))
         t = list(self.target)
         if -1 in t:
@@ -516,34 +566,36 @@ class Reshape(Op):
             raise ValueError(f"layer {self.name!r}: cannot reshape {in_shapes[0]} to {self.target}")
         return tuple(t)
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         np.copyto(out, inputs[0].reshape(out.shape))
 
 
 class ZeroPadding2D(Op):
-    def __init__(self, name, inputs, pads):
+    def __init__(self, name: str, inputs: Iterable[str], pads: Sequence[Sequence[int]]) -> None:
         super().__init__(name, inputs)
         self.pads = pads  # ((top, bottom), (left, right))
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         h, w, c = in_shapes[0]
-        (t, b), (l, r) = self.pads
-        return (h + t + b, w + l + r, c)
+        (top, bottom), (left, right) = self.pads
+        return (h + top + bottom, w + left + right, c)
 
-    def run(self, inputs, out):
-        (t, b), (l, r) = self.pads
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
+        (top, _), (left, _) = self.pads
         out[...] = 0
         h, w = inputs[0].shape[1:3]
-        out[:, t : t + h, l : l + w, :] = inputs[0]
+        out[:, top : top + h, left : left + w, :] = inputs[0]
 
 
 # -- pooling --------------------------------------------------------------------------------------
 class _Pool(Op):
-    def __init__(self, name, inputs, pool_size, strides, padding):
+    def __init__(
+        self, name: str, inputs: Iterable[str], pool_size: Sequence[int], strides: Sequence[int], padding: str
+    ) -> None:
         super().__init__(name, inputs)
         self.pool_size, self.strides, self.padding = tuple(pool_size), tuple(strides), padding
 
-    def output_shape(self, in_shapes):
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
         h, w, c = in_shapes[0]
         _, (oh, ow) = conv_geometry((h, w), self.pool_size, self.strides, (1, 1), self.padding)
         return (oh, ow, c)
@@ -552,20 +604,41 @@ class _Pool(Op):
 class MaxPool2D(_Pool):
     """Max over the window; SAME padding never wins (TensorFlow pads with -inf). Works on bits
     too (bit = negative: the max of signs is negative only where every tap is). ``relu``: a
-    relu fused before it (relu(max(x)), the same values up to the sign of a zero)."""
+    relu fused before it (relu(max(x)), the same values up to the sign of a zero).
 
-    def __init__(self, name, inputs, pool_size, strides, padding, relu=False):
+    ``packed``: the input and the result are bits (the compiler passes a binary convolution's
+    signs through the pool). ``invert``: None or a bool per channel: there the signs are those
+    of a decreasing function of the pooled values (a batch norm with a negative scale folded
+    across the pool), whose max is the min of the taps: negative where any tap is (OR)."""
+
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[str],
+        pool_size: Sequence[int],
+        strides: Sequence[int],
+        padding: str,
+        relu: bool = False,
+        packed: bool = False,
+        invert: np.ndarray | None = None,
+    ) -> None:
         super().__init__(name, inputs, pool_size, strides, padding)
         self.relu = bool(relu)
+        self.packed = bool(packed)
+        self.invert = None if invert is None or not np.any(invert) else np.asarray(invert, np.bool_)
+        if self.packed:
+            self.out_dtype = BITS
 
-    def describe(self):
-        return ("ReLU + " if self.relu else "") + "MaxPool2D"
+    def describe(self) -> str:
+        return ("ReLU + " if self.relu else "") + "MaxPool2D" + (" on bits" if self.packed else "")
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         h, w = x.shape[1:3]
         pads, out_hw = conv_geometry((h, w), self.pool_size, self.strides, (1, 1), self.padding)
         bits = x.dtype == BITS
+        if bits and self.invert is not None:  # OR = NOT AND NOT on those channels
+            x = x ^ self.invert
         for n in range(x.shape[0]):
             fill = True if bits else -np.inf
             xp = np.pad(x[n], (pads[0], pads[1], (0, 0)), constant_values=fill) if pads != ((0, 0), (0, 0)) else x[n]
@@ -580,13 +653,15 @@ class MaxPool2D(_Pool):
                     np.maximum(out[n], v, out=out[n])
             if self.relu and not bits:
                 np.maximum(out[n], np.float32(0), out=out[n])
+        if bits and self.invert is not None:
+            np.bitwise_xor(out, self.invert, out=out)
 
 
 class AvgPool2D(_Pool):
     """Mean over the window's taps inside the image (TensorFlow's SAME average excludes padding);
     taps summed in row-major order, then divided by the count."""
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         h, w = x.shape[1:3]
         pads, out_hw = conv_geometry((h, w), self.pool_size, self.strides, (1, 1), self.padding)
@@ -603,15 +678,15 @@ class AvgPool2D(_Pool):
 
 
 class GlobalAvgPool2D(Op):
-    def __init__(self, name, inputs, keepdims=False):
+    def __init__(self, name: str, inputs: Iterable[str], keepdims: bool = False) -> None:
         super().__init__(name, inputs)
         self.keepdims = bool(keepdims)
 
-    def output_shape(self, in_shapes):
-        h, w, c = in_shapes[0]
+    def output_shape(self, in_shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...]:
+        _h, _w, c = in_shapes[0]
         return (1, 1, c) if self.keepdims else (c,)
 
-    def run(self, inputs, out):
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
         x = inputs[0]
         for n in range(x.shape[0]):
             h, w, c = x[n].shape

@@ -14,10 +14,13 @@ activations stay O(1)), with a little seeded jitter on every batch-norm paramete
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import from_config
+from .model import Model
 
 MODELS = ("QuickNetSmall", "QuickNet", "QuickNetLarge", "BiRealNet")
 _QUICKNET = {
@@ -32,22 +35,34 @@ class _Builder:
     """A tiny functional-API stand-in writing tf_keras's config format, with Keras's default
     layer names, and tracking each tensor's (channels, mean, mean square) for the weights."""
 
-    def __init__(self, seed, input_shape):
+    def __init__(self, seed: int, input_shape: tuple[int, ...]) -> None:
         self.rng = np.random.default_rng(seed)
-        self.layers, self.weights, self.counts = [], {}, {}
-        self.stats = {}
+        self.layers: list[dict[str, Any]] = []
+        self.weights: dict[str, list[np.ndarray]] = {}
+        self.counts: dict[str, int] = {}
+        self.stats: dict[str, tuple[int, float, float]] = {}
         self.input = self._add(
             "InputLayer", {"batch_input_shape": [None, *input_shape], "dtype": "float32"}, [], name="input_1"
         )
         self.stats[self.input] = (input_shape[-1], 0.0, 1.0)
 
-    def _name(self, base):
+    def _name(self, base: str) -> str:
         k = self.counts.get(base, 0)
         self.counts[base] = k + 1
         return base if k == 0 else f"{base}_{k}"
 
-    def _add(self, cls, config, inputs, base=None, name=None, kwargs=None):
-        name = name or self._name(base)
+    def _add(
+        self,
+        cls: str,
+        config: dict[str, Any],
+        inputs: list[str],
+        base: str | None = None,
+        name: str | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> str:
+        if not name:
+            assert base is not None, "_add: a name or a base name"
+            name = self._name(base)
         config = {"name": name, "trainable": True, "dtype": "float32", **config}
         if kwargs is not None:  # TFOpLambda: one entry, the second operand in its kwargs
             nodes = [[inputs[0], 0, 0, kwargs]]
@@ -56,25 +71,25 @@ class _Builder:
         self.layers.append({"class_name": cls, "config": config, "name": name, "inbound_nodes": nodes})
         return name
 
-    def _normal(self, shape, std):
+    def _normal(self, shape: tuple[int, ...], std: float) -> np.ndarray:
         return (self.rng.standard_normal(shape) * std).astype(np.float32)
 
     # -- layers ------------------------------------------------------------------------------------
     def conv(
         self,
-        x,
-        filters,
-        k,
-        strides=1,
-        padding="valid",
-        quant=True,
-        init="he",
-        activation="linear",
-        input_quantizer=None,
-        kernel_quantizer=None,
-        pad_values=0.0,
-    ):
-        c, mean, m2 = self.stats[x]
+        x: str,
+        filters: int,
+        k: int,
+        strides: int = 1,
+        padding: str = "valid",
+        quant: bool = True,
+        init: str = "he",
+        activation: str = "linear",
+        input_quantizer: Any = None,
+        kernel_quantizer: Any = None,
+        pad_values: float = 0.0,
+    ) -> str:
+        c, _mean, m2 = self.stats[x]
         cfg = {
             "filters": filters,
             "kernel_size": [k, k],
@@ -103,7 +118,7 @@ class _Builder:
             self.stats[y] = (filters, 0.0, fan_in * std**2 * m2)
         return y
 
-    def depthwise(self, x, k, strides, quant, blur=False):
+    def depthwise(self, x: str, k: int, strides: int, quant: bool, blur: bool = False) -> str:
         c, mean, m2 = self.stats[x]
         cfg = {
             "kernel_size": [k, k],
@@ -136,7 +151,7 @@ class _Builder:
             self.stats[y] = (c, 0.0, k * k * std**2 * m2)
         return y
 
-    def bn(self, x, momentum=0.99, epsilon=1e-3, scale=True, center=True):
+    def bn(self, x: str, momentum: float = 0.99, epsilon: float = 1e-3, scale: bool = True, center: bool = True) -> str:
         c, mean, m2 = self.stats[x]
         y = self._add(
             "BatchNormalization",
@@ -157,13 +172,13 @@ class _Builder:
         self.stats[y] = (c, 0.0, 1.0)
         return y
 
-    def relu(self, x):
-        c, mean, m2 = self.stats[x]
+    def relu(self, x: str) -> str:
+        c, _mean, m2 = self.stats[x]
         y = self._add("Activation", {"activation": "relu"}, [x], "activation")
         self.stats[y] = (c, math.sqrt(m2 / (2 * math.pi)), m2 / 2)
         return y
 
-    def maxpool(self, x, size, strides, padding="valid"):
+    def maxpool(self, x: str, size: int, strides: int, padding: str = "valid") -> str:
         y = self._add(
             "MaxPooling2D",
             {
@@ -178,7 +193,7 @@ class _Builder:
         self.stats[y] = self.stats[x]
         return y
 
-    def avgpool(self, x, size, strides, padding="valid"):
+    def avgpool(self, x: str, size: int, strides: int, padding: str = "valid") -> str:
         y = self._add(
             "AveragePooling2D",
             {
@@ -193,7 +208,7 @@ class _Builder:
         self.stats[y] = self.stats[x]
         return y
 
-    def add_op(self, x, r):
+    def add_op(self, x: str, r: str) -> str:
         """``x + r`` as tf_keras saves it: TFOpLambda ``__operators__.add``."""
         y = self._add(
             "TFOpLambda",
@@ -205,17 +220,17 @@ class _Builder:
         self.stats[y] = self._sum(x, r)
         return y
 
-    def add_layer(self, x, r):
+    def add_layer(self, x: str, r: str) -> str:
         y = self._add("Add", {}, [x, r], "add")
         self.stats[y] = self._sum(x, r)
         return y
 
-    def _sum(self, x, r):
+    def _sum(self, x: str, r: str) -> tuple[int, float, float]:
         c, m1, s1 = self.stats[x]
         _, m2, s2 = self.stats[r]
         return (c, m1 + m2, s1 + s2 + 2 * m1 * m2)
 
-    def head(self, x, classes, quant_dense, relu_first):
+    def head(self, x: str, classes: int, quant_dense: bool, relu_first: bool) -> str:
         if relu_first:
             x = self.relu(x)
         x = self.avgpool(x, 7, 7)
@@ -228,7 +243,7 @@ class _Builder:
         self.weights[x] = [self._normal((c, classes), math.sqrt(2 / (c + classes))), np.zeros(classes, np.float32)]
         return self._add("Activation", {"activation": "softmax"}, [x], "activation")
 
-    def config(self, name, output):
+    def config(self, name: str, output: str) -> dict[str, Any]:
         return {
             "class_name": "Functional",
             "config": {
@@ -241,7 +256,7 @@ class _Builder:
         }
 
 
-def _quicknet(b: _Builder, blocks, filters, classes):
+def _quicknet(b: _Builder, blocks: Sequence[int], filters: Sequence[int], classes: int) -> str:
     f0 = filters[0]
     x = b.conv(b.input, f0 // 4, 3, strides=2, padding="same")
     x = b.relu(b.bn(x))
@@ -274,12 +289,12 @@ def _quicknet(b: _Builder, blocks, filters, classes):
     return b.head(x, classes, quant_dense=True, relu_first=True)
 
 
-def _birealnet(b: _Builder, classes, filters=64):
+def _birealnet(b: _Builder, classes: int, filters: int = 64) -> str:
     x = b.conv(b.input, filters, 7, strides=2, padding="same", quant=False, init="glorot")
     x = b.bn(x, momentum=0.8)
     x = b.maxpool(x, 3, 2, "same")
 
-    def block(x, out):
+    def block(x: str, out: int) -> str:
         cin = b.stats[x][0]
         shortcut = x
         if cin != out:
@@ -309,7 +324,9 @@ def _birealnet(b: _Builder, classes, filters=64):
     return b.head(x, classes, quant_dense=False, relu_first=False)
 
 
-def config_and_weights(name, seed=0, num_classes=1000):
+def config_and_weights(
+    name: str, seed: int = 0, num_classes: int = 1000
+) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
     """(Keras-style model config, {layer: [arrays]}) of a zoo model at 224x224x3."""
     if name not in MODELS:
         raise ValueError(f"name: expected one of {', '.join(MODELS)}, got {name!r}")
@@ -323,7 +340,7 @@ def config_and_weights(name, seed=0, num_classes=1000):
     return b.config(model_name, out), b.weights
 
 
-def build(name, seed=0, num_classes=1000):
+def build(name: str, seed: int = 0, num_classes: int = 1000) -> Model:
     """A compiled :class:`fastq.models.Model` of a zoo architecture with seeded random weights."""
     config, weights = config_and_weights(name, seed, num_classes)
     return from_config(config, weights, {"format": "fastq.models.zoo", "keras_version": ""})

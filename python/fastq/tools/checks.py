@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["ULP_LIMIT", "compare", "transcendental_check"]
@@ -40,7 +42,13 @@ def compare(result: np.ndarray, expected: np.ndarray) -> tuple[str, int | None]:
 
 
 def transcendental_check(
-    name: str, config: dict, direction: str, x: np.ndarray, dy: np.ndarray, got: np.ndarray, expected: np.ndarray
+    name: str,
+    config: dict[str, Any],
+    direction: str,
+    x: np.ndarray,
+    dy: np.ndarray,
+    got: np.ndarray,
+    expected: np.ndarray,
 ) -> tuple[str, int | None] | None:
     """docs/semantics.md lets SwishSign's backward and DoReFa weights (fastq's own tanh) differ by
     a few ulp *of the size of the terms* (near a cancellation the relative error of the result is

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from .env import reexec_without_openblas_vars
 
@@ -32,13 +32,13 @@ class Progress:
     """``progress(done, total, label)``; draws on stderr when it is a terminal (``mode="auto"``),
     always (``"always"``) or never (``"never"``)."""
 
-    def __init__(self, mode: str = "auto", stream: object = None, width: int = 28) -> None:
-        self.stream = stream or sys.stderr
+    def __init__(self, mode: str = "auto", stream: Any = None, width: int = 28) -> None:
+        self.stream: Any = stream or sys.stderr
         isatty = getattr(self.stream, "isatty", lambda: False)()
         self.enabled = mode == "always" or (mode == "auto" and isatty)
         self.width = width
         self.t0 = time.perf_counter()
-        self._tqdm = None
+        self._tqdm: Any = None
         self._last_len = 0
         if self.enabled and isatty:
             try:
@@ -133,7 +133,7 @@ def _cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     return 1 if bad else 0
 
 
-def _add_bench(sub: argparse._SubParsersAction) -> None:
+def _add_bench(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "bench",
         help="benchmark fastq against NumPy on this machine",
@@ -198,7 +198,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     return demo.main(args)
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:
+def _add_demo(sub: argparse._SubParsersAction[Any]) -> None:
     from . import demo
 
     p = sub.add_parser(
@@ -230,19 +230,19 @@ def _cmd_info(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _add_info(sub: argparse._SubParsersAction) -> None:
+def _add_info(sub: argparse._SubParsersAction[Any]) -> None:
     info = sub.add_parser("info", help="the build: ISAs compiled / available / active, threads")
     info.set_defaults(handler=_cmd_info)
 
 
-def _add_model(sub: argparse._SubParsersAction) -> None:
+def _add_model(sub: argparse._SubParsersAction[Any]) -> None:
     from ..models.cli import add_parser  # python -m fastq model summary|predict|bench
 
     add_parser(sub)
 
 
 # The sub-commands, in the order --help lists them. Add yours here.
-COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction[Any]], None]] = {
     "bench": _add_bench,
     "demo": _add_demo,
     "info": _add_info,

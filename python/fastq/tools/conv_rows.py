@@ -39,7 +39,9 @@ def conv_tasks(p: Plan, state: Run) -> list[Task]:
             px = fastq.pack_bits(x)
             out = np.empty((1, hw, hw, c), np.float32)
             want = reference.binary_output(reference.binary_conv2d(x, kernel, 1, "same", 1.0), scale, bias)
-            check, _ = compare(layer(px), want)
+            got = layer(px)
+            assert isinstance(got, np.ndarray)  # float output (packed_output=False)
+            check, _ = compare(got, want)
             # The fastq candidates interleaved; the NumPy reference apart, after them: its BLAS
             # threads keep spinning after each call and would slow whatever runs next.
             t0 = time.perf_counter()

@@ -27,8 +27,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -40,6 +42,8 @@ __all__ = ["THRESHOLDS", "DemoConfig", "main", "run"]
 
 # Thermometer thresholds for the 0..16 pixel intensities: 64 pixels x 4 bits = 256 input bits.
 THRESHOLDS = (1.0, 5.0, 9.0, 13.0)
+# A deployed layer: float32 ±1 weights (out, in), float32 scale and bias (out,).
+Layer = tuple[np.ndarray, np.ndarray, np.ndarray]
 INSTALL_HINT = 'pip install "fastq-bnn[demo]"'
 
 
@@ -47,12 +51,12 @@ INSTALL_HINT = 'pip install "fastq-bnn[demo]"'
 class DemoConfig:
     seed: int = 0
     epochs: int = 30
-    hidden: tuple = (256, 256)
+    hidden: tuple[int, ...] = (256, 256)
     batch_size: int = 64
     learning_rate: float = 1e-2
     test_size: float = 0.25
     bn_eps: float = 1e-3
-    thresholds: tuple = field(default_factory=lambda: THRESHOLDS)
+    thresholds: tuple[float, ...] = field(default_factory=lambda: THRESHOLDS)
     timing_budget_s: float = 3.0
 
 
@@ -61,7 +65,7 @@ class DemoConfig:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_data(cfg: DemoConfig):
+def load_data(cfg: DemoConfig) -> Any:
     """(X_train, X_test, y_train, y_test): float32 pixels (N, 64) in 0..16 and int labels."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -71,7 +75,7 @@ def load_data(cfg: DemoConfig):
     return train_test_split(x, y, test_size=cfg.test_size, random_state=cfg.seed, stratify=y)
 
 
-def thermometer_shift(x: np.ndarray, thresholds) -> np.ndarray:
+def thermometer_shift(x: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
     """``pixel - t`` for every threshold and pixel, (N, T*64) float32 (threshold-major, so NumPy
     broadcasts over rows of 64 pixels): negative exactly where the bit is -1 (pixel < t).
     Pixels and thresholds are small integers, so this is exact."""
@@ -82,7 +86,7 @@ def thermometer_shift(x: np.ndarray, thresholds) -> np.ndarray:
 _SIGN = fastq.SteSign()
 
 
-def encode(x: np.ndarray, thresholds) -> np.ndarray:
+def encode(x: np.ndarray, thresholds: Sequence[float]) -> np.ndarray:
     """The thermometer code as float32 ±1: sign(pixel - t), +1 where pixel >= t."""
     return _SIGN(thermometer_shift(x, thresholds))
 
@@ -102,13 +106,14 @@ def _exact_matmul(d: np.ndarray, s: np.ndarray) -> np.ndarray:
         return (d.astype(np.float64) @ s.astype(np.float64)).astype(np.float32)
     e = 30 - int(np.frexp(m)[1])
     di = np.rint(np.ldexp(d.astype(np.float64), e))
-    return np.ldexp(di @ s.astype(np.float64), -e).astype(np.float32)
+    r: np.ndarray = np.ldexp(di @ s.astype(np.float64), -e).astype(np.float32)
+    return r
 
 
 class BinaryMLP:
     """Latent real weights and batch-norm parameters of the binarized MLP, trained in NumPy."""
 
-    def __init__(self, sizes: list[int], rng: np.random.Generator, eps: float):
+    def __init__(self, sizes: list[int], rng: np.random.Generator, eps: float) -> None:
         self.sizes = sizes
         self.eps = np.float32(eps)
         self.w, self.gamma, self.beta = [], [], []
@@ -122,10 +127,10 @@ class BinaryMLP:
         self.aq = fastq.SteSign(clip_value=1.0)
 
     @property
-    def params(self):
+    def params(self) -> list[np.ndarray]:
         return self.w + self.gamma + self.beta
 
-    def loss_and_grads(self, a0: np.ndarray, labels: np.ndarray):
+    def loss_and_grads(self, a0: np.ndarray, labels: np.ndarray) -> tuple[float, list[np.ndarray]]:
         """Forward with batch statistics, softmax cross-entropy, backward. -> (loss, grads)."""
         n_layers = len(self.w)
         cache = []
@@ -150,7 +155,9 @@ class BinaryMLP:
         d = p
         d[np.arange(b), labels] -= 1
         d /= np.float32(b)
-        gw, gg, gb = [None] * n_layers, [None] * n_layers, [None] * n_layers
+        gw: list[Any] = [None] * n_layers
+        gg: list[Any] = [None] * n_layers
+        gb: list[Any] = [None] * n_layers
         for i in reversed(range(n_layers)):
             a, wb, zh, inv, y = cache[i]
             if i < n_layers - 1:
@@ -164,11 +171,11 @@ class BinaryMLP:
                 d = _exact_matmul(dz, wb)
         return loss, gw + gg + gb
 
-    def clip_weights(self):
+    def clip_weights(self) -> None:
         for w in self.w:
             np.clip(w, -1.0, 1.0, out=w)
 
-    def deploy(self, a_train: np.ndarray):
+    def deploy(self, a_train: np.ndarray) -> list[Layer]:
         """Fold batch norm with the training set's population statistics: per layer the binary
         weights (float32 ±1, (out, in)) and float32 ``scale``, ``bias`` with
         ``y = dot*scale + bias``. The statistics of each layer are taken on the outputs of the
@@ -189,13 +196,15 @@ class BinaryMLP:
 
 
 class Adam:
-    def __init__(self, params, lr: float, beta1=0.9, beta2=0.999, eps=1e-7):
+    def __init__(
+        self, params: list[np.ndarray], lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7
+    ) -> None:
         self.lr, self.b1, self.b2, self.eps = lr, beta1, beta2, eps
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
         self.t = 0
 
-    def step(self, params, grads, lr: float | None = None):
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float | None = None) -> None:
         self.t += 1
         lr = self.lr if lr is None else lr
         c1 = 1 - self.b1**self.t
@@ -208,7 +217,7 @@ class Adam:
             p -= (lr * (m / c1) / (np.sqrt(v / c2) + self.eps)).astype(np.float32)
 
 
-def train(cfg: DemoConfig, a_train, y_train, log: Callable[[str], None]) -> BinaryMLP:
+def train(cfg: DemoConfig, a_train: np.ndarray, y_train: np.ndarray, log: Callable[[str], None]) -> BinaryMLP:
     rng = np.random.default_rng(cfg.seed)
     sizes = [a_train.shape[1], *cfg.hidden, 10]
     model = BinaryMLP(sizes, rng, cfg.bn_eps)
@@ -242,7 +251,7 @@ class FloatSimulation:
     products), then ``dot*scale + bias`` in float32 — the arithmetic of BinaryDense — and the
     activations' sign by fastq.SteSign, as in training (the fastest exact sign NumPy code has)."""
 
-    def __init__(self, layers, thresholds):
+    def __init__(self, layers: list[Layer], thresholds: Sequence[float]) -> None:
         self.thresholds = thresholds
         # (in, out) contiguous ±1 float32 matrices, prepared once.
         self.layers = [(np.ascontiguousarray(wb.T), scale, bias) for wb, scale, bias in layers]
@@ -254,17 +263,19 @@ class FloatSimulation:
             y = (a @ wt) * scale + bias
             if i < last:
                 a = _SIGN(y)
-        return y
+        logits: np.ndarray = y
+        return logits
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.argmax(self.logits(x), axis=1)
+        labels: np.ndarray = np.argmax(self.logits(x), axis=1)
+        return labels
 
 
 class PackedNetwork:
     """The deployed network on packed bits: fastq.BinaryDense layers (weights packed once);
     hidden layers hand packed signs to the next; the last one returns float32 logits."""
 
-    def __init__(self, layers, thresholds):
+    def __init__(self, layers: list[Layer], thresholds: Sequence[float]) -> None:
         self.thresholds = thresholds
         last = len(layers) - 1
         self.layers = [
@@ -272,14 +283,16 @@ class PackedNetwork:
             for i, (wb, scale, bias) in enumerate(layers)
         ]
 
-    def logits(self, x: np.ndarray):
-        h = fastq.pack_bits(thermometer_shift(x, self.thresholds))
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h: Any = fastq.pack_bits(thermometer_shift(x, self.thresholds))
         for layer in self.layers:
             h = layer(h)
-        return h
+        logits: np.ndarray = h  # the last layer's float output
+        return logits
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.argmax(self.logits(x), axis=1)
+        labels: np.ndarray = np.argmax(self.logits(x), axis=1)
+        return labels
 
     def nbytes(self) -> int:
         """Bytes of the packed weights (the public packed format)."""
@@ -291,7 +304,9 @@ class PackedNetwork:
 # ---------------------------------------------------------------------------------------------
 
 
-def _time_pair(packed_fn, float_fn, budget_s):
+def _time_pair(
+    packed_fn: Callable[[], object], float_fn: Callable[[], object], budget_s: float
+) -> tuple[float, float, str]:
     """Median seconds per call of (packed, float); interleaved samples, >= 1 ms each. The float
     simulation is also timed with BLAS on one thread (faster for small matrices on some
     machines) and its faster setting is the baseline, so the speedup is not flattered."""
@@ -312,17 +327,18 @@ def _time_pair(packed_fn, float_fn, budget_s):
     return packed_ns * 1e-9, float_ns * 1e-9, blas
 
 
-def _blas_single_thread():
+def _blas_single_thread() -> AbstractContextManager[Any]:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         import contextlib
 
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    limits: AbstractContextManager[Any] = threadpool_limits(limits=1, user_api="blas")
+    return limits
 
 
-def run(cfg: DemoConfig | None = None, log: Callable[[str], None] = print) -> dict:
+def run(cfg: DemoConfig | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, deploy, check and time; returns the results (the keys of ``--json``)."""
     cfg = cfg or DemoConfig()
     t0 = time.perf_counter()
@@ -451,7 +467,7 @@ def missing_requirements() -> str | None:
     return None
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     """Run with parsed ``args`` (see ``build_parser``); returns the exit status."""
     missing = missing_requirements()
     if missing:
@@ -463,7 +479,7 @@ def main(args) -> int:
     cfg = DemoConfig(seed=args.seed, epochs=args.epochs, hidden=tuple(args.hidden), timing_budget_s=args.timing_budget)
     stream = sys.stderr if args.json else sys.stdout
 
-    def log(msg):
+    def log(msg: str) -> None:
         print(msg, file=stream, flush=True)
 
     result = run(cfg, log)

@@ -52,7 +52,7 @@ QUANTIZER_CASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 # The plain NumPy a user writes for SteSign (default clip_value=1.0).
-IDIOMS = {
+IDIOMS: dict[str, tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = {
     "forward": ("np.where(x >= 0, 1, -1).astype(np.float32)", lambda x, dy: np.where(x >= 0, 1, -1).astype(np.float32)),
     "backward": ("np.where(np.abs(x) <= 1, dy, 0)", lambda x, dy: np.where(np.abs(x) <= 1, dy, np.float32(0))),
 }
@@ -140,7 +140,7 @@ def quantizer_tasks(p: Plan, state: Run) -> list[Task]:
     def make(name: str, config: dict[str, Any], direction: str) -> Task:
         def run_task(budget_s: float, deadline: float) -> list[Record]:
             x, dy = arrays()
-            q = quantizers.get({"class_name": name, "config": config})
+            q: quantizers.Quantizer = quantizers.get({"class_name": name, "config": config})
             if direction == "forward":
 
                 def fast() -> np.ndarray:

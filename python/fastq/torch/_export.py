@@ -24,7 +24,9 @@ come out in NHWC). Supported: see ``docs/torch.md`` (export).
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +48,7 @@ _LEAVES = (QuantConv2d, QuantLinear, _tq.Quantizer)
 class Tracer(fx.Tracer):
     """torch.fx's tracer with fastq.torch's layers and quantizers as leaves (one node each)."""
 
-    def is_leaf_module(self, m, module_qualified_name):
+    def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
         return isinstance(m, _LEAVES) or super().is_leaf_module(m, module_qualified_name)
 
 
@@ -61,56 +63,69 @@ class _Value:
     """How a PyTorch value lives in the fastq model."""
 
     name: str  # the Keras layer (value) name
-    shape: tuple  # PyTorch's per-sample shape: (C, H, W) is stored (H, W, C)
-    perm: np.ndarray = None  # a flattened (C, H, W): fastq element j = PyTorch element perm[j]
-    chw: tuple = None  # the (C, H, W) it was flattened from (with perm)
+    shape: tuple[int, ...]  # PyTorch's per-sample shape: (C, H, W) is stored (H, W, C)
+    perm: np.ndarray | None = None  # a flattened (C, H, W): fastq element j = PyTorch element perm[j]
+    chw: tuple[int, int, int] | None = None  # the (C, H, W) it was flattened from (with perm)
 
 
-def _pair(v):
+def _pair(v: int | Sequence[int]) -> tuple[int, ...]:
     return (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)
 
 
-def _same_pads(size, k, s, d):
+def _same_pads(size: int, k: int, s: int, d: int) -> tuple[tuple[int, int], int]:
     """TensorFlow's SAME (before, after) along one axis, and the output size."""
     out = -(-size // s)
     total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
     return (total // 2, total - total // 2), out
 
 
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().to(torch.float32).numpy().copy()
+def _np(t: torch.Tensor) -> np.ndarray:
+    a: np.ndarray = t.detach().cpu().to(torch.float32).numpy().copy()
+    return a
 
 
-def _flat_perm(c, h, w):
+def _flat_perm(c: int, h: int, w: int) -> np.ndarray | None:
     """PyTorch index of each element of the NHWC flattening of a (C, H, W) value, or None if equal."""
     if h * w == 1 or c == 1:
         return None
-    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).ravel()
+    perm: np.ndarray = np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).ravel()
+    return perm
 
 
 class _Exporter:
-    def __init__(self, gm: fx.GraphModule, name: str):
+    def __init__(self, gm: fx.GraphModule, name: str) -> None:
         self.gm = gm
         self.name = name
         self.modules = dict(gm.named_modules())
-        self.layers, self.weights, self.values = [], {}, {}
-        self.inputs, self.outputs = [], []
-        self.used = set()
+        self.layers: list[dict[str, Any]] = []
+        self.weights: dict[str, list[np.ndarray]] = {}
+        self.values: dict[fx.Node, _Value] = {}
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.used: set[str] = set()
 
     # -- helpers --------------------------------------------------------------------------------
-    def _err(self, node, msg):
+    def _err(self, node: fx.Node, msg: str) -> UnsupportedModelError:
         what = node.target if node.op == "call_module" else getattr(node.target, "__name__", str(node.target))
         cls = type(self.modules[node.target]).__name__ if node.op == "call_module" else node.op
         return UnsupportedModelError(f"fastq.torch.export: node {node.name!r} ({what}, {cls}): {msg}")
 
-    def _unique(self, base):
+    def _unique(self, base: str) -> str:
         name, k = base, 1
         while name in self.used:
             name, k = f"{base}_{k}", k + 1
         self.used.add(name)
         return name
 
-    def _layer(self, cls, name, config, inputs, weights=None, kwargs=None):
+    def _layer(
+        self,
+        cls: str,
+        name: str,
+        config: dict[str, Any],
+        inputs: list[str],
+        weights: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> str:
         inbound = [[[v, 0, 0, dict(kwargs or {})] for v in inputs]] if inputs else []
         self.layers.append(
             {"class_name": cls, "name": name, "config": {"name": name, **config}, "inbound_nodes": inbound}
@@ -119,12 +134,12 @@ class _Exporter:
             self.weights[name] = [np.asarray(w, np.float32) for w in weights]
         return name
 
-    def _in(self, node, arg):
+    def _in(self, node: fx.Node, arg: Any) -> _Value:
         if not isinstance(arg, fx.Node) or arg not in self.values:
             raise self._err(node, f"expected a tensor input, got {arg!r}")
         return self.values[arg]
 
-    def _shape(self, node):
+    def _shape(self, node: fx.Node) -> tuple[int, ...]:
         meta = node.meta.get("tensor_meta")
         if meta is None or not hasattr(meta, "shape"):
             raise self._err(node, "its result is not a single tensor")
@@ -134,6 +149,7 @@ class _Exporter:
         """A flattened value put back into PyTorch's (C, H, W) order."""
         if v.perm is None:
             return v
+        assert v.chw is not None  # set together with perm
         c, h, w = v.chw
         r = self._layer("Reshape", self._unique(base + "/hwc"), {"target_shape": [h, w, c]}, [v.name])
         p = self._layer("Permute", self._unique(base + "/chw"), {"dims": [3, 1, 2]}, [r])
@@ -141,7 +157,7 @@ class _Exporter:
         return _Value(f, v.shape)
 
     @staticmethod
-    def _qcfg(q, expect_dim):
+    def _qcfg(q: Any, expect_dim: int) -> Any:
         if q is None:
             return None
         if isinstance(q, _tq.MagnitudeAwareSign):
@@ -156,7 +172,7 @@ class _Exporter:
             }
         return _tq.serialize(q)
 
-    def _quant_config(self, node, m, input_dim):
+    def _quant_config(self, node: fx.Node, m: Any, input_dim: int) -> dict[str, Any]:
         try:
             return {
                 "input_quantizer": self._qcfg(m.input_quantizer, input_dim),
@@ -166,7 +182,7 @@ class _Exporter:
             raise self._err(node, f"quantizer not exportable: {e}") from None
 
     # -- run ------------------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 self._placeholder(node)
@@ -191,7 +207,7 @@ class _Exporter:
         }
         return config, self.weights
 
-    def _placeholder(self, node):
+    def _placeholder(self, node: fx.Node) -> None:
         shape = self._shape(node)
         name = self._unique(node.name)
         self.inputs.append(name)
@@ -202,7 +218,7 @@ class _Exporter:
             raise self._err(node, f"input of per-sample shape {shape}: expected (C, H, W) or (features,)")
         self.values[node] = _Value(name, shape)
 
-    def _output(self, node):
+    def _output(self, node: fx.Node) -> None:
         outs = node.args[0]
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         for o in outs:
@@ -213,17 +229,19 @@ class _Exporter:
             v = self._torch_order(v, v.name)
             self.outputs.append(v.name)
 
-    def _alias(self, node, src):
+    def _alias(self, node: fx.Node, src: Any) -> None:
         self.values[node] = self._in(node, src)
 
-    def _simple(self, node, cls, config, src, weights=None):
+    def _simple(
+        self, node: fx.Node, cls: str, config: dict[str, Any], src: Any, weights: Sequence[Any] | None = None
+    ) -> None:
         """A layer that keeps its input's layout (elementwise or per channel)."""
         v = self._in(node, src)
         name = self._layer(cls, self._unique(node.name), config, [v.name], weights)
         self.values[node] = _Value(name, self._shape(node), v.perm, v.chw)
 
     # -- modules --------------------------------------------------------------------------------
-    def _module(self, node, m):
+    def _module(self, node: fx.Node, m: Any) -> None:
         if node.kwargs or len(node.args) != 1:
             raise self._err(node, "expected a call with one tensor argument")
         x = node.args[0]
@@ -253,7 +271,8 @@ class _Exporter:
         if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             return self._pool(node, m)
         if isinstance(m, nn.AdaptiveAvgPool2d):
-            if _pair(m.output_size) != (1, 1):
+            size: Any = m.output_size  # an int or a pair that may hold None ("the input's size")
+            if ((size, size) if isinstance(size, int) else tuple(size)) != (1, 1):
                 raise self._err(node, f"output_size {m.output_size!r}: only 1 (global average pooling) is supported")
             return self._global_pool(node, x)
         if isinstance(m, nn.Flatten):
@@ -267,7 +286,7 @@ class _Exporter:
             "AdaptiveAvgPool2d(1), Flatten, Dropout, Identity)",
         )
 
-    def _torch_pads(self, m, quant, h, w):
+    def _torch_pads(self, m: Any, quant: bool, h: int, w: int) -> tuple[int, ...]:
         """(top, bottom, left, right) padding PyTorch applies to an (h, w) input."""
         if quant:
             left, right, top, bottom = m.explicit_padding(h, w)
@@ -283,7 +302,7 @@ class _Exporter:
         ph, pw = _pair(m.padding)
         return (ph, ph, pw, pw)
 
-    def _conv(self, node, m, quant):
+    def _conv(self, node: fx.Node, m: Any, quant: bool) -> None:
         v = self._in(node, node.args[0])
         if len(v.shape) != 3:
             raise self._err(node, f"expected a (batch, C, H, W) input, got per-sample shape {v.shape}")
@@ -336,7 +355,7 @@ class _Exporter:
         name = self._layer("QuantConv2D" if quant else "Conv2D", self._unique(node.name), config, [src], weights)
         self.values[node] = _Value(name, self._shape(node))
 
-    def _linear(self, node, m, quant):
+    def _linear(self, node: fx.Node, m: Any, quant: bool) -> None:
         v = self._in(node, node.args[0])
         if len(v.shape) != 1:
             raise self._err(
@@ -352,7 +371,7 @@ class _Exporter:
         name = self._layer("QuantDense" if quant else "Dense", self._unique(node.name), config, [v.name], weights)
         self.values[node] = _Value(name, self._shape(node))
 
-    def _batchnorm(self, node, m):
+    def _batchnorm(self, node: fx.Node, m: Any) -> None:
         v = self._in(node, node.args[0])
         want = 3 if isinstance(m, nn.BatchNorm2d) else 1
         if len(v.shape) != want:
@@ -365,7 +384,7 @@ class _Exporter:
         config = {"axis": -1, "epsilon": float(m.eps), "scale": bool(m.affine), "center": bool(m.affine)}
         self._simple(node, "BatchNormalization", config, node.args[0], arrays)
 
-    def _pool(self, node, m):
+    def _pool(self, node: fx.Node, m: Any) -> None:
         v = self._in(node, node.args[0])
         if len(v.shape) != 3:
             raise self._err(node, f"expected a (batch, C, H, W) input, got per-sample shape {v.shape}")
@@ -393,13 +412,13 @@ class _Exporter:
         config = {"pool_size": list(k), "strides": list(s), "padding": padding, "data_format": "channels_last"}
         self._simple(node, "MaxPooling2D" if is_max else "AveragePooling2D", config, node.args[0])
 
-    def _global_pool(self, node, src):
+    def _global_pool(self, node: fx.Node, src: Any) -> None:
         v = self._in(node, src)
         if len(v.shape) != 3:
             raise self._err(node, f"expected a (batch, C, H, W) input, got per-sample shape {v.shape}")
         self._simple(node, "GlobalAveragePooling2D", {"keepdims": True, "data_format": "channels_last"}, src)
 
-    def _flatten(self, node, src):
+    def _flatten(self, node: fx.Node, src: Any) -> None:
         v = self._in(node, src)
         if len(v.shape) == 1:
             return self._alias(node, src)
@@ -409,7 +428,7 @@ class _Exporter:
         self.values[node] = _Value(name, self._shape(node), _flat_perm(*v.shape), v.shape)
 
     # -- functions and methods ------------------------------------------------------------------
-    def _add(self, node, a, b):
+    def _add(self, node: fx.Node, a: Any, b: Any) -> None:
         if not isinstance(b, fx.Node) and isinstance(a, fx.Node):
             a, b = b, a
         if isinstance(a, fx.Node) and isinstance(b, fx.Node):
@@ -427,14 +446,14 @@ class _Exporter:
             node, "__operators__.add", b if isinstance(b, fx.Node) else a, a if isinstance(b, fx.Node) else b
         )
 
-    def _scalar(self, node, fn, src, c):
+    def _scalar(self, node: fx.Node, fn: str, src: Any, c: Any) -> None:
         if isinstance(c, bool) or not isinstance(c, (int, float)):
             raise self._err(node, f"expected a tensor and a number, got {c!r}")
         v = self._in(node, src)
         name = self._layer("TFOpLambda", self._unique(node.name), {"function": fn}, [v.name], kwargs={"y": float(c)})
         self.values[node] = _Value(name, self._shape(node), v.perm, v.chw)
 
-    def _function(self, node, fn):
+    def _function(self, node: fx.Node, fn: Any) -> None:
         args, kw = node.args, dict(node.kwargs)
         if fn in (operator.add, operator.iadd, torch.add):
             if kw.pop("alpha", 1) != 1 or kw or len(args) != 2:
@@ -478,7 +497,7 @@ class _Exporter:
             "torch.flatten(x, 1), dropout)",
         )
 
-    def _method(self, node, name):
+    def _method(self, node: fx.Node, name: str) -> None:
         args = node.args
         if name == "relu" and len(args) == 1:
             return self._simple(node, "Activation", {"activation": "relu"}, args[0])
@@ -489,7 +508,7 @@ class _Exporter:
         raise self._err(node, f"method .{name}() is not supported (supported: .relu(), .flatten(1), .add(y))")
 
 
-def _example(example) -> torch.Tensor:
+def _example(example: Any) -> torch.Tensor:
     if isinstance(example, torch.Tensor):
         return example.detach().to("cpu", torch.float32)
     if isinstance(example, np.ndarray):
@@ -502,7 +521,9 @@ def _example(example) -> torch.Tensor:
     )
 
 
-def to_config(module: nn.Module, example_input, name: str = None):
+def to_config(
+    module: nn.Module, example_input: Any, name: str | None = None
+) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
     """The layer-level IR :func:`export` compiles: ``(Keras model config, {layer name: [arrays]})``."""
     from torch.fx.passes.shape_prop import ShapeProp
 
@@ -522,14 +543,14 @@ def to_config(module: nn.Module, example_input, name: str = None):
         with torch.no_grad():
             ShapeProp(gm).propagate(*xs)
     finally:
-        for m, t in modes.items():
-            m.training = t
+        for mod, t in modes.items():
+            mod.training = t
         for m, metric in metrics.items():
             m.flip_ratio = metric
     return _Exporter(gm, name or type(module).__name__).run()
 
 
-def export(module: nn.Module, example_input, name: str = None) -> Model:
+def export(module: nn.Module, example_input: Any, name: str | None = None) -> Model:
     """A :class:`fastq.models.Model` computing ``module.eval()``'s outputs on packed bits.
 
     ``module``: an ``nn.Module`` (traced with :func:`trace`: QuantConv2d, QuantLinear and the

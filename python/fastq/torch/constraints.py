@@ -7,7 +7,11 @@ it. In PyTorch call ``fastq.torch.apply_constraints(model)`` after ``optimizer.s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
+from torch.utils.hooks import RemovableHandle
 
 __all__ = ["WeightClip", "apply_constraints", "get", "register_constraint_hook", "serialize"]
 
@@ -15,7 +19,7 @@ __all__ = ["WeightClip", "apply_constraints", "get", "register_constraint_hook",
 class WeightClip:
     """Clip the latent weights to ``[-clip_value, clip_value]`` in place (larq.constraints.WeightClip)."""
 
-    def __init__(self, clip_value=1.0):
+    def __init__(self, clip_value: float = 1.0) -> None:
         if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)) or not clip_value >= 0:
             raise ValueError(f"clip_value: expected a number >= 0, got {clip_value!r}")
         self.clip_value = clip_value
@@ -25,14 +29,14 @@ class WeightClip:
             weight.clamp_(-self.clip_value, self.clip_value)
         return weight
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"clip_value": self.clip_value}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"WeightClip(clip_value={self.clip_value!r})"
 
-    def __eq__(self, other):
-        return type(self) is type(other) and self.clip_value == other.clip_value
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WeightClip) and type(self) is type(other) and self.clip_value == other.clip_value
 
     __hash__ = object.__hash__
 
@@ -40,7 +44,7 @@ class WeightClip:
 _NAMES = {"weight_clip": WeightClip, "WeightClip": WeightClip}
 
 
-def get(identifier):
+def get(identifier: str | dict[str, Any] | Callable[..., Any] | None) -> Any:
     """None -> None; a callable -> itself; ``"weight_clip"`` / ``"WeightClip"`` or
     ``{"class_name": "WeightClip", "config": {...}}`` -> a new WeightClip."""
     if identifier is None:
@@ -60,7 +64,7 @@ def get(identifier):
     return _NAMES[key](**cfg)
 
 
-def serialize(constraint):
+def serialize(constraint: WeightClip) -> dict[str, Any]:
     if isinstance(constraint, WeightClip):
         return {"class_name": "WeightClip", "config": constraint.get_config()}
     raise ValueError(f"Cannot serialize {constraint!r}: not a fastq.torch constraint")
@@ -75,7 +79,7 @@ def apply_constraints(module: torch.nn.Module) -> None:
             constraint(m.weight)
 
 
-def register_constraint_hook(optimizer: torch.optim.Optimizer, module: torch.nn.Module):
+def register_constraint_hook(optimizer: torch.optim.Optimizer, module: torch.nn.Module) -> RemovableHandle:
     """Apply ``module``'s constraints after every ``optimizer.step()``; returns the hook's handle
     (``handle.remove()`` detaches it)."""
     return optimizer.register_step_post_hook(lambda opt, args, kwargs: apply_constraints(module))

@@ -24,7 +24,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,14 +46,14 @@ THRESHOLDS = (1.0, 5.0, 9.0, 13.0)
 class TorchDemoConfig:
     seed: int = 0
     epochs: int = 30
-    channels: tuple = (32, 64)
+    channels: tuple[int, int] = (32, 64)
     batch_size: int = 64
     learning_rate: float = 1e-2
     test_size: float = 0.25
     timing_budget_s: float = 3.0
 
 
-def load_data(cfg: TorchDemoConfig):
+def load_data(cfg: TorchDemoConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x_train, x_test, y_train, y_test): float32 (N, 4, 8, 8) ``pixel - t`` and int64 labels."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -66,7 +68,9 @@ def load_data(cfg: TorchDemoConfig):
 
 def build_net(cfg: TorchDemoConfig) -> torch.nn.Sequential:
     c1, c2 = cfg.channels
-    binary = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", bias=False)
+    binary: dict[str, Any] = dict(
+        input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip", bias=False
+    )
     return torch.nn.Sequential(
         QuantConv2d(len(THRESHOLDS), c1, 3, padding="same", pad_values=1.0, **binary),
         torch.nn.BatchNorm2d(c1),
@@ -80,7 +84,13 @@ def build_net(cfg: TorchDemoConfig) -> torch.nn.Sequential:
     )
 
 
-def train(cfg: TorchDemoConfig, net, x_train, y_train, log) -> None:
+def train(
+    cfg: TorchDemoConfig,
+    net: torch.nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    log: Callable[[str], object],
+) -> None:
     gen = torch.Generator().manual_seed(cfg.seed)
     x, y = torch.from_numpy(x_train), torch.from_numpy(y_train)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
@@ -96,7 +106,7 @@ def train(cfg: TorchDemoConfig, net, x_train, y_train, log) -> None:
                 continue
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(net(x[idx]), y[idx])
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             total += float(loss.detach())
             batches += 1
@@ -106,7 +116,7 @@ def train(cfg: TorchDemoConfig, net, x_train, y_train, log) -> None:
     net.eval()
 
 
-def _interleaved_medians(fns: dict, budget_s: float) -> dict:
+def _interleaved_medians(fns: dict[str, Callable[[], object]], budget_s: float) -> dict[str, float]:
     """Median seconds per call of each function: calls interleaved round by round (each sample a
     few calls, >= ~1 ms), until the budget is spent (at least 5 rounds)."""
     reps = {}
@@ -115,7 +125,7 @@ def _interleaved_medians(fns: dict, budget_s: float) -> dict:
         t = time.perf_counter()
         fn()
         reps[k] = max(1, int(1e-3 / max(time.perf_counter() - t, 1e-7)))
-    samples = {k: [] for k in fns}
+    samples: dict[str, list[float]] = {k: [] for k in fns}
     end = time.perf_counter() + budget_s
     rounds = 0
     while rounds < 5 or (time.perf_counter() < end and rounds < 1000):
@@ -128,15 +138,15 @@ def _interleaved_medians(fns: dict, budget_s: float) -> dict:
     return {k: float(np.median(v)) for k, v in samples.items()}
 
 
-def _time(model, net, x, budget_s):
+def _time(model: Any, net: torch.nn.Module, x: np.ndarray, budget_s: float) -> tuple[float, float, int]:
     """(fastq seconds, PyTorch seconds, PyTorch threads of the baseline) per call on ``x``."""
     xt = torch.from_numpy(x)
 
-    def torch_fn():
+    def torch_fn() -> None:
         with torch.no_grad():
             net(xt)
 
-    def fastq_fn():
+    def fastq_fn() -> None:
         model.predict(x, batch_size=len(x))
 
     default_threads = torch.get_num_threads()
@@ -154,7 +164,7 @@ def _time(model, net, x, budget_s):
     return fq, tt, threads
 
 
-def run(cfg: TorchDemoConfig | None = None, log=print) -> dict:
+def run(cfg: TorchDemoConfig | None = None, log: Callable[[str], object] = print) -> dict[str, Any]:
     """Train, export, check and time; returns the results (the keys of ``--json``)."""
     cfg = cfg or TorchDemoConfig()
     t0 = time.perf_counter()
@@ -262,7 +272,7 @@ def missing_requirements() -> str | None:
     return None
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     """Run with parsed ``args`` (``seed``, ``json``, ``timing_budget`` and ``torch_epochs`` or
     ``epochs`` are read); returns the exit status."""
     missing = missing_requirements()

@@ -11,6 +11,7 @@ padding for any stride. Everything export needs is a plain attribute.
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from . import quantizers as _quantizers
 __all__ = ["QuantConv2d", "QuantLinear"]
 
 
-def _resolve(identifier, channel_dim: int, arg: str):
+def _resolve(identifier: Any, channel_dim: int, arg: str) -> Any:
     """A quantizer for a layer argument. MagnitudeAwareSign scales per channel: larq's last axis
     is the output channels of a kernel (dim 0 in PyTorch) and the channels of an input (dim 1 in
     NCHW), so one created here from a name or config gets that dim, and an instance must have it."""
@@ -46,38 +47,40 @@ class QuantLinear(torch.nn.Linear):
 
     def __init__(
         self,
-        in_features,
-        out_features,
-        bias=True,
-        input_quantizer=None,
-        kernel_quantizer=None,
-        kernel_constraint=None,
-        device=None,
-        dtype=None,
-    ):
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        input_quantizer: Any = None,
+        kernel_quantizer: Any = None,
+        kernel_constraint: Any = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.input_quantizer = _resolve(input_quantizer, -1, "input_quantizer")
         self.kernel_quantizer = _resolve(kernel_quantizer, 0, "kernel_quantizer")
         self.kernel_constraint = _constraints.get(kernel_constraint)
 
-    def quantized_weight(self):
-        return self.weight if self.kernel_quantizer is None else self.kernel_quantizer(self.weight)
+    def quantized_weight(self) -> torch.Tensor:
+        w: torch.Tensor = self.weight if self.kernel_quantizer is None else self.kernel_quantizer(self.weight)
+        return w
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_quantizer is not None:
             x = self.input_quantizer(x)
-        return F.linear(x, self.quantized_weight(), self.bias)
+        y: torch.Tensor = F.linear(x, self.quantized_weight(), self.bias)
+        return y
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         s = super().extra_repr()
         return s + (f", kernel_constraint={self.kernel_constraint!r}" if self.kernel_constraint is not None else "")
 
 
-def _pair(v, name):
+def _pair(v: object, name: str) -> tuple[int, int]:
     if isinstance(v, int) and not isinstance(v, bool):
         return (v, v)
     if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in v):
-        return tuple(v)
+        return (v[0], v[1])
     raise ValueError(f"{name}: expected an int or a pair of ints, got {v!r}")
 
 
@@ -90,22 +93,22 @@ class QuantConv2d(torch.nn.Conv2d):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        input_quantizer=None,
-        kernel_quantizer=None,
-        kernel_constraint=None,
-        pad_values=0.0,
-        device=None,
-        dtype=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: str | int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros",
+        input_quantizer: Any = None,
+        kernel_quantizer: Any = None,
+        kernel_constraint: Any = None,
+        pad_values: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         same = isinstance(padding, str) and padding == "same"
         if isinstance(pad_values, bool) or not isinstance(pad_values, (int, float)) or not math.isfinite(pad_values):
             raise ValueError(f"pad_values: expected a finite number, got {pad_values!r}")
@@ -134,24 +137,25 @@ class QuantConv2d(torch.nn.Conv2d):
         self.kernel_quantizer = _resolve(kernel_quantizer, 0, "kernel_quantizer")
         self.kernel_constraint = _constraints.get(kernel_constraint)
 
-    def explicit_padding(self, height: int, width: int):
+    def explicit_padding(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) padding of an input of this size, as F.pad takes it."""
         if self.padding == "same":
-            pads = []
+            pads: list[int] = []
             for size, k, s, d in zip((width, height), self.kernel_size[::-1], self.stride[::-1], self.dilation[::-1]):
                 out = -(-size // s)
                 total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
                 pads += [total // 2, total - total // 2]
-            return tuple(pads)
+            return (pads[0], pads[1], pads[2], pads[3])
         if self.padding == "valid":
             return (0, 0, 0, 0)
         ph, pw = _pair(self.padding, "padding")
         return (pw, pw, ph, ph)
 
-    def quantized_weight(self):
-        return self.weight if self.kernel_quantizer is None else self.kernel_quantizer(self.weight)
+    def quantized_weight(self) -> torch.Tensor:
+        w: torch.Tensor = self.weight if self.kernel_quantizer is None else self.kernel_quantizer(self.weight)
+        return w
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_quantizer is not None:
             x = self.input_quantizer(x)
         w = self.quantized_weight()
@@ -160,10 +164,11 @@ class QuantConv2d(torch.nn.Conv2d):
             if any(pads):
                 x = F.pad(x, pads, value=self.pad_values)
             return F.conv2d(x, w, self.bias, self.stride, 0, self.dilation, self.groups)
-        return self._conv_forward(x, w, self.bias)
+        y: torch.Tensor = self._conv_forward(x, w, self.bias)
+        return y
 
-    def extra_repr(self):
-        s = super().extra_repr()
+    def extra_repr(self) -> str:
+        s: str = super().extra_repr()  # type: ignore[no-untyped-call]  # torch's _ConvNd.extra_repr is untyped
         if self.pad_values != 0:
             s += f", pad_values={self.pad_values}"
         if self.kernel_constraint is not None:

@@ -1,7 +1,8 @@
 """fastq's quantizers as PyTorch custom operators (``torch.ops.fastq.*``), forward and backward.
 
-Each quantizer ``name`` has two operators, both ``torch.library.custom_op`` in the ``fastq``
-namespace with a fake (meta) implementation:
+Each quantizer ``name`` has two operators in the ``fastq`` namespace, each defined through
+``torch.library.Library`` (schema, implementation, fake (meta) implementation and an autograd
+kernel of fastq's own: see ``_define``; no extension is compiled against PyTorch):
 
 - ``fastq::name(Tensor x, <parameters>) -> Tensor``: the forward pass, differentiable: its
   autograd formula calls ``fastq::name_backward``;
@@ -18,14 +19,18 @@ are the operators themselves (callable, differentiable).
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
+from typing import Any, NoReturn
 
+import torch
+from torch._ops import OpOverload
+
+from ..quantizers import Quantizer
 from . import _adapter
 
 __all__ = [
     "BACKWARD_OPS",
     "OPS",
-    "OVERLOADS",
     "SPECS",
     "approx_sign",
     "approx_sign_backward",
@@ -50,7 +55,17 @@ class _Spec:
     """One quantizer's operator pair: its fastq class, its parameters (schema text and names)
     and how the parameters become fastq constructor arguments."""
 
-    def __init__(self, name, class_name, params, names, defaults=(), smooth=lambda *p: False, kwargs=None, rounded=()):
+    def __init__(
+        self,
+        name: str,
+        class_name: str,
+        params: str,
+        names: tuple[str, ...],
+        defaults: tuple[Any, ...] = (),
+        smooth: Callable[..., bool] = lambda *p: False,
+        kwargs: Callable[..., dict[str, Any]] | None = None,
+        rounded: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.defaults = defaults  # the schema's defaults: PyTorch leaves trailing default arguments out
         self.class_name = class_name
@@ -61,10 +76,10 @@ class _Spec:
         self.rounded = rounded  # float parameters rounded to bfloat16 for bfloat16 input
         self.op = f"fastq::{name}"
         self.bop = f"fastq::{name}_backward"
-        self._cache = {}
+        self._cache: dict[tuple[bool, tuple[Any, ...]], Quantizer] = {}
         self.moves = name == "magnitude_aware_sign"  # channel_dim may move an axis
 
-    def quantizer(self, dtype, params):
+    def quantizer(self, dtype: torch.dtype, params: tuple[Any, ...]) -> Quantizer:
         """fastq's NumPy quantizer for these parameters and this input dtype (cached)."""
         key = (dtype is torch.bfloat16, params)
         try:
@@ -117,7 +132,7 @@ _SPECS = [
 ]
 
 
-def _moved(spec, x, params):
+def _moved(spec: _Spec, x: torch.Tensor, params: tuple[Any, ...]) -> int | None:
     """MagnitudeAwareSign's channel_dim as fastq's last axis: the dim to move, or None."""
     if spec.name != "magnitude_aware_sign" or x.dim() == 0:
         return None
@@ -131,7 +146,7 @@ def _moved(spec, x, params):
     return None if d == x.dim() - 1 else d
 
 
-def _run(spec, x, dy, params):
+def _run(spec: _Spec, x: torch.Tensor, dy: torch.Tensor | None, params: tuple[Any, ...]) -> torch.Tensor:
     """The real implementation of both operators (dy None: forward)."""
     if len(params) < len(spec.defaults):
         params = (*params, *spec.defaults[len(params) :])
@@ -169,7 +184,7 @@ def _run(spec, x, dy, params):
     return y
 
 
-def _fake(spec, x, dy, params):
+def _fake(spec: _Spec, x: torch.Tensor, dy: torch.Tensor | None, params: tuple[Any, ...]) -> torch.Tensor:
     params = (*params, *spec.defaults[len(params) :])
     op = f"fastq::{spec.name}" + ("" if dy is None else "_backward")
     if x.dtype not in _adapter._FLOATS:
@@ -179,60 +194,163 @@ def _fake(spec, x, dy, params):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-OPS = {}  # name -> the forward operator (a CustomOpDef: callable, differentiable)
-BACKWARD_OPS = {}  # name -> the backward operator
-OVERLOADS = {}  # name -> torch.ops.fastq.<name>.default, the same operator one Python call shorter
+OPS: dict[str, OpOverload] = {}  # name -> the forward operator (an OpOverload: callable, differentiable)
+BACKWARD_OPS: dict[str, OpOverload] = {}  # name -> the backward operator
+
+# The operators are defined one level below torch.library.custom_op (docs/torch.md, "Performance"):
+# the schema, the real implementation (CompositeExplicitAutograd, as custom_op registers it, so a
+# CUDA tensor reaches the device error below), a fake implementation, and an Autograd kernel of our
+# own. custom_op's Autograd kernel sends every call through several Python layers (a generated
+# autograd.Function whose forward redispatches through the dispatcher into a checking wrapper);
+# ours calls the implementation directly when the dispatcher would reach it next anyway (plain CPU
+# tensors: no fake, functional or dispatch-mode tensors, no torch.func transform) and redispatches
+# like custom_op otherwise. No extension is compiled against PyTorch.
+_LIB = torch.library.Library("fastq", "DEF")
+_AFTER_AUTOGRAD = torch._C._after_autograd_keyset
+_CPU = torch._C.DispatchKey.CPU
+_grad_enabled = torch._C.is_grad_enabled
+_transforms_active = torch._C._are_functorch_transforms_active
+_below_autograd = torch._C._AutoDispatchBelowAutograd
 
 
-def _define(spec):
-    schema = f"(Tensor x{spec.params}) -> Tensor"
-    bschema = f"(Tensor x, Tensor dy{spec.params}) -> Tensor"
-
-    fwd = torch.library.custom_op(
-        f"fastq::{spec.name}", lambda x, *p: _run(spec, x, None, p), mutates_args=(), schema=schema
+def _refuse_transforms(op: str) -> NoReturn:
+    # Inside an Autograd kernel, autograd.Function.apply cannot enter torch.func's levels
+    # (PyTorch 2.13 has no kernel for custom_function_call there): a clear error, not a wrong value.
+    raise RuntimeError(
+        f"{op}: functorch transforms (torch.func.grad, vjp, jacrev, ...) cannot differentiate fastq's "
+        f"operators; use torch.autograd.grad or .backward() (docs/torch.md, 'Not yet')"
     )
-    bwd = torch.library.custom_op(
-        f"fastq::{spec.name}_backward", lambda x, dy, *p: _run(spec, x, dy, p), mutates_args=(), schema=bschema
-    )
-    fwd.register_fake(lambda x, *p: _fake(spec, x, None, p))
-    bwd.register_fake(lambda x, dy, *p: _fake(spec, x, dy, p))
 
-    nones = (None,) * len(spec.names)
-    bwd_overload = getattr(torch.ops.fastq, f"{spec.name}_backward").default  # one Python frame less
 
-    # PyTorch gives setup_context every argument, defaults filled in.
-    def setup_context(ctx, inputs, output):
+def _direct(keyset: torch._C.DispatchKeySet) -> bool:
+    """True when the next kernel after Autograd is the CPU implementation (nothing in between)."""
+    return (keyset & _AFTER_AUTOGRAD).highestPriorityTypeId() == _CPU and not _transforms_active()
+
+
+_Impl = Callable[[_Spec, torch.Tensor, "torch.Tensor | None", tuple[Any, ...]], torch.Tensor]
+
+
+def _define(spec: _Spec, lib: torch.library.Library = _LIB, run: _Impl = _run) -> tuple[OpOverload, OpOverload]:
+    """Define ``spec``'s operator pair in ``lib``'s namespace with ``run(spec, x, dy, params)`` as
+    the implementation (bench/report_torch.py defines an empty pair the same way)."""
+    name, bname, ns = spec.name, f"{spec.name}_backward", lib.ns
+    lib.define(f"{name}(Tensor x{spec.params}) -> Tensor", tags=(torch.Tag.pt2_compliant_tag,))
+    lib.define(f"{bname}(Tensor x, Tensor dy{spec.params}) -> Tensor", tags=(torch.Tag.pt2_compliant_tag,))
+    fwd = getattr(getattr(torch.ops, ns), name).default
+    bwd = getattr(getattr(torch.ops, ns), bname).default
+    defaults, n = spec.defaults, len(spec.names)
+    nones = (None,) * n
+
+    def impl(x: torch.Tensor, *p: Any) -> torch.Tensor:
+        return run(spec, x, None, p)
+
+    def bimpl(x: torch.Tensor, dy: torch.Tensor, *p: Any) -> torch.Tensor:
+        return run(spec, x, dy, p)
+
+    lib.impl(name, impl, "CompositeExplicitAutograd")
+    lib.impl(bname, bimpl, "CompositeExplicitAutograd")
+    torch.library.register_fake(f"{ns}::{name}", lambda x, *p: _fake(spec, x, None, p), lib=lib)
+    torch.library.register_fake(f"{ns}::{bname}", lambda x, dy, *p: _fake(spec, x, dy, p), lib=lib)
+
+    # The autograd formulas (setup_context style): x is saved, the output is not.
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[1:]
 
-    def backward(ctx, grad):
-        return (bwd_overload(ctx.saved_tensors[0], grad, *ctx.params), *nones)
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        return (bwd(ctx.saved_tensors[0], grad, *ctx.params), *nones)
 
-    def setup_context_b(ctx, inputs, output):
+    def setup_context_b(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         ctx.save_for_backward(inputs[0])
         ctx.params = inputs[2:]
 
-    def backward_b(ctx, grad):
+    def backward_b(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
         if ctx.needs_input_grad[0] and spec.smooth(*ctx.params):
             raise NotImplementedError(
-                f"fastq::{spec.name}_backward: the derivative of the pseudo-gradient with respect to x "
+                f"fastq::{bname}: the derivative of the pseudo-gradient with respect to x "
                 f"(a second derivative) is not implemented for this quantizer"
             )
         ddx = torch.zeros_like(x) if ctx.needs_input_grad[0] else None  # piecewise constant in x
         ddy = bwd(x, grad, *ctx.params) if ctx.needs_input_grad[1] else None
         return (ddx, ddy, *nones)
 
-    fwd.register_autograd(backward, setup_context=setup_context)
-    bwd.register_autograd(backward_b, setup_context=setup_context_b)
-    OPS[spec.name] = fwd
-    OVERLOADS[spec.name] = getattr(torch.ops.fastq, spec.name).default
-    BACKWARD_OPS[spec.name] = bwd
-    return fwd
+    def function(
+        label: str, forward: Callable[..., Any], setup: Callable[..., None], formula: Callable[..., Any]
+    ) -> type[torch.autograd.Function]:
+        return type(
+            label,
+            (torch.autograd.Function,),
+            {
+                "forward": staticmethod(forward),
+                "setup_context": staticmethod(setup),
+                "backward": staticmethod(formula),
+            },
+        )
+
+    # Direct: the implementation itself. Redispatching: the operator again, which inside an
+    # autograd.Function's forward (grad mode off) takes the no-grad path of the kernel below.
+    direct = function(f"fastq_{name}", impl, setup_context, backward)
+    redispatching = function(f"fastq_{name}_redispatch", lambda x, *p: fwd(x, *p), setup_context, backward)
+    bdirect = function(f"fastq_{bname}", bimpl, setup_context_b, backward_b)
+    bredispatching = function(
+        f"fastq_{bname}_redispatch", lambda x, dy, *p: bwd(x, dy, *p), setup_context_b, backward_b
+    )
+    # autograd.Function.apply's Python wrapper binds default arguments with inspect.signature and
+    # handles torch.func; the C++ apply underneath is what it ends in for plain tensors.
+    apply = super(torch.autograd.Function, direct).apply  # type: ignore[misc]  # _C._FunctionBase's, untyped
+    bapply = super(torch.autograd.Function, bdirect).apply  # type: ignore[misc]
+
+    # The dispatcher drops trailing arguments equal to their defaults: put them back.
+    def autograd_kernel(keyset: torch._C.DispatchKeySet, x: torch.Tensor, *p: Any) -> torch.Tensor:
+        if len(p) < n:
+            p = (*p, *defaults[len(p) :])
+        if _grad_enabled() and x.requires_grad:
+            if _direct(keyset):
+                return apply(x, *p)
+            if _transforms_active():
+                _refuse_transforms(spec.op)
+            return redispatching.apply(x, *p)
+        if _direct(keyset):
+            return run(spec, x, None, p)
+        with _below_autograd():
+            return fwd.redispatch(keyset & _AFTER_AUTOGRAD, x, *p)
+
+    def autograd_kernel_b(keyset: torch._C.DispatchKeySet, x: torch.Tensor, dy: torch.Tensor, *p: Any) -> torch.Tensor:
+        if len(p) < n:
+            p = (*p, *defaults[len(p) :])
+        if _grad_enabled() and (x.requires_grad or dy.requires_grad):
+            if _direct(keyset):
+                return bapply(x, dy, *p)
+            if _transforms_active():
+                _refuse_transforms(spec.bop)
+            return bredispatching.apply(x, dy, *p)
+        if _direct(keyset):
+            return run(spec, x, dy, p)
+        with _below_autograd():
+            return bwd.redispatch(keyset & _AFTER_AUTOGRAD, x, dy, *p)
+
+    lib.impl(name, autograd_kernel, "Autograd", with_keyset=True)
+    lib.impl(bname, autograd_kernel_b, "Autograd", with_keyset=True)
+    return fwd, bwd
 
 
 SPECS = {s.name: s for s in _SPECS}
 for _s in _SPECS:
-    globals()[_s.name] = _define(_s)
-    globals()[_s.name + "_backward"] = BACKWARD_OPS[_s.name]
+    OPS[_s.name], BACKWARD_OPS[_s.name] = _define(_s)
 del _s
+
+
+# The operators by name (explicit, so linters and readers see them), typed as what they return.
+def _pair(name: str) -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
+    return OPS[name], BACKWARD_OPS[name]
+
+
+noop, noop_backward = _pair("noop")
+ste_sign, ste_sign_backward = _pair("ste_sign")
+approx_sign, approx_sign_backward = _pair("approx_sign")
+ste_heaviside, ste_heaviside_backward = _pair("ste_heaviside")
+swish_sign, swish_sign_backward = _pair("swish_sign")
+magnitude_aware_sign, magnitude_aware_sign_backward = _pair("magnitude_aware_sign")
+ste_tern, ste_tern_backward = _pair("ste_tern")
+dorefa, dorefa_backward = _pair("dorefa")

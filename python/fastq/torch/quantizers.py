@@ -10,11 +10,17 @@ operator, differentiable with fastq's pseudo-gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
 import torch
 
 import fastq
 
 from . import ops as _ops
+
+if TYPE_CHECKING:
+    from fastq.metrics import FlipRatio
 
 __all__ = [
     "ApproxSign",
@@ -39,7 +45,7 @@ __all__ = [
 ]
 
 
-def _update_metric(metric, y):
+def _update_metric(metric: FlipRatio, y: torch.Tensor) -> None:
     """fastq's FlipRatio on the output's values, outside torch.compile and torch.func transforms
     (there the values are symbolic or wrapped; the metric is skipped, see docs/torch.md)."""
     if torch.compiler.is_compiling():
@@ -60,42 +66,42 @@ class Quantizer(torch.nn.Module):
 
     _class = "Quantizer"
     _op = "noop"
-    precision = None
+    precision: int | None = None
 
-    def __init__(self, metrics=None, **params):
+    def __init__(self, metrics: Iterable[str] | None = None, **params: Any) -> None:
         super().__init__()
         # fastq's NumPy quantizer checks the parameters and metric names (same errors) and
         # honours fastq.context.metrics_scope; the module keeps its config and its metric.
         npq = getattr(fastq.quantizers, self._class)(**params, metrics=metrics)
         self._config = fastq.quantizers.serialize(npq)["config"]
         self.precision = npq.precision
-        self.flip_ratio = getattr(npq, "flip_ratio", None)
+        self.flip_ratio: FlipRatio | None = getattr(npq, "flip_ratio", None)
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return ()
 
-    def forward(self, x):
-        y = _ops.OVERLOADS[self._op](x, *self._op_args())
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y: torch.Tensor = _ops.OPS[self._op](x, *self._op_args())
         if self.flip_ratio is not None:
             _update_metric(self.flip_ratio, y)
         return y
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[FlipRatio]:
         return [] if self.flip_ratio is None else [self.flip_ratio]
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         return dict(self._config)
 
     @classmethod
-    def from_config(cls, config: dict):
+    def from_config(cls, config: dict[str, Any]) -> Quantizer:
         return deserialize({"class_name": cls._class, "config": config})
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
 
 
-def _f(v):
+def _f(v: float | None) -> float | None:
     return None if v is None else float(v)
 
 
@@ -104,16 +110,16 @@ class NoOp(Quantizer):
 
     _class = "NoOp"
 
-    def __init__(self, precision, metrics=None):
+    def __init__(self, precision: int, metrics: Iterable[str] | None = None) -> None:
         super().__init__(metrics=metrics, precision=precision)
 
 
 class _Clip(Quantizer):
-    def __init__(self, clip_value=1.0, metrics=None):
+    def __init__(self, clip_value: float | None = 1.0, metrics: Iterable[str] | None = None) -> None:
         super().__init__(metrics=metrics, clip_value=clip_value)
         self.clip_value = self._config["clip_value"]
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return (_f(self.clip_value),)
 
 
@@ -137,7 +143,7 @@ class ApproxSign(Quantizer):
     _class = "ApproxSign"
     _op = "approx_sign"
 
-    def __init__(self, metrics=None):
+    def __init__(self, metrics: Iterable[str] | None = None) -> None:
         super().__init__(metrics=metrics)
 
 
@@ -147,11 +153,11 @@ class SwishSign(Quantizer):
     _class = "SwishSign"
     _op = "swish_sign"
 
-    def __init__(self, beta=5.0, metrics=None):
+    def __init__(self, beta: float = 5.0, metrics: Iterable[str] | None = None) -> None:
         super().__init__(metrics=metrics, beta=beta)
         self.beta = self._config["beta"]
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return (float(self.beta),)
 
 
@@ -164,17 +170,19 @@ class MagnitudeAwareSign(Quantizer):
     _class = "MagnitudeAwareSign"
     _op = "magnitude_aware_sign"
 
-    def __init__(self, clip_value=1.0, channel_dim=-1, metrics=None):
+    def __init__(
+        self, clip_value: float | None = 1.0, channel_dim: int = -1, metrics: Iterable[str] | None = None
+    ) -> None:
         if isinstance(channel_dim, bool) or not isinstance(channel_dim, int):
             raise TypeError(f"channel_dim: expected an int, got {type(channel_dim).__name__}")
         super().__init__(metrics=metrics, clip_value=clip_value)
         self.clip_value = self._config["clip_value"]
         self.channel_dim = channel_dim
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return (_f(self.clip_value), self.channel_dim)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         cfg = dict(self._config)
         if self.channel_dim != -1:
             cfg["channel_dim"] = self.channel_dim
@@ -188,7 +196,13 @@ class SteTern(Quantizer):
     _class = "SteTern"
     _op = "ste_tern"
 
-    def __init__(self, threshold_value=0.05, ternary_weight_networks=False, clip_value=1.0, metrics=None):
+    def __init__(
+        self,
+        threshold_value: float = 0.05,
+        ternary_weight_networks: bool = False,
+        clip_value: float | None = 1.0,
+        metrics: Iterable[str] | None = None,
+    ) -> None:
         super().__init__(
             metrics=metrics,
             threshold_value=threshold_value,
@@ -199,7 +213,7 @@ class SteTern(Quantizer):
         self.ternary_weight_networks = self._config["ternary_weight_networks"]
         self.clip_value = self._config["clip_value"]
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return (float(self.threshold_value), bool(self.ternary_weight_networks), _f(self.clip_value))
 
 
@@ -209,12 +223,12 @@ class DoReFa(Quantizer):
     _class = "DoReFa"
     _op = "dorefa"
 
-    def __init__(self, k_bit=2, mode="activations", metrics=None):
+    def __init__(self, k_bit: int = 2, mode: str = "activations", metrics: Iterable[str] | None = None) -> None:
         super().__init__(metrics=metrics, k_bit=k_bit, mode=mode)
         self.k_bit = self._config["k_bit"]
         self.mode = self._config["mode"]
 
-    def _op_args(self):
+    def _op_args(self) -> tuple[Any, ...]:
         return (int(self.k_bit), self.mode)
 
 
@@ -228,23 +242,28 @@ _CLASSES = {
 
 
 # -- larq's function forms (the operators, differentiable) -------------------------------------
-def ste_sign(x, clip_value=1.0):
+def ste_sign(x: torch.Tensor, clip_value: float | None = 1.0) -> torch.Tensor:
     return _ops.ste_sign(x, _f(clip_value))
 
 
-def approx_sign(x):
+def approx_sign(x: torch.Tensor) -> torch.Tensor:
     return _ops.approx_sign(x)
 
 
-def swish_sign(x, beta=5.0):
+def swish_sign(x: torch.Tensor, beta: float = 5.0) -> torch.Tensor:
     return _ops.swish_sign(x, float(beta))
 
 
-def ste_heaviside(x, clip_value=1.0):
+def ste_heaviside(x: torch.Tensor, clip_value: float | None = 1.0) -> torch.Tensor:
     return _ops.ste_heaviside(x, _f(clip_value))
 
 
-def ste_tern(x, threshold_value=0.05, ternary_weight_networks=False, clip_value=1.0):
+def ste_tern(
+    x: torch.Tensor,
+    threshold_value: float = 0.05,
+    ternary_weight_networks: bool = False,
+    clip_value: float | None = 1.0,
+) -> torch.Tensor:
     return _ops.ste_tern(x, float(threshold_value), bool(ternary_weight_networks), _f(clip_value))
 
 
@@ -255,15 +274,15 @@ for _fn, _cls in (
     (ste_heaviside, SteHeaviside),
     (ste_tern, SteTern),
 ):
-    _fn.precision = 1 if _cls is not SteTern else 2
+    _fn.precision = 1 if _cls is not SteTern else 2  # type: ignore[attr-defined]  # larq's function forms carry it
 del _fn, _cls
 
 
 # -- registry -----------------------------------------------------------------------------------
-def deserialize(config, metrics=None):
+def deserialize(config: str | dict[str, Any], metrics: Iterable[str] | None = None) -> Quantizer:
     """A quantizer module from a name or a ``{"class_name": ..., "config": {...}}`` dict: every
     form ``fastq.quantizers.deserialize`` takes (larq's and Keras 3's), resolved by it."""
-    extra = {}
+    extra: dict[str, Any] = {}
     if isinstance(config, dict) and isinstance(config.get("config"), dict) and "channel_dim" in config["config"]:
         cfg = dict(config["config"])
         extra["channel_dim"] = cfg.pop("channel_dim")
@@ -275,17 +294,21 @@ def deserialize(config, metrics=None):
     return cls(**fastq.quantizers.serialize(npq)["config"], **extra, metrics=metrics)
 
 
-def serialize(quantizer):
+def serialize(quantizer: Quantizer | Callable[..., Any]) -> str | dict[str, Any]:
     """``{"class_name": ..., "config": ...}`` for a quantizer module (a function form: its name)."""
     if isinstance(quantizer, Quantizer):
         return {"class_name": quantizer._class, "config": quantizer.get_config()}
     name = getattr(quantizer, "__name__", None)
-    if callable(quantizer) and name in ("ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern"):
+    if (
+        callable(quantizer)
+        and isinstance(name, str)
+        and name in ("ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "ste_tern")
+    ):
         return name
     raise ValueError(f"Cannot serialize {quantizer!r}: not a fastq.torch quantizer")
 
 
-def get(identifier):
+def get(identifier: str | dict[str, Any] | Callable[..., Any] | None) -> Any:
     """larq's ``quantizers.get``: None -> None; a module or callable -> itself; a name or config
     -> a new module (``get("NoOp")`` raises TypeError: NoOp needs ``precision``)."""
     if identifier is None:
