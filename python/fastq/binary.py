@@ -243,7 +243,7 @@ def _operand(x: object, name: str, ndim: int = 0) -> PackedBits | np.ndarray:
 
 
 def _packed(x: PackedBits | np.ndarray) -> PackedBits:
-    return x if type(x) is PackedBits else pack_bits(x)
+    return x if isinstance(x, PackedBits) else pack_bits(x)
 
 
 def _bits(x: PackedBits | np.ndarray) -> int:
