@@ -7,12 +7,13 @@ rebuild, run the tests that should notice, and report the mutants that survive.
     python scripts/mutate.py --only avx2-popsteps,ops-maxabs-combine
     python scripts/mutate.py --family python -j 1   # one family
     python scripts/mutate.py --full-suite ...       # run the whole suite per mutant (slower)
+    python scripts/mutate.py --family neon --qemu   # NEON mutants on x86, under qemu-aarch64
 
 The copy lives in a temporary folder (--workdir to keep and reuse it: incremental rebuilds);
 the source tree is never modified. A mutant is "killed" when the tests fail, "survived" when
 they pass, "invalid" when it does not apply or does not build. Mutants whose ISA this CPU
 cannot run (NEON on x86, AVX-512 without it) are reported "not run here": run them on such a
-machine (scripts/test-aarch64.sh's qemu run has the budget for the NEON ones). A mutant known
+machine, or with --qemu under qemu-aarch64 through scripts/test-aarch64.sh. A mutant known
 to be equivalent (same results by construction) carries the argument in `equivalent` and is
 expected to survive. Exit status 1 if any non-equivalent mutant survived.
 
@@ -259,8 +260,8 @@ mutant(
     "avx2-lt-f32",
     "avx2 vocabulary",
     "csrc/simd/avx2.hpp",
-    "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }",
-    "FASTQ_INLINE MF lt(F a, F b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }",
+    "FASTQ_INLINE MF lt(F a, F b) {\n  return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)};",
+    "FASTQ_INLINE MF lt(F a, F b) {\n  return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)};",
     T_ISA + T_BIN,
     "AVX2 float32 lt is <=",
     isa="avx2",
@@ -269,8 +270,8 @@ mutant(
     "avx2-round-f64",
     "avx2 vocabulary",
     "csrc/simd/avx2.hpp",
-    "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
-    "FASTQ_INLINE D round_even(D a) { return {_mm256_round_pd(a.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)}; }",
+    "  return {_mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};",
+    "  return {_mm256_round_pd(a.v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC)};",
     T_ISA,
     "AVX2 float64 rounding truncates",
     isa="avx2",
@@ -289,8 +290,8 @@ mutant(
     "avx512-ge-f32",
     "avx512 vocabulary",
     "csrc/simd/avx512.hpp",
-    "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }",
-    "FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }",
+    "FASTQ_INLINE MF ge(F a, F b) {\n  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)};",
+    "FASTQ_INLINE MF ge(F a, F b) {\n  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)};",
     T_ISA,
     "AVX-512 float32 ge is >",
     isa="avx512",
@@ -299,9 +300,8 @@ mutant(
     "avx512-round-f32",
     "avx512 vocabulary",
     "csrc/simd/avx512.hpp",
-    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, "
-    "_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }",
-    "FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)}; }",
+    "  return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};",
+    "  return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC)};",
     T_ISA,
     "AVX-512 float32 rounding rounds up",
     isa="avx512",
@@ -320,8 +320,8 @@ mutant(
     "scalar-lt",
     "scalar vocabulary",
     "csrc/simd/scalar.hpp",
-    "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }",
-    "template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }",
+    "FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) {\n  return {a.v < b.v};",
+    "FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) {\n  return {a.v <= b.v};",
     T_QUANT + T_BIN,
     "the scalar reference's lt is <=",
 )
@@ -336,11 +336,21 @@ mutant(
     isa="neon",
 )
 mutant(
+    "neon-round-f32",
+    "neon vocabulary",
+    "csrc/simd/neon.hpp",
+    "  return {vrndnq_f32(a.v)};",
+    "  return {vrndaq_f32(a.v)};",
+    [*T_ISA, "tests/test_quantizers.py"],
+    "NEON float32 rounding ties away from zero (DoReFa's k-bit levels at exact halves)",
+    isa="neon",
+)
+mutant(
     "neon-lt-f32",
     "neon vocabulary",
     "csrc/simd/neon.hpp",
-    "FASTQ_INLINE MF lt(F a, F b) { return {vcltq_f32(a.v, b.v)}; }",
-    "FASTQ_INLINE MF lt(F a, F b) { return {vcleq_f32(a.v, b.v)}; }",
+    "FASTQ_INLINE MF lt(F a, F b) {\n  return {vcltq_f32(a.v, b.v)};",
+    "FASTQ_INLINE MF lt(F a, F b) {\n  return {vcleq_f32(a.v, b.v)};",
     T_ISA + T_BIN,
     "NEON float32 lt is <=",
     isa="neon",
@@ -423,6 +433,81 @@ mutant(
     ["tests/test_interrupt.py"],
     "the default thread count ignores the affinity mask (one too many)",
 )
+
+# -- runtime: task sizes (Ctrl-C in every family), pieces of a call, zero-work shortcuts -----------------
+mutant(
+    "bin-one-thread-direct",
+    "runtime",
+    "csrc/runtime/bitpack_ops.cpp",
+    "  if (!parallel && total <= kMaxTaskWork) {",
+    "  if (!parallel) {",
+    ["tests/test_interrupt.py"],
+    "a binary call on one thread runs as one uninterruptible piece (Ctrl-C noticed only at its end)",
+)
+mutant(
+    "bin-meter-never",
+    "runtime",
+    "csrc/runtime/binary_common.hpp",
+    "    return checkpoint();",
+    "    return false;",
+    ["tests/test_interrupt.py"],
+    "GEMM blocks never checkpoint: a product on one thread (one task) ignores Ctrl-C",
+)
+mutant(
+    "bin-row-piece",
+    "runtime",
+    "csrc/runtime/bitpack_ops.cpp",
+    "    pack(x + r * k + c0, nrows, len, out + r * kw + c0 / 64);",
+    "    pack(x + r * k + c0, nrows, len, out + r * kw + c0 / 64 - (c0 > 0));",
+    T_BIN,
+    "a row longer than one task is packed with its later pieces one word early",
+)
+mutant(
+    "bgemm-row-pieces",
+    "runtime",
+    "csrc/runtime/bgemm_ops.cpp",
+    "        const std::size_t mr = std::min(r1, r + rstep) - r;",
+    "        const std::size_t mr = std::min(r1, r + rstep) - r - (r + rstep < r1);",
+    T_BIN,
+    "each row piece of a large product but the last drops its last row",
+)
+mutant(
+    "bgemm-col-pieces",
+    "runtime",
+    "csrc/runtime/bgemm_ops.cpp",
+    "    for (std::size_t c = c0; c < c1; c += cstep) {",
+    "    for (std::size_t c = c0; c < c1; c += cstep + (b_blocked && cstep < c1 - c0 ? kColumnUnit : 0)) {",
+    T_BIN,
+    "a wide blocked product (BinaryDense) skips 64 columns after each column piece",
+)
+mutant(
+    "bind-matmul-no-poll",
+    "bindings",
+    "csrc/bindings/bgemm.cpp",
+    "  run_released([&] { fastq::binary_gemm(*kern.table, ap, bp, false, n, o); });",
+    "  {\n    py::gil_scoped_release nogil;\n    fastq::binary_gemm(*kern.table, ap, bp, false, n, o);\n  }",
+    ["tests/test_interrupt.py"],
+    "binary_matmul releases the GIL without an interrupt scope (as before issue #12): Ctrl-C waits for the end",
+)
+mutant(
+    "float-task-unbounded",
+    "runtime",
+    "csrc/runtime/float_ops.cpp",
+    "  const std::size_t bounded = ceil_div(work, max_task);",
+    "  const std::size_t bounded = 1;",
+    ["tests/test_interrupt.py"],
+    "a float layer (fastq.models) on one thread is one task: Ctrl-C noticed only at its end",
+)
+mutant(
+    "py-conv-copy-first",
+    "python",
+    "python/fastq/conv.py",
+    "    if not _is_work(x):\n        out = plan.output(x.shape, out, residual)\n",
+    "",
+    ["tests/test_misuse.py"],
+    "a convolution converts (copies) x before checking what its shape alone decides",
+)
+
 
 # -- Python layer ---------------------------------------------------------------------------------------
 mutant(
@@ -556,6 +641,28 @@ def run_tests(src: Path, tests, timeout, full):
     return ("killed" if r.returncode else "survived"), " ".join([lines[-1], *failed])
 
 
+def run_tests_qemu(src: Path, tests, timeout):
+    """The tests under qemu-aarch64 with the copy's NEON build (scripts/test-aarch64.sh, which
+    cross-compiles incrementally in src/build/aarch64-cmake)."""
+    for cache in ("aarch64-debs", "aarch64-root"):  # reuse this checkout's downloads and arm64 root
+        mine, theirs = src / "build" / cache, REPO / "build" / cache
+        if theirs.is_dir() and not mine.exists():
+            mine.parent.mkdir(parents=True, exist_ok=True)
+            mine.symlink_to(theirs)
+    try:
+        r = sh(
+            ["bash", "scripts/test-aarch64.sh", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *tests],
+            src,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return "killed", "tests timed out under qemu (a hang counts as caught)"
+    lines = [ln for ln in r.stdout.strip().splitlines() if ln.strip()] or [""]
+    summary = [ln for ln in lines if " passed" in ln or " failed" in ln or " error" in ln][-1:] or lines[-1:]
+    failed = [ln.split(" - ")[0] for ln in lines if ln.startswith(("FAILED", "ERROR"))][:1]
+    return ("killed" if r.returncode else "survived"), " ".join([*summary, *failed])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", action="store_true", help="print the catalogue and exit")
@@ -565,6 +672,12 @@ def main():
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per mutant's test run")
     ap.add_argument("--full-suite", action="store_true", help="run the whole suite for each mutant")
+    ap.add_argument(
+        "--qemu",
+        action="store_true",
+        help="on a non-ARM host, run the NEON mutants under qemu-aarch64 (scripts/test-aarch64.sh in the copy; "
+        "the unmutated tests run there first, as a baseline)",
+    )
     a = ap.parse_args()
 
     chosen = M
@@ -587,16 +700,25 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     src = prepare_copy(work)
     print(f"copy: {src}", flush=True)
-    r = build(src, a.jobs)
-    if r.returncode:
+    host = [m for m in chosen if cpu_can_run(m["isa"])]  # the others run under qemu or not at all
+    r = build(src, a.jobs) if host else None
+    if r is not None and r.returncode:
         sys.exit(f"the unmutated copy does not build:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
 
     results = []
+    qemu_baseline = None
     for m in chosen:
         t0 = time.monotonic()
         path = src / m["file"]
         original = path.read_text()
-        if not cpu_can_run(m["isa"]):
+        via_qemu = a.qemu and m["isa"] == "neon" and not cpu_can_run("neon")
+        if via_qemu and qemu_baseline is None:
+            qemu_baseline = run_tests_qemu(src, m["tests"], a.timeout)
+            print(f"{'(qemu baseline, unmutated)':32} {qemu_baseline[1]}", flush=True)
+        if via_qemu and qemu_baseline[0] != "survived":
+            results.append((m, "invalid", "the unmutated tests fail under qemu: " + qemu_baseline[1], 0.0))
+            continue
+        if not cpu_can_run(m["isa"]) and not via_qemu:
             results.append((m, "not run here", f"this CPU cannot run {m['isa']}", 0.0))
             print(f"{m['id']:32} not run here ({m['isa']})", flush=True)
             continue
@@ -606,7 +728,9 @@ def main():
             continue
         try:
             path.write_text(original.replace(m["old"], m["new"]))
-            if m["file"].startswith("csrc/"):
+            if via_qemu:  # NEON code is built only for aarch64: the script rebuilds it
+                status, detail = run_tests_qemu(src, m["tests"], a.timeout)
+            elif m["file"].startswith("csrc/"):
                 r = build(src, a.jobs)
                 if r.returncode:
                     status, detail = "invalid", "does not build: " + (r.stdout + r.stderr)[-400:]
@@ -621,7 +745,7 @@ def main():
         results.append((m, status, detail, dt))
         flag = " (equivalent, as argued)" if status == "survived" and m["equivalent"] else ""
         print(f"{m['id']:32} {status}{flag}  [{dt:.0f} s] {detail}", flush=True)
-    if any(m["file"].startswith("csrc/") for m in chosen):
+    if any(m["file"].startswith("csrc/") for m in host):
         build(src, a.jobs)  # leave the reusable copy built unmutated
 
     print("\nsummary")

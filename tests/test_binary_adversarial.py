@@ -3,6 +3,8 @@
 closest to overflowing (AVX2's byte counters, NEON's widening steps), long K, and structured
 bit patterns. Random data almost never reaches these counts."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,53 @@ def test_all_minus_one_against_all_plus_one_large(isa):
         blocked = kern.pack_blocked(b, k)
         plan = kern.dense_plan(blocked, k, 17, np.ones(17, np.float32), np.zeros(17, np.float32), False)
         np.testing.assert_array_equal(plan(a, None), np.full((9, 17), -k, np.float32))
+
+
+@pytest.fixture(scope="module")
+def many_tasks():
+    rng = np.random.default_rng(7)
+    k = 4096  # 64 words a row
+    a_bits = rng.random((2100, k)) < 0.5  # public B, one panel of 8 columns: 2048 rows a call
+    b_bits = rng.random((16, k)) < 0.5
+    w_bits = rng.random((4096, k)) < 0.5  # blocked B: 2048 columns x 8 rows a call
+    x_bits = rng.random((20, k)) < 0.5
+    sa, sb, sw, sx = (np.where(v, -1.0, 1.0) for v in (a_bits, b_bits, w_bits, x_bits))
+    ab, xw = (sa @ sb.T).astype(np.int32), (sx @ sw.T).astype(np.int32)  # exact: |dot| <= 4096
+    long_row = rng.standard_normal((2, (1 << 20) + 100)).astype(np.float32)  # 2 pieces a row
+    return dict(
+        k=k,
+        a=_words(a_bits),
+        b=_words(b_bits),
+        w=_words(w_bits),
+        x=_words(x_bits),
+        ab=ab,
+        xw=xw,
+        signs=np.packbits(xw < 0, axis=1, bitorder="little").view(np.uint64),
+        long_row=long_row,
+        long_words=_words(long_row < 0),
+        long_signs=np.where(long_row < 0, -1, 1),
+    )
+
+
+@pytest.mark.skipif(bool(os.environ.get("FASTQ_TEST_UNDER_QEMU")), reason="large NumPy references: slow under qemu")
+@pytest.mark.parametrize("isa", ISAS)
+def test_calls_cut_into_many_tasks_match_the_reference(isa, many_tasks, restore_threads):
+    """Calls above the task size (runtime/binary_common.hpp, kMaxTaskWork = 2**20 units) are cut
+    into row pieces, column pieces and, for long rows, word pieces, even on one thread (the unit
+    of Ctrl-C polling): every piece must land where it belongs. Compared with NumPy, on one and
+    on two threads."""
+    import fastq
+
+    d = many_tasks
+    kern = _core.kernels_for(isa)
+    ones, zeros = np.ones(4096, np.float32), np.zeros(4096, np.float32)
+    for threads in (1, 2):
+        fastq.set_num_threads(threads)
+        np.testing.assert_array_equal(kern.binary_matmul(d["a"], d["b"], d["k"]), d["ab"])
+        blocked = kern.pack_blocked(d["w"], d["k"])
+        np.testing.assert_array_equal(kern.dense_plan(blocked, d["k"], 4096, ones, zeros, False)(d["x"], None), d["xw"])
+        np.testing.assert_array_equal(
+            kern.dense_plan(blocked, d["k"], 4096, ones, zeros, True)(d["x"], None), d["signs"]
+        )
+        np.testing.assert_array_equal(kern.pack_bits(d["long_row"]), d["long_words"])
+        np.testing.assert_array_equal(kern.unpack_bits(d["long_words"], d["long_row"].shape[1]), d["long_signs"])

@@ -214,6 +214,11 @@ def test_kernel_parameter_names_come_from_the_cpp_files():
             r"packed_output: expected True or False, got str 'yes'",
         ),
         (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 3, 2), np.float32), packed_output="no"),
+            TypeError,
+            r"packed_output: expected True or False, got str 'no'",
+        ),
+        (
             lambda: fastq.SteSign()(fastq.pack_bits(np.ones((2, 3), np.float32))),
             TypeError,
             r"x: expected real values, got a PackedBits",
@@ -271,6 +276,16 @@ MASKED = np.ma.masked_array(np.array([-1.0, 2.0, 3.0], np.float32), mask=[False,
         (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32), scale=MASKED[:2]), "scale"),
         (lambda: fastq.BinaryDense(np.ones((2, 3), np.float32))(MASKED.reshape(1, 3)), "x"),
         (lambda: fastq.PackedBits.from_words(np.ma.masked_array(np.zeros((1, 1), np.uint64)), 3), "words"),
+        (lambda: fastq.binary_matmul(np.ones((2, 3)), np.ones((2, 3)), out=np.ma.zeros((2, 2), np.int32)), "out"),
+        (lambda: fastq.BinaryDense(np.ones((2, 3)))(np.ones((2, 3)), out=np.ma.zeros((2, 2), np.float32)), "out"),
+        (
+            lambda: fastq.binary_conv2d(np.ones((1, 2, 2, 3)), np.ones((1, 1, 3, 2)), out=np.ma.zeros((1, 2, 2, 2))),
+            "out",
+        ),
+        (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 3, 2)))(np.ones((1, 2, 2, 3)), residual=np.ma.ones((1, 2, 2, 2))),
+            "residual",
+        ),
     ],
 )
 def test_masked_arrays_are_refused_not_silently_unmasked(call, name):
@@ -308,6 +323,77 @@ def test_pack_bits_size_limit_is_checked_before_copying():
         fastq.pack_bits(big)
 
 
+# A 64 GiB float32 view of one value: converting (copying) it before a shape check would take
+# minutes and all the memory there is.
+_HUGE = np.broadcast_to(np.float32(1), (1 << 20, 1 << 14))
+_HUGE_NHWC = np.broadcast_to(np.float32(1), (1 << 16, 2, 1 << 10, 8))  # 64 GiB too, H = 2
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: fastq.binary_matmul(_HUGE, np.ones((3, 5), np.float32)), "K mismatch"),
+        (lambda: fastq.binary_matmul(np.ones((3, 5), np.float32), _HUGE), "K mismatch"),
+        (lambda: fastq.binary_matmul(_HUGE, _HUGE[:3], out=np.empty((2, 3), np.int32)), r"out: expected shape"),
+        (lambda: fastq.binary_matmul(_HUGE, _HUGE[:3], out=np.broadcast_to(0.0, (1 << 20, 3))), "out: expected dtype"),
+        (lambda: fastq.BinaryDense(_HUGE, scale=np.ones(3)), r"scale: expected a scalar or shape \(1048576,\)"),
+        (lambda: fastq.BinaryDense(np.ones((3, 1 << 14), np.float32))(_HUGE, out=np.empty((2, 3))), "out: expected"),
+        (
+            lambda: fastq.BinaryDense(np.ones((3, 1 << 14), np.float32), packed_output=True)(_HUGE, out=np.empty(3)),
+            "out: only for float output",
+        ),
+        (lambda: fastq.binary_conv2d(_HUGE_NHWC, np.ones((3, 3, 8, 2), np.float32)), "smaller than the"),
+        (lambda: fastq.binary_conv2d(_HUGE_NHWC, np.ones((1, 1, 4, 2), np.float32)), "expected C // groups = 8"),
+        (
+            lambda: fastq.binary_conv2d(_HUGE_NHWC, np.ones((1, 1, 8, 2), np.float32), out=np.empty((1, 2), np.int32)),
+            "out: expected shape",
+        ),
+        (lambda: fastq.BinaryConv2D(np.ones((3, 3, 8, 2), np.float32))(_HUGE_NHWC), "smaller than the"),
+        (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 8, 2), np.float32))(_HUGE_NHWC, residual=np.ones(2, np.float32)),
+            "residual: expected shape",
+        ),
+        (
+            lambda: fastq.BinaryConv2D(np.ones((1, 1, 8, 2), np.float32), packed_output=True)(
+                _HUGE_NHWC, out=np.empty(2, np.uint64)
+            ),
+            "out: expected shape",
+        ),
+        (lambda: fastq.BinaryConv2D(_HUGE.reshape(1 << 10, 1 << 10, 1 << 14, 1), strides=0), "strides"),
+        (lambda: fastq.BinaryConv2D(_HUGE.reshape(1 << 20, 1, 1 << 14, 1), scale=np.ones(2)), "scale: expected"),
+        (
+            lambda: fastq.binary_conv2d(np.ones((1, 1, 1, 1 << 14), np.float32), _HUGE.reshape(1024, 1024, -1, 1)),
+            r"2\*\*31",
+        ),
+    ],
+)
+def test_binary_shape_errors_come_before_any_copy(call, match):
+    """Issue #12: binary_matmul, BinaryDense and the convolutions copied a broadcast (or
+    otherwise converted) input before the error its shape alone implies."""
+    with pytest.raises(ValueError, match=match):
+        call()
+    assert _peak_bytes(call) < (1 << 20)
+
+
+def test_broadcast_input_gets_its_output_before_the_copy():
+    """The output (the other large allocation a conversion needs) is made, or out= checked,
+    before the input is copied; results are those of the contiguous input."""
+    x = np.broadcast_to(np.float32(-1), (3, 70))
+    w = np.where(np.arange(140).reshape(2, 70) % 3, 1, -1).astype(np.float32)
+    ref = np.ascontiguousarray(x) @ w.T
+    np.testing.assert_array_equal(fastq.BinaryDense(w)(x), ref)
+    np.testing.assert_array_equal(fastq.BinaryDense(w, packed_output=True)(x).unpack(), np.where(ref < 0, -1, 1))
+    out = np.empty((3, 2), np.int32)
+    assert fastq.binary_matmul(x, w, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+    xc = np.broadcast_to(np.float64(-2), (1, 4, 4, 3))
+    k = np.where(np.arange(54).reshape(3, 3, 3, 2) % 2, 1.0, -1.0)
+    ref = fastq.reference.binary_conv2d(np.ascontiguousarray(xc), k, padding="same")
+    np.testing.assert_array_equal(fastq.binary_conv2d(xc, k, padding="same"), ref)
+    layer = fastq.BinaryConv2D(k, padding="same", packed_output=True)
+    np.testing.assert_array_equal(layer(xc).unpack(), np.where(ref < 0, -1, 1))
+
+
 def test_flip_ratio_shape_error_comes_before_out_is_written():
     q = fastq.SteSign(metrics=["flip_ratio"])
     q(np.ones(4, np.float32))
@@ -328,6 +414,39 @@ def test_empty_array_with_huge_rows_is_instant():
     assert q(x).shape == x.shape and q.grad(x, x).shape == x.shape
     assert fastq.MagnitudeAwareSign()(np.empty((0, 2**40), np.float32)).shape == (0, 2**40)
     assert time.monotonic() - t0 < 5.0  # was ~20 minutes for pack_bits
+
+
+def test_shape_only_huge_binary_calls_cost_what_their_data_costs():
+    """Issue #12 item 1: no loop over the rows of zero-size data, in the kernels themselves too
+    (the Python layer's shortcuts bypassed), and no size arithmetic that wraps around."""
+    t0 = time.monotonic()
+    e, w = np.empty((2**40, 0), np.float32), np.empty((2**40, 0), np.uint64)
+    assert fastq.binary_matmul(e, np.empty((0, 0), np.float32)).shape == (2**40, 0)
+    assert fastq.binary_matmul(np.empty((0, 0), np.float32), e).shape == (0, 2**40)
+    assert fastq.BinaryDense(np.empty((0, 0), np.float32))(e).shape == (2**40, 0)
+    assert fastq.BinaryDense(np.empty((0, 0), np.float32), packed_output=True)(e).shape == (2**40, 0)
+    for isa in fastq.available_isas():
+        k = _core.kernels_for(isa)
+        assert k.pack_bits(e).shape == (2**40, 0)
+        assert k.unpack_bits(w, 0).shape == (2**40, 0)
+        assert k.pack_blocked(w, 0).shape == (2**37, 0, 8)
+        assert k.binary_matmul(w, np.empty((0, 0), np.uint64), 0).shape == (2**40, 0)
+        assert k.max_pool2d(np.empty((2**20, 2**10, 2, 0), np.uint64), (2, 2), (1, 1), "same").shape == (
+            2**20,
+            2**10,
+            2,
+            0,
+        )
+    assert time.monotonic() - t0 < 5.0  # every call used to loop over 2**40 (or 2**30) rows
+    x = np.ones((1, 3, 3, 2), np.float32)
+    with pytest.raises(MemoryError):  # a padded image of 2**41 x 2**41 pixels: no wrapped-around size
+        fastq.binary_conv2d(x, np.ones((3, 3, 2, 2), np.float32), padding="same", dilation_rate=2**40)
+    with pytest.raises(ValueError, match="smaller than the"):
+        fastq.binary_conv2d(x, np.ones((3, 3, 2, 2), np.float32), dilation_rate=2**62)
+    y = -np.ones((1, 3, 3, 1), np.float32)
+    y[0, 0, 0, 0] = 1
+    for size in (2**62, 2**63 - 1):  # every clipped window holds the whole image
+        np.testing.assert_array_equal(fastq.binary_max_pool2d(fastq.pack_bits(y), size, 1, "same").unpack(), -y * 0 + 1)
 
 
 # -- show_config ---------------------------------------------------------------------------------

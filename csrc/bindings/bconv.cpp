@@ -1,6 +1,8 @@
 // pybind11 bindings of the binary convolution: `Kernels.conv_plan` builds a ConvPlan (weights in
 // the kernels' layout, geometry, output transform), which is called with x. Same rules as
-// module.cpp: validate first, take raw pointers, release the GIL around the kernels.
+// module.cpp: validate first, take raw pointers, run the kernels with run_released.
+#include <pybind11/stl.h>
+
 #include "bindings/binary_args.hpp"
 #include "runtime/bconv_ops.hpp"
 #include "runtime/bgemm_ops.hpp"
@@ -33,12 +35,18 @@ std::size_t positive(long long v, const char* name) {
 struct Axis {
   std::size_t out, pad;
 };
+// The dilated kernel's extent, saturated (a huge dilation must not wrap around).
+std::size_t extent_of(std::size_t taps, std::size_t dil) {
+  return fastq::work_mul(taps - 1, dil) == SIZE_MAX ? SIZE_MAX : (taps - 1) * dil + 1;
+}
 Axis conv_axis(std::size_t in, std::size_t taps, std::size_t stride, std::size_t dil, bool same) {
-  const std::size_t extent = (taps - 1) * dil + 1;
+  const std::size_t extent = extent_of(taps, dil);
   if (same) {
-    const std::size_t out = (in + stride - 1) / stride;
-    const long long total = out ? static_cast<long long>((out - 1) * stride + extent) - static_cast<long long>(in) : 0;
-    return {out, total > 0 ? static_cast<std::size_t>(total / 2) : 0};
+    const std::size_t out = in / stride + (in % stride != 0);
+    // total padding = (out - 1) * stride + extent - in, where (out - 1) * stride < in.
+    const std::size_t reach = out ? (out - 1) * stride : 0;
+    const std::size_t total = !out || extent <= in - reach ? 0 : extent - (in - reach);
+    return {out, total / 2};
   }
   return {in >= extent ? (in - extent) / stride + 1 : 0, 0};
 }
@@ -102,67 +110,75 @@ ConvPlan make_conv_plan(const Kernels& kern, const py::array& words, long long c
   p.blocked.resize(fastq::conv_weight_words(p.o, p.groups, row));
   p.prefix.resize((p.kh + 1) * (p.kw + 1) * p.o);
   const auto* w = static_cast<const std::uint64_t*>(words.data());
-  py::gil_scoped_release nogil;
-  fastq::conv_weights(*p.table, w, p.o, p.groups, p.kh, p.kw, cg, p.blocked.data(), p.prefix.data());
+  run_released(
+      [&] { fastq::conv_weights(*p.table, w, p.o, p.groups, p.kh, p.kw, cg, p.blocked.data(), p.prefix.data()); });
   return p;
 }
 
-py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_obj, const py::object& res_obj) {
+// A call's geometry and output, from x's shape alone (words: x is packed words, else float
+// values): every check of a call that does not read x, so that the Python layer can run them
+// before it converts (copies) x.
+struct ConvCall {
+  fastq::ConvShape s;
+  fastq::BinaryOut o;
+  py::array out;
+};
+
+ConvCall prepare(const ConvPlan& p, const std::vector<py::ssize_t>& xshape, bool words, const py::object& out_obj,
+                 const py::object& res_obj) {
   const std::size_t c = p.cg * p.groups, cgw = fastq::packed_words(p.cg);
-  const Kind kd = kind_of(x);
-  if (kd == Kind::u64) {
-    require_contiguous(x, "x");
-    if (x.ndim() != 4 || static_cast<std::size_t>(x.shape(3)) != fastq::packed_words(c))
+  if (words) {
+    if (xshape.size() != 4 || static_cast<std::size_t>(xshape[3]) != fastq::packed_words(c))
       value_error("x: expected packed NHWC words (N, H, W, " + std::to_string(fastq::packed_words(c)) +
-                  ") for C = " + std::to_string(c) + " channels, got shape " + shape_str(x));
-  } else {
-    if (kd == Kind::other)
-      type_error("x: expected a float32 or float64 array or uint64 packed words in native byte order, got dtype " +
-                 dtype_str(x));
-    require_contiguous(x, "x");
-    if (x.ndim() != 4 || static_cast<std::size_t>(x.shape(3)) != c)
-      value_error("x: expected an NHWC array (N, H, W, " + std::to_string(c) + ") (C = " + std::to_string(p.cg) +
-                  " channels per group x " + std::to_string(p.groups) + " groups), got shape " + shape_str(x));
+                  ") for C = " + std::to_string(c) + " channels, got shape " + shape_str(xshape));
+  } else if (xshape.size() != 4 || static_cast<std::size_t>(xshape[3]) != c) {
+    value_error("x: expected an NHWC array (N, H, W, " + std::to_string(c) + ") (C = " + std::to_string(p.cg) +
+                " channels per group x " + std::to_string(p.groups) + " groups), got shape " + shape_str(xshape));
   }
-  fastq::ConvShape s{};
-  s.n = static_cast<std::size_t>(x.shape(0));
-  s.h = static_cast<std::size_t>(x.shape(1));
-  s.w = static_cast<std::size_t>(x.shape(2));
+  ConvCall call{};
+  fastq::ConvShape& s = call.s;
+  s.n = static_cast<std::size_t>(xshape[0]);
+  s.h = static_cast<std::size_t>(xshape[1]);
+  s.w = static_cast<std::size_t>(xshape[2]);
   s.groups = p.groups, s.cg = p.cg, s.cgw = cgw;
   s.kh = p.kh, s.kw = p.kw, s.sh = p.sh, s.sw = p.sw, s.dh = p.dh, s.dw = p.dw;
   const Axis ay = conv_axis(s.h, p.kh, p.sh, p.dh, p.same), ax = conv_axis(s.w, p.kw, p.sw, p.dw, p.same);
-  if (!p.same && (s.h < (p.kh - 1) * p.dh + 1 || s.w < (p.kw - 1) * p.dw + 1))
+  const std::size_t eh = extent_of(p.kh, p.dh), ew = extent_of(p.kw, p.dw);
+  if (!p.same && (s.h < eh || s.w < ew))
     value_error("x: the input's H x W = " + std::to_string(s.h) + " x " + std::to_string(s.w) +
-                " is smaller than the (dilated) kernel's " + std::to_string((p.kh - 1) * p.dh + 1) + " x " +
-                std::to_string((p.kw - 1) * p.dw + 1) + " with padding='valid'");
+                " is smaller than the (dilated) kernel's " + std::to_string(eh) + " x " + std::to_string(ew) +
+                " with padding='valid'");
   s.oh = ay.out, s.ow = ax.out, s.pad_top = ay.pad, s.pad_left = ax.pad;
   s.o = p.o;
   s.pad_zero = p.pad_zero;
   s.tap_prefix = p.prefix.data();
   std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(s.n), static_cast<py::ssize_t>(s.oh),
                                  static_cast<py::ssize_t>(s.ow), static_cast<py::ssize_t>(p.o)};
-  fastq::BinaryOut o{};
+  fastq::BinaryOut& o = call.o;
+  py::array& out = call.out;
   o.kind = p.kind;
-  py::array out;
   if (p.kind == fastq::BinaryOutKind::dots) {
     if (!res_obj.is_none()) value_error("residual: only for float32 output (output='affine')");
     out = output_array<std::int32_t>(out_obj, shape, "int32");
     o.ld = p.o;
   } else if (p.kind == fastq::BinaryOutKind::affine) {
-    out = output_array<float>(out_obj, shape, "float32");
     o.ld = p.o, o.scale = p.scale.data(), o.bias = p.bias.data(), o.relu = p.relu;
+    py::array r;
     if (!res_obj.is_none()) {
       // The residual of a fused Add: float32 of the output's shape, element (p, j) read just
       // before y's element (p, j) is written: it may be x (read only) or out itself, but must not
-      // overlap out otherwise.
+      // overlap out otherwise. Checked before out is allocated.
       if (!py::isinstance<py::array>(res_obj))
         type_error("residual: expected a float32 NumPy array, got " +
                    py::str(py::type::of(res_obj).attr("__name__")).cast<std::string>());
-      auto r = py::reinterpret_borrow<py::array>(res_obj);
+      r = py::reinterpret_borrow<py::array>(res_obj);
       if (kind_of(r) != Kind::f32) type_error("residual: expected dtype float32, got " + dtype_str(r));
       if (std::vector<py::ssize_t>(r.shape(), r.shape() + r.ndim()) != shape)
         value_error("residual: expected shape " + shape_str(shape) + ", got " + shape_str(r));
       require_contiguous(r, "residual");
+    }
+    out = output_array<float>(out_obj, shape, "float32");
+    if (!res_obj.is_none()) {
       const char* rb = static_cast<const char*>(r.data());
       const char* ob = static_cast<const char*>(out.data());
       if (rb != ob && rb < ob + out.nbytes() && ob < rb + r.nbytes())
@@ -176,14 +192,24 @@ py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_
     o.ld = fastq::packed_words(p.o), o.lo = p.lo.data(), o.span = p.span.data();
   }
   o.data = out.mutable_data();
+  return call;
+}
+
+py::array run_conv(const ConvPlan& p, const py::array& x, const py::object& out_obj, const py::object& res_obj) {
+  const Kind kd = kind_of(x);
+  if (kd == Kind::other)
+    type_error("x: expected a float32 or float64 array or uint64 packed words in native byte order, got dtype " +
+               dtype_str(x));
+  require_contiguous(x, "x");
+  const ConvCall call =
+      prepare(p, std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()), kd == Kind::u64, out_obj, res_obj);
   const void* xp = x.data();
   const fastq::KernelTable& t = *p.table;
   const fastq::ConvInput in = kd == Kind::f32   ? fastq::ConvInput::f32
                               : kd == Kind::f64 ? fastq::ConvInput::f64
                                                 : fastq::ConvInput::words;
-  py::gil_scoped_release nogil;
-  fastq::binary_conv2d(t, s, xp, in, p.blocked.data(), o);
-  return out;
+  run_released([&] { fastq::binary_conv2d(t, call.s, xp, in, p.blocked.data(), call.o); });
+  return call.out;
 }
 }  // namespace
 
@@ -197,6 +223,14 @@ void bind_bconv(py::module_& m) {
            "(N, OH, OW, O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into; "
            "residual (float32 output only): float32 (N, OH, OW, O) added after the bias, y = (d * s + b) + r, "
            "each step rounded (may be x or out itself, must not overlap out otherwise).")
+      .def(
+          "output",
+          [](const ConvPlan& p, const std::vector<py::ssize_t>& shape, const py::object& out, const py::object& res) {
+            return prepare(p, shape, false, out, res).out;
+          },
+          py::arg("shape"), py::arg("out") = py::none(), py::arg("residual") = py::none(),
+          "Every check of a call on float values of NHWC `shape` that does not read them (geometry, out, residual): "
+          "returns out, or a new output array, to pass to the call (the Python layer runs it before converting x).")
       .def_property_readonly("isa", [](const ConvPlan& p) { return std::string(p.table->isa); });
   cls.def("conv_plan", &make_conv_plan, py::arg("words").noconvert(), py::arg("cg"), py::arg("groups"),
           py::arg("strides"), py::arg("dilation"), py::arg("padding"), py::arg("pad_zero"), py::arg("output"),

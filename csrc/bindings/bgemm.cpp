@@ -1,7 +1,8 @@
 // pybind11 bindings of the binary GEMM: binary_matmul, the dense layer's plan and the popcount
 // peak probe, as methods of `_core.Kernels` (every ISA's table through `_core.kernels_for`).
-// Same rules as module.cpp: validate first, take raw pointers, release the GIL around kernels.
+// Same rules as module.cpp: validate first, take raw pointers, run kernels with run_released.
 #include <cmath>
+#include <memory>
 
 #include "bindings/binary_args.hpp"
 #include "bindings/peaks.hpp"
@@ -30,8 +31,7 @@ py::array binary_matmul(const Kernels& kern, const py::array& a, const py::array
   o.ld = n;
   const fastq::PackedRows ap{static_cast<const std::uint64_t*>(a.data()), m, k, fastq::packed_words(k)};
   const auto* bp = static_cast<const std::uint64_t*>(b.data());
-  py::gil_scoped_release nogil;
-  fastq::binary_gemm(*kern.table, ap, bp, false, n, o);
+  run_released([&] { fastq::binary_gemm(*kern.table, ap, bp, false, n, o); });
   return out;
 }
 
@@ -66,8 +66,8 @@ DensePlan make_dense_plan(const Kernels& kern, const py::array& blocked, long lo
   return d;
 }
 
-// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)); out: None or,
-// for float output, a writable C-contiguous float32 array of y's shape.
+// y = dense(x): x is float32/float64 (..., k) or packed uint64 (..., words(k)); out: None or a
+// writable C-contiguous array of y's shape: float32, or for packed output uint64 words.
 py::array run_dense(const DensePlan& d, const py::array& x, const py::object& out_obj) {
   const std::size_t k = d.k, n = d.n, kw = fastq::packed_words(k);
   const Kind kd = kind_of(x);
@@ -83,13 +83,12 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   fastq::BinaryOut o{};
   py::array out;
   if (d.packed_output) {
-    if (!out_obj.is_none()) value_error("out: only for float output (this layer has packed_output=True)");
     o.kind = fastq::BinaryOutKind::signs;
     o.ld = fastq::packed_words(n);
     o.lo = d.lo.data();
     o.span = d.span.data();
     shape.push_back(static_cast<py::ssize_t>(o.ld));
-    out = py::array_t<std::uint64_t>(shape);
+    out = output_array<std::uint64_t>(out_obj, shape, "uint64");
   } else {
     o.kind = fastq::BinaryOutKind::affine;
     o.ld = n;
@@ -103,25 +102,25 @@ py::array run_dense(const DensePlan& d, const py::array& x, const py::object& ou
   const void* xp = x.data();
   const auto* bp = static_cast<const std::uint64_t*>(d.blocked.data());
   const fastq::KernelTable& t = *d.table;
-  py::gil_scoped_release nogil;
-  const std::uint64_t* a = static_cast<const std::uint64_t*>(xp);
-  std::vector<std::uint64_t> packed;  // sign + pack of float input: one pass over x
-  if (kd != Kind::u64) {
-    packed.resize(m * kw);
-    if (kd == Kind::f32)
-      fastq::pack_bits(t, static_cast<const float*>(xp), m, k, packed.data());
-    else
-      fastq::pack_bits(t, static_cast<const double*>(xp), m, k, packed.data());
-    a = packed.data();
-  }
-  fastq::binary_gemm(t, fastq::PackedRows{a, m, k, kw}, bp, true, n, o);
+  run_released([&] {
+    const std::uint64_t* a = static_cast<const std::uint64_t*>(xp);
+    std::unique_ptr<std::uint64_t[]> packed;  // sign + pack of float input: one pass over x (every word written)
+    if (kd != Kind::u64) {
+      packed.reset(new std::uint64_t[fastq::size_mul(m, kw)]);
+      if (kd == Kind::f32)
+        fastq::pack_bits(t, static_cast<const float*>(xp), m, k, packed.get());
+      else
+        fastq::pack_bits(t, static_cast<const double*>(xp), m, k, packed.get());
+      a = packed.get();
+    }
+    fastq::binary_gemm(t, fastq::PackedRows{a, m, k, kw}, bp, true, n, o);
+  });
   return out;
 }
 
 double popcount_peak(const Kernels& kern, double seconds) {
   check_seconds(seconds);
-  py::gil_scoped_release nogil;
-  return fastq::popcount_peak(*kern.table, seconds);
+  return run_released([&] { return fastq::popcount_peak(*kern.table, seconds); });
 }
 
 }  // namespace
@@ -132,7 +131,8 @@ void bind_bgemm(py::module_& m) {
   py::class_<DensePlan>(m, "DensePlan", "A binary dense layer's fixed operands (see Kernels.dense_plan).")
       .def("__call__", &run_dense, py::arg("x").noconvert(), py::arg("out") = py::none(),
            "y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) "
-           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).")
+           "when packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)); out: an array "
+           "of exactly that to write into.")
       .def_property_readonly("isa", [](const DensePlan& d) { return std::string(d.table->isa); });
   cls.def("binary_matmul", &binary_matmul, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("k"),
           py::arg("out") = py::none(),

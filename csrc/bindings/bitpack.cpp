@@ -1,7 +1,7 @@
 // pybind11 bindings of the bit-packing kernels: methods of `_core.Kernels` (so every ISA's
 // table is reachable through `_core.kernels_for(isa)`). Same rules as module.cpp: validate
-// dtype, layout and shapes first, take raw pointers, then release the GIL around the kernel.
-// Nothing is converted here; outputs are allocated here.
+// dtype, layout and shapes first, take raw pointers, then run the kernel with the GIL released, answering Ctrl-C
+// (run_released). Nothing is converted here; outputs are allocated here.
 #include "bindings/binary_args.hpp"
 #include "runtime/bitpack_ops.hpp"
 
@@ -20,11 +20,12 @@ py::array pack_bits(const Kernels& kern, const py::array& x) {
   py::array_t<std::uint64_t> out(shape);
   std::uint64_t* o = out.mutable_data();
   const void* p = x.data();
-  py::gil_scoped_release nogil;
-  if (kd == Kind::f32)
-    fastq::pack_bits(*kern.table, static_cast<const float*>(p), rows, k, o);
-  else
-    fastq::pack_bits(*kern.table, static_cast<const double*>(p), rows, k, o);
+  run_released([&] {
+    if (kd == Kind::f32)
+      fastq::pack_bits(*kern.table, static_cast<const float*>(p), rows, k, o);
+    else
+      fastq::pack_bits(*kern.table, static_cast<const double*>(p), rows, k, o);
+  });
   return std::move(out);
 }
 
@@ -37,8 +38,7 @@ py::array unpack_bits(const Kernels& kern, const py::array& words, long long k_i
   py::array_t<float> out(shape);
   float* o = out.mutable_data();
   const auto* w = static_cast<const std::uint64_t*>(words.data());
-  py::gil_scoped_release nogil;
-  fastq::unpack_bits(*kern.table, w, rows, k, o);
+  run_released([&] { fastq::unpack_bits(*kern.table, w, rows, k, o); });
   return std::move(out);
 }
 
@@ -51,8 +51,7 @@ py::array pack_blocked(const Kernels& kern, const py::array& words, long long k_
       {static_cast<py::ssize_t>(blocks), static_cast<py::ssize_t>(kw), static_cast<py::ssize_t>(fastq::kBinaryBlock)});
   std::uint64_t* o = out.mutable_data();
   const auto* w = static_cast<const std::uint64_t*>(words.data());
-  py::gil_scoped_release nogil;
-  fastq::pack_blocked(*kern.table, w, n, kw, o);
+  run_released([&] { fastq::pack_blocked(*kern.table, w, n, kw, o); });
   return std::move(out);
 }
 }  // namespace

@@ -39,10 +39,13 @@ py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long lon
     s.oh = (s.h + s.sh - 1) / s.sh;
     s.ow = (s.w + s.sw - 1) / s.sw;
     // TensorFlow's split; every window keeps at least one input pixel (pad_top < ph).
-    const long long ty = s.oh ? static_cast<long long>((s.oh - 1) * s.sh + s.ph) - static_cast<long long>(s.h) : 0;
-    const long long tx = s.ow ? static_cast<long long>((s.ow - 1) * s.sw + s.pw) - static_cast<long long>(s.w) : 0;
-    s.pad_top = ty > 0 ? static_cast<std::size_t>(ty / 2) : 0;
-    s.pad_left = tx > 0 ? static_cast<std::size_t>(tx / 2) : 0;
+    // total = (out - 1) * stride + pool - in, where (out - 1) * stride < in: no wrap-around.
+    auto pad = [](std::size_t in, std::size_t out, std::size_t stride, std::size_t pool) -> std::size_t {
+      const std::size_t left = out ? in - (out - 1) * stride : 0;
+      return out && pool > left ? (pool - left) / 2 : 0;
+    };
+    s.pad_top = pad(s.h, s.oh, s.sh, s.ph);
+    s.pad_left = pad(s.w, s.ow, s.sw, s.pw);
   } else {
     value_error("padding: expected 'valid' or 'same', got '" + padding + "'");
   }
@@ -54,8 +57,7 @@ py::array max_pool2d(const Kernels& kern, const py::array& x, std::pair<long lon
   auto* o = static_cast<std::uint64_t*>(out.mutable_data());
   const auto* xp = static_cast<const std::uint64_t*>(x.data());
   const fastq::KernelTable& t = *kern.table;
-  py::gil_scoped_release nogil;
-  fastq::binary_max_pool2d(t, s, xp, o);
+  run_released([&] { fastq::binary_max_pool2d(t, s, xp, o); });
   return out;
 }
 }  // namespace

@@ -1,8 +1,9 @@
 // pybind11 bindings of the float (fp32) layer kernels: methods of `_core.Kernels` (every ISA's
 // table is reachable through `_core.kernels_for(isa)`) and prepared convolution plans. Same rules
 // as module.cpp / binary.cpp: validate dtype, layout, shapes first (TypeError for a wrong dtype,
-// ValueError for a wrong shape or parameter, naming the argument), take raw pointers, release the
-// GIL around the kernel. Activations are never converted here: float32, C-contiguous, aligned.
+// ValueError for a wrong shape or parameter, naming the argument), take raw pointers, run the
+// kernel with the GIL released, answering Ctrl-C (run_released). Activations are never converted
+// here: float32, C-contiguous, aligned.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -183,21 +184,22 @@ py::array run_plan(const FloatConvPlan& p, const py::array& x, const py::object&
   const auto* xp = static_cast<const float*>(x.data());
   auto* yp = static_cast<float*>(out.mutable_data());
   const fastq::FloatEpilogue e = p.epilogue();
-  py::gil_scoped_release nogil;
-  if (!p.depthwise) {
-    fastq::conv2d(*p.table, xp, n, g, p.weights.data(), e, yp);
-  } else if (p.mult == 1) {
-    fastq::depthwise2d(*p.table, xp, n, g, p.weights.data(), e, yp);
-  } else {
-    // Multiplier m: output channel c * m + j reads input channel c, so the input is expanded
-    // once (each value repeated m times) and run with multiplier 1 over c * m channels.
-    const std::size_t pixels = n * g.h * g.w;
-    std::vector<float> xe(pixels * p.o);
-    for (std::size_t i = 0; i < pixels * p.c; ++i)
-      for (std::size_t j = 0; j < p.mult; ++j) xe[i * p.mult + j] = xp[i];
-    g.c = p.o;
-    fastq::depthwise2d(*p.table, xe.data(), n, g, p.weights.data(), e, yp);
-  }
+  run_released([&] {
+    if (!p.depthwise) {
+      fastq::conv2d(*p.table, xp, n, g, p.weights.data(), e, yp);
+    } else if (p.mult == 1) {
+      fastq::depthwise2d(*p.table, xp, n, g, p.weights.data(), e, yp);
+    } else {
+      // Multiplier m: output channel c * m + j reads input channel c, so the input is expanded
+      // once (each value repeated m times) and run with multiplier 1 over c * m channels.
+      const std::size_t pixels = n * g.h * g.w;
+      std::vector<float> xe(pixels * p.o);
+      for (std::size_t i = 0; i < pixels * p.c; ++i)
+        for (std::size_t j = 0; j < p.mult; ++j) xe[i * p.mult + j] = xp[i];
+      g.c = p.o;
+      fastq::depthwise2d(*p.table, xe.data(), n, g, p.weights.data(), e, yp);
+    }
+  });
   return out;
 }
 
@@ -218,11 +220,12 @@ py::array pool(const Kernels& kern, bool is_max, const py::array& x, const std::
                          {&x});
   const auto* xp = static_cast<const float*>(x.data());
   auto* yp = static_cast<float*>(out.mutable_data());
-  py::gil_scoped_release nogil;
-  if (is_max)
-    fastq::max_pool2d(*kern.table, xp, n, g, relu, yp);
-  else
-    fastq::avg_pool2d(*kern.table, xp, n, g, yp);
+  run_released([&] {
+    if (is_max)
+      fastq::max_pool2d(*kern.table, xp, n, g, relu, yp);
+    else
+      fastq::avg_pool2d(*kern.table, xp, n, g, yp);
+  });
   return out;
 }
 
@@ -234,8 +237,7 @@ py::array global_avg_pool(const Kernels& kern, const py::array& x, const py::obj
   py::array out = output(out_obj, {static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(c)}, {&x});
   const auto* xp = static_cast<const float*>(x.data());
   auto* yp = static_cast<float*>(out.mutable_data());
-  py::gil_scoped_release nogil;
-  fastq::global_avg_pool(*kern.table, xp, n, pixels, c, yp);
+  run_released([&] { fastq::global_avg_pool(*kern.table, xp, n, pixels, c, yp); });
   return out;
 }
 
@@ -249,8 +251,7 @@ py::array add(const Kernels& kern, const py::array& a, const py::array& b, bool 
   const auto* bp = static_cast<const float*>(b.data());
   auto* yp = static_cast<float*>(out.mutable_data());
   const std::size_t count = static_cast<std::size_t>(a.size());
-  py::gil_scoped_release nogil;
-  fastq::add(*kern.table, ap, bp, yp, count, relu);
+  run_released([&] { fastq::add(*kern.table, ap, bp, yp, count, relu); });
   return out;
 }
 
@@ -290,8 +291,7 @@ py::array affine(const Kernels& kern, const py::array& x, const py::object& scal
   const auto* xp = static_cast<const float*>(x.data());
   const auto* rp = has_res ? static_cast<const float*>(res.data()) : nullptr;
   auto* yp = static_cast<float*>(out.mutable_data());
-  py::gil_scoped_release nogil;
-  fastq::affine(*kern.table, xp, s, b, rp, relu, yp, rows, c);
+  run_released([&] { fastq::affine(*kern.table, xp, s, b, rp, relu, yp, rows, c); });
   return out;
 }
 
@@ -303,8 +303,7 @@ py::array softmax(const Kernels& kern, const py::array& x, const py::object& out
   py::array out = output(out_obj, shape_of(x), {}, {&x});
   const auto* xp = static_cast<const float*>(x.data());
   auto* yp = static_cast<float*>(out.mutable_data());
-  py::gil_scoped_release nogil;
-  fastq::softmax(*kern.table, xp, yp, rows, n);
+  run_released([&] { fastq::softmax(*kern.table, xp, yp, rows, n); });
   return out;
 }
 
@@ -378,8 +377,7 @@ void bind_float_ops(py::module_& m) {
       "fma_peak",
       [](const Kernels& k, double seconds) {
         check_seconds(seconds);
-        py::gil_scoped_release nogil;
-        return fastq::fma_peak(*k.table, seconds);
+        return run_released([&] { return fastq::fma_peak(*k.table, seconds); });
       },
       py::arg("seconds") = 0.2,
       "The fp32 FMA peak of one core with this ISA's conv inner step, in FLOP/s (2 per FMA lane): FMAs on "

@@ -22,11 +22,7 @@ inline py::dict peaks_by_isa(double (*peak)(const KernelTable&, double), double 
   py::dict rates;
   for (const std::string& isa : available_isas()) {
     const KernelTable& t = table_for(isa);
-    double r;
-    {
-      py::gil_scoped_release nogil;
-      r = peak(t, seconds);
-    }
+    const double r = run_released([&] { return peak(t, seconds); });
     rates[py::str(isa)] = r;
   }
   return rates;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "runtime/bitpack_ops.hpp"
@@ -49,19 +50,20 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
                    const BinaryOut& out) {
   const std::size_t pixels = s.n * s.oh * s.ow;
   if (pixels == 0 || s.o == 0) return;
-  if (out.kind == BinaryOutKind::signs) std::memset(out.data, 0, pixels * out.ld * sizeof(std::uint64_t));
-  // The padded image: rows and columns the outputs read, and room for the whole input.
-  const std::size_t need_h = (s.oh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
-  const std::size_t need_w = (s.ow - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  s.hp = std::max(need_h, s.pad_top + s.h);
-  s.wp = std::max(need_w, s.pad_left + s.w);
+  // The padded image: rows and columns the outputs read, and room for the whole input. Sizes
+  // are checked: a huge dilation or padding can ask for more than any buffer holds (MemoryError).
+  const std::size_t need_h = size_add(size_add(size_mul(s.oh - 1, s.sh), size_mul(s.kh - 1, s.dh)), 1);
+  const std::size_t need_w = size_add(size_add(size_mul(s.ow - 1, s.sw), size_mul(s.kw - 1, s.dw)), 1);
+  s.hp = std::max(need_h, size_add(s.pad_top, s.h));
+  s.wp = std::max(need_w, size_add(s.pad_left, s.w));
   const std::size_t pix = s.groups * s.cgw, c = s.groups * s.cg, cw = packed_words(c);
   const bool grouped = s.groups == 1 || s.cg % 64 == 0;  // public packed words are the grouped layout
-  std::vector<std::uint64_t> padded;
+  std::unique_ptr<std::uint64_t[]> padded;
   const std::uint64_t* xp = static_cast<const std::uint64_t*>(x);
   if (!(kind == ConvInput::words && grouped && s.hp == s.h && s.wp == s.w)) {
-    padded.resize(s.n * s.hp * s.wp * pix);
-    std::uint64_t* base = padded.data();
+    // Not zero-filled here: the tasks below write every word (and answer Ctrl-C meanwhile).
+    padded.reset(new std::uint64_t[size_mul(size_mul(size_mul(s.n, s.hp), s.wp), pix)]);
+    std::uint64_t* base = padded.get();
     // Image rows (n, y) of the padded buffer, each filled once: zeros outside the image, the
     // packed input row inside.
     for_unit_ranges(s.n * s.hp, s.wp * pix * (kind == ConvInput::words ? 1 : 64), kMinParallelWordPairs / 8, 1, 1,
@@ -88,7 +90,7 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
                           regroup_rows(xp + src * cw, s.w, s.groups, s.cg, dst);
                       }
                     });
-    xp = padded.data();
+    xp = padded.get();
   } else {
     s.hp = s.h, s.wp = s.w;
   }
@@ -97,6 +99,8 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
   // Pixel ranges of whole register tiles (8 is a multiple of every table's tile rows), a few
   // per thread, claimed dynamically.
   for_unit_ranges(pixels, work, kMinParallelWordPairs, 8, 4, [&](std::size_t p0, std::size_t p1) {
+    if (out.kind == BinaryOutKind::signs)  // the kernel ORs bits into zeroed words
+      std::memset(static_cast<std::uint64_t*>(out.data) + p0 * out.ld, 0, (p1 - p0) * out.ld * sizeof(std::uint64_t));
     std::vector<std::size_t> seg(2 * s.kh * s.kw);
     t.binary.conv(s, xp, w_blocked, p0, p1, out, seg.data());
   });

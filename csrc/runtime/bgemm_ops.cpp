@@ -29,27 +29,57 @@ void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t*
                  const BinaryOut& out) {
   const std::size_t m = a.rows, kw = a.kw;
   if (m == 0 || n == 0) return;
-  if (out.kind == BinaryOutKind::signs) std::memset(out.data, 0, m * out.ld * sizeof(std::uint64_t));
   const BinaryKernels& kern = t.binary;
+  const std::size_t kwp = std::max<std::size_t>(kw, 1);  // K = 0 still writes every output
 
-  // Rows [r0, r1) x columns [c0, c1) (c0 a multiple of kColumnUnit, or 0).
+  // Rows [r0, r1) x columns [c0, c1) (c0 a multiple of kColumnUnit, or 0), in kernel calls of at
+  // most about kMaxTaskWork word pairs (whole register tiles, whole output words), checkpointed
+  // every kMaxTaskWork: a block may be a whole call's work, and must still answer Ctrl-C.
   auto block = [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
-    const PackedRows rows{a.row(r0), r1 - r0, a.k, kw};
-    if (b_blocked) {
-      kern.gemm(rows, b + c0 * kw, c1 - c0, out, r0, c0);
-      return;
+    // Columns per kernel call: public B, one register tile (packed into a panel that stays in
+    // L1); blocked B, all, or as many whole output words as keep a call over all the block's rows
+    // within kMaxTaskWork (the kernel streams A past each B panel: a call over few rows would
+    // stream all of B once per call instead). Rows: all, or whole register tiles that keep a call
+    // within kMaxTaskWork.
+    const std::size_t rows = r1 - r0;
+    std::size_t cstep = b_blocked ? c1 - c0 : kern.tile_cols;
+    if (b_blocked && work_mul(work_mul(cstep, kwp), rows) > kMaxTaskWork)
+      cstep = std::max(kColumnUnit, kMaxTaskWork / work_mul(kwp, rows) / kColumnUnit * kColumnUnit);
+    const std::size_t rstep =
+        std::max(kern.tile_rows, kMaxTaskWork / work_mul(cstep, kwp) / kern.tile_rows * kern.tile_rows);
+    TaskMeter meter;
+    if (out.kind == BinaryOutKind::signs) {  // the kernels OR bits into zeroed words
+      const std::size_t w0 = c0 / 64, w1 = ceil_div(c1, 64);
+      auto* o = static_cast<std::uint64_t*>(out.data);
+      for (std::size_t r = r0; r < r1; ++r) {
+        if (meter.spend(w1 - w0)) return;
+        std::memset(o + r * out.ld + w0, 0, (w1 - w0) * sizeof(std::uint64_t));
+      }
     }
-    std::vector<std::uint64_t> panel(kern.tile_cols * kw);
-    for (std::size_t c = c0; c < c1; c += kern.tile_cols) {
-      const std::size_t nc = std::min(kern.tile_cols, c1 - c);
-      kern.pack_blocked(b + c * kw, nc, kw, panel.data());
-      kern.gemm(rows, panel.data(), nc, out, r0, c);
+    std::vector<std::uint64_t> panel(b_blocked ? 0 : kern.tile_cols * kw);
+    for (std::size_t c = c0; c < c1; c += cstep) {
+      const std::size_t nc = std::min(cstep, c1 - c);
+      const std::uint64_t* bp = b + c * kw;  // blocked: c is a multiple of kBinaryBlock
+      if (!b_blocked) {
+        kern.pack_blocked(bp, nc, kw, panel.data());
+        bp = panel.data();
+      }
+      for (std::size_t r = r0; r < r1; r += rstep) {
+        const std::size_t mr = std::min(r1, r + rstep) - r;
+        kern.gemm(PackedRows{a.row(r), mr, a.k, kw}, bp, nc, out, r, c);
+        if (meter.spend(mr * nc * kwp)) return;
+      }
     }
   };
 
   const std::size_t threads = static_cast<std::size_t>(get_num_threads());
-  if (threads <= 1 || m * n * std::max<std::size_t>(kw, 1) < kMinParallelWordPairs) {
-    block(0, m, 0, n);
+  const std::size_t work = work_mul(work_mul(m, n), kwp);
+  if (work <= kMaxTaskWork && (threads <= 1 || work < kMinParallelWordPairs)) {
+    block(0, m, 0, n);  // too small for a region (and for a checkpoint to matter)
+    return;
+  }
+  if (threads <= 1) {  // one task, in a region: its checkpoints answer Ctrl-C
+    parallel_for(1, [&](std::size_t) { block(0, m, 0, n); });
     return;
   }
   // Split the columns when there are enough of them (no B panel is packed twice), else the rows.

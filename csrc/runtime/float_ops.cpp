@@ -20,12 +20,20 @@ std::size_t ceil_div(std::size_t a, std::size_t b) {
   return (a + b - 1) / b;
 }
 
-// Tasks wanted for `work`: one when small or single-threaded, else a few per thread (tasks are
-// claimed dynamically, which balances a machine whose cores are busy with other work).
-std::size_t tasks_for(std::size_t work, std::size_t min_work) {
+// The most work one task does (multiply-adds, or elements moved): well under a millisecond on
+// one core. A task is the unit of Ctrl-C polling (runtime/thread_pool.hpp), so a long op is cut
+// into such tasks even on one thread.
+constexpr std::size_t kMaxTaskMacs = std::size_t(1) << 23;
+constexpr std::size_t kMaxTaskElems = std::size_t(1) << 20;
+
+// Tasks wanted for `work`: one when small (or single-threaded and at most one task's worth),
+// else a few per thread (tasks are claimed dynamically, which balances a machine whose cores
+// are busy with other work), and always enough that none does more than max_task.
+std::size_t tasks_for(std::size_t work, std::size_t min_work, std::size_t max_task) {
   const std::size_t threads = static_cast<std::size_t>(get_num_threads());
-  if (threads <= 1 || work < min_work) return 1;
-  return std::min<std::size_t>(4 * threads, work / (min_work / 2));
+  const std::size_t bounded = ceil_div(work, max_task);
+  if (threads <= 1 || work < min_work) return bounded;
+  return std::max(bounded, std::min<std::size_t>(4 * threads, work / (min_work / 2)));
 }
 
 // Split rows x cols (x blocks) into about `want` rectangles and run fn(r0, r1, c0, c1, b0, b1).
@@ -113,7 +121,7 @@ void conv2d(const KernelTable& t, const float* x, std::size_t n, const ConvGeom&
   }
   const std::size_t blocks = ceil_div(g.o, t.fl.block);
   const std::size_t macs = rows * g.ow * g.o * g.kh * g.kw * g.c;
-  split_3d(rows, g.ow, blocks, tasks_for(macs, kMinParallelWork),
+  split_3d(rows, g.ow, blocks, tasks_for(macs, kMinParallelWork, kMaxTaskMacs),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t b0, std::size_t b1) {
              t.fl.conv(x, packed, g, e, y, r0, r1, c0, c1, b0, b1);
            });
@@ -123,7 +131,7 @@ void depthwise2d(const KernelTable& t0, const float* x, std::size_t n, const Con
                  const FloatEpilogue& e, float* y) {
   const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
-  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
+  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork, kMaxTaskMacs),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
              t.fl.depthwise(x, w, g, e, y, r0, r1, c0, c1);
            });
@@ -132,7 +140,7 @@ void depthwise2d(const KernelTable& t0, const float* x, std::size_t n, const Con
 void max_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, bool relu, float* y) {
   const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
-  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
+  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork, kMaxTaskMacs),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
              t.fl.max_pool(x, g, relu, y, r0, r1, c0, c1);
            });
@@ -141,7 +149,7 @@ void max_pool2d(const KernelTable& t0, const float* x, std::size_t n, const Conv
 void avg_pool2d(const KernelTable& t0, const float* x, std::size_t n, const ConvGeom& g, float* y) {
   const KernelTable& t = fit_table(t0, g.c);
   const std::size_t work = n * g.oh * g.ow * g.c * g.kh * g.kw;
-  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork),
+  split_3d(n * g.oh, g.ow, 1, tasks_for(work, kMinParallelWork, kMaxTaskMacs),
            [&](std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1, std::size_t, std::size_t) {
              t.fl.avg_pool(x, g, y, r0, r1, c0, c1);
            });
@@ -150,14 +158,14 @@ void avg_pool2d(const KernelTable& t0, const float* x, std::size_t n, const Conv
 void global_avg_pool(const KernelTable& t, const float* x, std::size_t n, std::size_t pixels, std::size_t c, float* y) {
   // Images split over threads; one image's channels are independent too, but its sums are
   // small (49 pixels in the zoo), so one image stays on one thread.
-  split_3d(n, 1, 1, tasks_for(n * pixels * c, kMinParallelElems),
+  split_3d(n, 1, 1, tasks_for(n * pixels * c, kMinParallelElems, kMaxTaskElems),
            [&](std::size_t i0, std::size_t i1, std::size_t, std::size_t, std::size_t, std::size_t) {
              t.fl.global_avg_pool(x, pixels, c, y, i0, i1);
            });
 }
 
 void add(const KernelTable& t, const float* a, const float* b, float* y, std::size_t count, bool relu) {
-  const std::size_t pieces = tasks_for(count, kMinParallelElems);
+  const std::size_t pieces = tasks_for(count, kMinParallelElems, kMaxTaskElems);
   if (pieces <= 1) {
     t.fl.add(a, b, y, count, relu);
     return;
@@ -171,14 +179,14 @@ void add(const KernelTable& t, const float* a, const float* b, float* y, std::si
 
 void affine(const KernelTable& t, const float* x, const float* scale, const float* bias, const float* res, bool relu,
             float* y, std::size_t rows, std::size_t c) {
-  split_3d(rows, 1, 1, tasks_for(rows * c, kMinParallelElems),
+  split_3d(rows, 1, 1, tasks_for(rows * c, kMinParallelElems, kMaxTaskElems),
            [&](std::size_t r0, std::size_t r1, std::size_t, std::size_t, std::size_t, std::size_t) {
              t.fl.affine(x + r0 * c, scale, bias, res ? res + r0 * c : nullptr, relu, y + r0 * c, r1 - r0, c);
            });
 }
 
 void softmax(const KernelTable& t, const float* x, float* y, std::size_t rows, std::size_t n) {
-  split_3d(rows, 1, 1, tasks_for(rows * n, kMinParallelElems),
+  split_3d(rows, 1, 1, tasks_for(rows * n, kMinParallelElems, kMaxTaskElems),
            [&](std::size_t r0, std::size_t r1, std::size_t, std::size_t, std::size_t, std::size_t) {
              t.fl.softmax(x + r0 * n, y + r0 * n, r1 - r0, n);
            });

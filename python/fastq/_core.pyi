@@ -300,7 +300,8 @@ class DensePlan:
     def __call__(self, x: numpy.ndarray, out: typing.Any = None) -> numpy.ndarray:
         """
         y = act(sign(x) @ sign(W).T) * scale + bias in float32 (..., n), or its packed signs (..., ceil(n / 64)) when
-        packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)).
+        packed_output. x: float32/float64 (..., k) or packed uint64 (..., ceil(k / 64)); out: an array of exactly that
+        to write into.
         """
     @property
     def isa(self) -> str: ...
@@ -315,6 +316,16 @@ class ConvPlan:
         O) or packed uint64 (N, OH, OW, ceil(O / 64)); out: an array of exactly that to write into; residual (float32
         output only): float32 (N, OH, OW, O) added after the bias, y = (d * s + b) + r, each step rounded (may be x or
         out itself, must not overlap out otherwise).
+        """
+    def output(
+        self,
+        shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex],
+        out: typing.Any = None,
+        residual: typing.Any = None,
+    ) -> numpy.ndarray:
+        """
+        Every check of a call on float values of NHWC `shape` that does not read them (geometry, out, residual): returns
+        out, or a new output array, to pass to the call (the Python layer runs it before converting x).
         """
     @property
     def isa(self) -> str: ...
@@ -342,6 +353,13 @@ class FloatConvPlan:
     def kernel_size(self) -> tuple[int, int]: ...
     @property
     def out_channels(self) -> int: ...
+
+def _output(
+    shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], dtype: str, out: typing.Any = None
+) -> numpy.ndarray:
+    """
+    out checked against (shape, dtype) as the binary kernels check it, or a new array of that shape and dtype.
+    """
 
 def _pool_selftest(
     ntasks: typing.SupportsInt | typing.SupportsIndex,

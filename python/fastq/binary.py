@@ -227,18 +227,33 @@ def _values(x: object, name: str) -> np.ndarray:
     return x
 
 
-def _operand(x: object, name: str, ndim: int = 0) -> PackedBits:
-    """A packed operand: PackedBits as is; a real float or signed-integer array is packed."""
+def _operand(x: object, name: str, ndim: int = 0) -> PackedBits | np.ndarray:
+    """A binary operand, checked from its shape and dtype but not yet packed (nor copied): a
+    PackedBits as is, or the real float or signed-integer array :func:`_packed` will pack."""
     if type(x) is PackedBits:
-        p = x
-    else:
-        x = _values(x, name)
         if ndim and x.ndim != ndim:
-            raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
-        p = pack_bits(x)
-    if ndim and p.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-D operand, got shape {p.shape}")
-    return p
+            raise ValueError(f"{name}: expected a {ndim}-D operand, got shape {x.shape}")
+        return x
+    x = _values(x, name)
+    if ndim and x.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
+    if x.ndim and x.shape[-1] >= 2**31:  # pack_bits's limit, here before any other check allocates
+        raise ValueError(f"{name}: expected fewer than 2**31 values along the packed axis, got {x.shape[-1]}")
+    return x
+
+
+def _packed(x: PackedBits | np.ndarray) -> PackedBits:
+    return x if isinstance(x, PackedBits) else pack_bits(x)
+
+
+def _bits(x: PackedBits | np.ndarray) -> int:
+    """K of an operand from _operand."""
+    return x._k if type(x) is PackedBits else x.shape[-1]
+
+
+def _is_work(x: np.ndarray) -> bool:
+    """x is read in place (no conversion copy) by pack_bits and the layers."""
+    return (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous and x.flags.aligned
 
 
 def binary_matmul(
@@ -255,11 +270,15 @@ def binary_matmul(
     """
     a = _operand(a, "a", 2)
     b = _operand(b, "b", 2)
-    if a._k != b._k:
+    reject_subclass(out, "out")  # a masked out= would have its mask ignored
+    if _bits(a) != _bits(b):
         raise ValueError(
-            f"binary_matmul: K mismatch: a has K={a._k} bits per row (shape {a.shape}), "
-            f"b has K={b._k} (shape {b.shape})"
+            f"binary_matmul: K mismatch: a has K={_bits(a)} bits per row (shape {a.shape}), "
+            f"b has K={_bits(b)} (shape {b.shape})"
         )
+    if type(a) is not PackedBits or type(b) is not PackedBits:  # out checked (or made) before packing
+        out = _core._output((a.shape[0], b.shape[0]), "int32", out)
+    a, b = _packed(a), _packed(b)
     return _core.active.binary_matmul(a._words, b._words, a._k, out)
 
 
@@ -325,9 +344,11 @@ class BinaryDense:
             raise ValueError(f"activation: expected None, 'linear' or 'relu', got {activation!r}")
         units = w.shape[0]
         # Parameters are read-only (properties below): the plan holds them, so they cannot change.
-        self._kernel = w
+        # Checked before the kernel is packed (a copy for a non-float32/64 or broadcast kernel).
         self._scale = _per_unit(scale, units, 1.0, "scale")
         self._bias = _per_unit(bias, units, 0.0, "bias")
+        w = _packed(w)
+        self._kernel = w
         self._packed_output = bool(packed_output)
         self._activation = "relu" if activation == "relu" else None
         blocked = _core.active.pack_blocked(w._words, w._k)
@@ -354,6 +375,9 @@ class BinaryDense:
     def __call__(self, x: PackedBits | npt.ArrayLike, out: np.ndarray | None = None) -> np.ndarray | PackedBits:
         """``out``: an optional C-contiguous float32 array of the result's shape to write into
         (float output only)."""
+        if out is not None and self._packed_output:
+            raise ValueError("out: only for float output (this layer has packed_output=True)")
+        reject_subclass(out, "out")
         if type(x) is PackedBits:
             if x._k != self.in_features:
                 raise ValueError(f"x: expected {self.in_features} bits per row (in_features), got shape {x.shape}")
@@ -366,6 +390,10 @@ class BinaryDense:
                 raise TypeError(f"x: expected a PackedBits or a float array, got an array of dtype {x.dtype}")
             if x.ndim == 0 or x.shape[-1] != self.in_features:
                 raise ValueError(f"x: expected shape (..., {self.in_features}) (in_features last), got {x.shape}")
+            if not _is_work(x):  # x is converted (copied): check out, or allocate y, first
+                words = _n_words(self.units)
+                shape = x.shape[:-1] + ((words,) if self._packed_output else (self.units,))
+                out = _core._output(shape, "uint64" if self._packed_output else "float32", out)
             y = self._plan(as_input(x, "x")[0], out)
         return _wrap(y, self.units) if self.packed_output else y
 

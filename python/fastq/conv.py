@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._arrays import as_input
-from .binary import PackedBits, _values, _wrap, pack_bits
+from ._arrays import as_input, reject_subclass
+from .binary import PackedBits, _is_work, _values, _wrap, pack_bits
 
 __all__ = ["BinaryConv2D", "binary_conv2d", "binary_max_pool2d"]
 
@@ -68,6 +68,12 @@ def _groups(value: object) -> int:
     return int(value)
 
 
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def _activation(value: object) -> str | None:
     if value is None or value == "linear":
         return None
@@ -76,8 +82,9 @@ def _activation(value: object) -> str | None:
     raise ValueError(f"activation: expected None, 'linear' or 'relu', got {value!r}")
 
 
-def _kernel(kernel: object, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """(kernel as a read-only array, its packed words (O, KH, KW, ceil(Cg / 64)))."""
+def _kernel(kernel: object, groups: int, keep: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel as a read-only array (keep=False: the converted kernel, maybe the caller's own
+    array, not to be stored), its packed words (O, KH, KW, ceil(Cg / 64)))."""
     if isinstance(kernel, PackedBits):
         raise TypeError("kernel: expected a float (KH, KW, C // groups, O) array; pass the unpacked kernel")
     if not isinstance(kernel, np.ndarray):
@@ -93,27 +100,37 @@ def _kernel(kernel: object, groups: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"kernel: expected at least 1 x 1 taps and 1 input channel, got shape {kernel.shape}")
     if o % groups:
         raise ValueError(f"groups: the kernel's O = {o} output channels do not split into {groups} groups")
+    if kh * kw * cg >= 2**31:  # the kernels' limit on K, checked before the kernel is copied
+        raise ValueError(f"kernel: KH * KW * C // groups must be < 2**31, got shape {kernel.shape}")
     work, _ = as_input(kernel, "kernel")
     words = pack_bits(work.transpose(3, 0, 1, 2)).words  # (O, KH, KW, words): one row per output channel
+    if not keep:
+        return work, words
     stored = np.array(work, copy=True)
     stored.flags.writeable = False
     return stored, words
 
 
-def _conv_input(x: object, channels: int) -> np.ndarray:
-    """x -> what the plan takes: packed words (PackedBits) or a float32/float64 C-contiguous array."""
+def _conv_input(
+    x: object, channels: int, plan: Any, out: np.ndarray | None, residual: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(x, out) -> what the plan takes: x's packed words (PackedBits) or a float32/float64
+    C-contiguous array; out as given, or when x has to be converted (copied), checked with
+    residual against the plan (or allocated) first: validation from shapes before any copy."""
     if type(x) is PackedBits:
         if x.ndim != 4:
             raise ValueError(f"x: expected a 4-D NHWC operand (N, H, W, C), got PackedBits shape {x.shape}")
         if x.k != channels:
             raise ValueError(f"x: expected C = {channels} channels, got a PackedBits of shape {x.shape} (k = {x.k})")
-        return x._words
+        return x._words, out
     x = _values(x, "x")
     if x.ndim != 4:
         raise ValueError(f"x: expected a 4-D NHWC array (N, H, W, C), got shape {x.shape}")
     if x.shape[3] != channels:
         raise ValueError(f"x: expected C = {channels} channels (NHWC, channels last), got shape {x.shape}")
-    return as_input(x, "x")[0]
+    if not _is_work(x):
+        out = plan.output(x.shape, out, residual)
+    return as_input(x, "x")[0], out
 
 
 def _in_channels(x: object) -> int:
@@ -147,12 +164,19 @@ def binary_conv2d(
     int32 array of the result's shape to write into.
     """
     groups = _groups(groups)
+    reject_subclass(out, "out")
     strides, dilation = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     padding, pad_values = _padding(padding), _pad_values(pad_values)
     c = _in_channels(x)
     if c >= 0 and c % groups:
         raise ValueError(f"groups: x's C = {c} channels do not split into {groups} groups")
-    _, words = _kernel(kernel, groups)
+    kshape = np.shape(kernel) if isinstance(kernel, np.ndarray) else None
+    if c >= 0 and kshape is not None and len(kshape) == 4 and c != kshape[2] * groups:  # before packing it
+        raise ValueError(
+            f"kernel: expected C // groups = {c // groups} input channels (x has C = {c}, "
+            f"groups = {groups}), got kernel shape {kshape}"
+        )
+    _, words = _kernel(kernel, groups, keep=False)
     cg = np.shape(kernel)[2]
     if c >= 0 and c != cg * groups:
         raise ValueError(
@@ -160,7 +184,7 @@ def binary_conv2d(
             f"groups = {groups}), got kernel shape {np.shape(kernel)}"
         )
     plan = _core.active.conv_plan(words, cg, groups, strides, dilation, padding, pad_values == 0.0, "dots")
-    return plan(_conv_input(x, cg * groups), out)
+    return plan(*_conv_input(x, cg * groups, plan, out))
 
 
 _READ_ONLY = (
@@ -244,20 +268,22 @@ class BinaryConv2D:
         from .binary import _per_unit
 
         groups = _groups(groups)
-        kernel, words = _kernel(kernel, groups)
-        o = kernel.shape[3]
+        # Every parameter is checked before the kernel is copied and packed (it may be a huge view).
         init = {
-            "_kernel": kernel,
             "_strides": _pair(strides, "strides"),
             "_padding": _padding(padding),
             "_pad_values": _pad_values(pad_values),
             "_dilation_rate": _pair(dilation_rate, "dilation_rate"),
             "_groups": groups,
-            "_scale": _per_unit(scale, o, 1.0, "scale"),
-            "_bias": _per_unit(bias, o, 0.0, "bias"),
             "_activation": _activation(activation),
-            "_packed_output": bool(packed_output),
+            "_packed_output": _bool(packed_output, "packed_output"),
         }
+        if isinstance(kernel, np.ndarray) and kernel.ndim == 4:
+            _per_unit(scale, kernel.shape[3], 1.0, "scale")
+            _per_unit(bias, kernel.shape[3], 0.0, "bias")
+        kernel, words = _kernel(kernel, groups)
+        o = kernel.shape[3]
+        init.update(_kernel=kernel, _scale=_per_unit(scale, o, 1.0, "scale"), _bias=_per_unit(bias, o, 0.0, "bias"))
         for name, value in init.items():
             object.__setattr__(self, name, value)
         plan = _core.active.conv_plan(
@@ -301,13 +327,16 @@ class BinaryConv2D:
         """``residual`` (float output only): a float32 ``(N, OH, OW, O)`` array added after the
         bias, ``y = (float32(act(dot)) * scale + bias) + residual``, each step rounded (a fused
         residual Add; it may be ``x`` or ``out`` itself, and must not overlap ``out`` otherwise)."""
-        xin = _conv_input(x, self.in_channels)
+        reject_subclass(out, "out")
+        reject_subclass(residual, "residual")
+        if residual is not None and self._packed_output:
+            raise ValueError("residual: only for float32 output (this layer has packed_output=True)")
+        given = out
+        xin, out = _conv_input(x, self.in_channels, self._plan, out, residual)
         if not self._packed_output:
             return self._plan(xin, out, residual)
-        if residual is not None:
-            raise ValueError("residual: only for float32 output (this layer has packed_output=True)")
         words = self._plan(xin, out)
-        if out is None:
+        if given is None:
             return _wrap(words, self.filters)
         view = words.view()
         view.flags.writeable = False
