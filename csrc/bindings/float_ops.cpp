@@ -194,8 +194,10 @@ py::array run_plan(const FloatConvPlan& p, const py::array& x, const py::object&
       // once (each value repeated m times) and run with multiplier 1 over c * m channels.
       const std::size_t pixels = n * g.h * g.w;
       std::vector<float> xe(pixels * p.o);
-      for (std::size_t i = 0; i < pixels * p.c; ++i)
+      for (std::size_t i = 0; i < pixels * p.c; ++i) {
+        if (i % (std::size_t(1) << 20) == 0 && fastq::checkpoint()) throw fastq::Interrupted();  // Ctrl-C
         for (std::size_t j = 0; j < p.mult; ++j) xe[i * p.mult + j] = xp[i];
+      }
       g.c = p.o;
       fastq::depthwise2d(*p.table, xe.data(), n, g, p.weights.data(), e, yp);
     }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/bitpack_ops.hpp"
+#include "runtime/thread_pool.hpp"
 
 namespace fastq {
 namespace {
@@ -37,6 +38,7 @@ void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t 
       const std::int32_t *up = prefix + (ky * w1 + kx + 1) * o, *left = prefix + ((ky + 1) * w1 + kx) * o;
       const std::int32_t* diag = prefix + (ky * w1 + kx) * o;
       for (std::size_t j = 0; j < o; ++j) {
+        if (j % 4096 == 0 && checkpoint()) throw Interrupted();  // Ctrl-C during a huge kernel's pass
         const std::uint64_t* tap = words + j * row + (ky * kw + kx) * cgw;
         long long ones = 0;
         for (std::size_t i = 0; i < cgw; ++i) ones += __builtin_popcountll(tap[i]);
