@@ -319,6 +319,13 @@ def test_ctrl_c_stops_every_kernel_family(restore_threads, monkeypatch, threads,
     if UNDER_ASAN and threads > 1:
         pytest.skip("one thread count is enough under the sanitizers (their run has a time limit)")
     long_call, inputs, small_call, expected = make()
+    if name == "unpack_bits":
+        # A pass over memory (256 MiB of float32 output): seconds with GCC's scalar loop, 0.07 s where the
+        # compiler vectorises it (the wheel's clang). Too short to interrupt is not a failure.
+        t0 = time.monotonic()
+        long_call()
+        if time.monotonic() - t0 < 0.6:
+            pytest.skip(f"this build unpacks 2**26 bits in {time.monotonic() - t0:.2f} s: too short to interrupt")
     before = [a.copy() for a in inputs]
     latency = _ctrl_c_latency(long_call)
     # The contract is 0.2 s; the bound leaves room for a loaded machine (and the sanitizers).
