@@ -32,9 +32,7 @@ std::size_t positive(long long v, const char* name) {
 }
 
 // Output size and the padding before the first element along one axis (TensorFlow's rules).
-struct Axis {
-  std::size_t out, pad;
-};
+struct Axis { std::size_t out, pad; };
 // The dilated kernel's extent, saturated (a huge dilation must not wrap around).
 std::size_t extent_of(std::size_t taps, std::size_t dil) {
   return fastq::work_mul(taps - 1, dil) == SIZE_MAX ? SIZE_MAX : (taps - 1) * dil + 1;

@@ -15,16 +15,10 @@ namespace fastq {
 namespace bindings {
 namespace py = pybind11;
 
-[[noreturn]] inline void type_error(const std::string& msg) {
-  throw py::type_error(msg);
-}
-[[noreturn]] inline void value_error(const std::string& msg) {
-  throw py::value_error(msg);
-}
+[[noreturn]] inline void type_error(const std::string& msg) { throw py::type_error(msg); }
+[[noreturn]] inline void value_error(const std::string& msg) { throw py::value_error(msg); }
 
-inline std::string dtype_str(const py::array& a) {
-  return py::str(a.dtype()).cast<std::string>();
-}
+inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
 inline std::string shape_str(const std::vector<py::ssize_t>& shape) {
   const std::size_t n = shape.size();
@@ -62,8 +56,7 @@ inline bool poll_signals(void*) {
 // poll_signals about every 20 ms, and an interrupted region raises the handler's exception
 // (KeyboardInterrupt) here, once the GIL is back. Kernel exceptions (std::bad_alloc ->
 // MemoryError, ...) propagate as pybind11 translates them. Use it around every kernel call.
-template <class F>
-decltype(auto) run_released(F&& f) {
+template <class F> decltype(auto) run_released(F&& f) {
   fastq::InterruptScope scope(&poll_signals, nullptr);
   try {
     py::gil_scoped_release nogil;

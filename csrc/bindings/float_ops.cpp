@@ -27,9 +27,7 @@ namespace {
 using namespace fastq::bindings;
 using Shape = std::vector<py::ssize_t>;
 
-Shape shape_of(const py::array& a) {
-  return Shape(a.shape(), a.shape() + a.ndim());
-}
+Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
 
 bool is_f32(const py::array& a) {
   const py::dtype dt = a.dtype();

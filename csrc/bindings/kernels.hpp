@@ -4,7 +4,5 @@
 #include "fastq/kernel_table.hpp"
 
 namespace fastq {
-struct Kernels {
-  const KernelTable* table;
-};
+struct Kernels { const KernelTable* table; };
 }  // namespace fastq

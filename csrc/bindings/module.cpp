@@ -60,9 +60,7 @@ int check_id(int id) {
 }
 
 // Rows x cols view of a C-contiguous array: the last axis is the channel axis.
-std::size_t last_dim(const py::array& a) {
-  return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1));
-}
+std::size_t last_dim(const py::array& a) { return a.ndim() == 0 ? 1 : static_cast<std::size_t>(a.shape(a.ndim() - 1)); }
 
 using Params = std::array<double, fastq::kNumParams>;
 

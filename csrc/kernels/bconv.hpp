@@ -15,9 +15,7 @@
 // 0) subtracts, for border pixels only, the sum of sign(w) over the missing taps (PadZeroFix).
 
 // Taps t in [lo, hi) of one axis that land inside the input for output coordinate `out`.
-struct TapRange {
-  std::size_t lo, hi;
-};
+struct TapRange { std::size_t lo, hi; };
 FASTQ_INLINE TapRange valid_taps(std::size_t out, std::size_t stride, std::size_t dil, std::size_t pad, std::size_t in,
                                  std::size_t taps) {
   using ll = long long;

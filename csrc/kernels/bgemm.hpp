@@ -98,8 +98,7 @@ void edge_tile(const std::uint64_t* const* rows, const SG& sg, const std::uint64
 }
 
 // The tile function for a partial tile of `rows` rows and `blocks` blocks of columns.
-template <std::size_t MR, std::size_t Blocks, class SG>
-TileFn<SG> edge_tile_for(std::size_t rows, std::size_t blocks) {
+template <std::size_t MR, std::size_t Blocks, class SG> TileFn<SG> edge_tile_for(std::size_t rows, std::size_t blocks) {
   if constexpr (MR > 1)
     if (rows < MR) return edge_tile_for<MR - 1, Blocks, SG>(rows, blocks);
   if constexpr (Blocks > 1)
@@ -114,8 +113,7 @@ struct RowsA {  // packed rows, one segment each (PackedRows)
   FASTQ_INLINE const std::uint64_t* row(std::size_t r) const { return words + r * kw; }
   FASTQ_INLINE Segments segments() const { return {&zero, 1, kw}; }
 };
-template <class SG>
-struct WindowsA {  // a convolution's windows (bconv.hpp): a pointer per row, shared segments
+template <class SG> struct WindowsA {  // a convolution's windows (bconv.hpp): a pointer per row, shared segments
   const std::uint64_t* const* rows;
   std::size_t m, k;
   SG sg;
@@ -134,8 +132,7 @@ struct DotsOut {
     for (std::size_t j = 0; j < nc; ++j) dst[j] = d[j];
   }
 };
-template <bool Relu, bool Residual>
-struct AffineOut {
+template <bool Relu, bool Residual> struct AffineOut {
   float* y;
   std::size_t ld;
   const float* scale;
@@ -241,8 +238,7 @@ void bgemm_typed(const A& a, const std::uint64_t* b_blocked, std::size_t n, cons
 }
 
 // Calls f(typed output transform): the one place a BinaryOut's kind is tested.
-template <class F>
-FASTQ_INLINE void with_out(const BinaryOut& o, F&& f) {
+template <class F> FASTQ_INLINE void with_out(const BinaryOut& o, F&& f) {
   switch (o.kind) {
     case BinaryOutKind::dots:
       return f(DotsOut{static_cast<std::int32_t*>(o.data), o.ld});

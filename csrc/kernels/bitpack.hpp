@@ -6,8 +6,7 @@
 // One row of k values -> words(k) words. The last word's whole vectors are read in place (a
 // row of 32 channels, one pixel of a binary convolution's input, is two of them); only the
 // values past them go through a zero-filled buffer (0 is not < 0, so padding bits are 0).
-template <class T>
-FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::uint64_t* out) {
+template <class T> FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::uint64_t* out) {
   using V = Vec<T>;
   constexpr std::size_t L = V::lanes;
   static_assert(64 % L == 0, "a word must hold whole vectors");
@@ -32,8 +31,7 @@ FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::uint64_t* out) {
   }
 }
 
-template <class T>
-void pack_rows(const T* x, std::size_t rows, std::size_t k, std::uint64_t* out) {
+template <class T> void pack_rows(const T* x, std::size_t rows, std::size_t k, std::uint64_t* out) {
   const std::size_t kw = (k + 63) / 64;
   for (std::size_t r = 0; r < rows; ++r) pack_row(x + r * k, k, out + r * kw);
 }

@@ -85,18 +85,11 @@ void elementwise(const T* x, const T* dy, T* out, std::size_t rows, std::size_t 
 // y = tanh(x) through the same loop (used for DoReFa's weight divisor d = tanh(max|x|)).
 struct TanhOp {
   static constexpr bool uses_scale = false;
-  template <class V>
-  static FASTQ_INLINE V forward(V x, V, const V*) {
-    return vtanh(x);
-  }
-  template <class V>
-  static FASTQ_INLINE V backward(V, V dy, V, const V*) {
-    return dy;
-  }
+  template <class V> static FASTQ_INLINE V forward(V x, V, const V*) { return vtanh(x); }
+  template <class V> static FASTQ_INLINE V backward(V, V dy, V, const V*) { return dy; }
 };
 
-template <class T>
-void tanh_kernel(const T* x, T* y, std::size_t n) {
+template <class T> void tanh_kernel(const T* x, T* y, std::size_t n) {
   const T zeros[kNumParams] = {};
   elementwise<TanhOp, false, T>(x, nullptr, y, 1, n, nullptr, zeros, false);
 }

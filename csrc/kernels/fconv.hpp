@@ -15,9 +15,7 @@ using FV = Vec<float>;
 constexpr std::size_t kFL = FV::lanes;
 constexpr std::size_t kFconvBlock = kFconvVecs * kFL;
 
-FASTQ_INLINE std::size_t fconv_round_lanes(std::size_t n) {
-  return (n + kFL - 1) / kFL * kFL;
-}
+FASTQ_INLINE std::size_t fconv_round_lanes(std::size_t n) { return (n + kFL - 1) / kFL * kFL; }
 // Width of the packed channel block starting at channel ch0 of o.
 FASTQ_INLINE std::size_t fconv_block_width(std::size_t o, std::size_t ch0) {
   const std::size_t rest = fconv_round_lanes(o - ch0);

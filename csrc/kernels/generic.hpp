@@ -28,8 +28,7 @@ inline BinaryKernels make_binary_kernels() {
   return b;
 }
 
-template <class T>
-TypedKernels<T> make_typed_kernels() {
+template <class T> TypedKernels<T> make_typed_kernels() {
   TypedKernels<T> k{};
 #define FASTQ_TABLE_ENTRY(Name)                      \
   k.forward[k##Name] = &elementwise<Name, false, T>; \

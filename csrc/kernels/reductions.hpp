@@ -6,8 +6,7 @@
 // the adds' latency, not the loads, set the speed).
 constexpr std::size_t kSums = 32;
 
-template <class T>
-double abs_sum(const T* x, std::size_t n) {
+template <class T> double abs_sum(const T* x, std::size_t n) {
   using D = Vec<double>;
   constexpr std::size_t L = D::lanes;
   constexpr std::size_t G = kSums / L;
@@ -30,8 +29,7 @@ double abs_sum(const T* x, std::size_t n) {
 }
 
 // max |x|; NaN if any element is NaN. The result does not depend on the order.
-template <class T>
-T max_abs(const T* x, std::size_t n) {
+template <class T> T max_abs(const T* x, std::size_t n) {
   using V = Vec<T>;
   constexpr std::size_t L = V::lanes;
   auto take = [](V m, V a) __attribute__((always_inline)) { return select(gt(a, m) | isnan(a), a, m); };
@@ -62,8 +60,7 @@ T max_abs(const T* x, std::size_t n) {
 }
 
 // acc[c] += sum over r of |x[r * stride + c]|, rows in order, float64 (MagnitudeAwareSign).
-template <class T>
-void col_abs_sum(const T* x, std::size_t rows, std::size_t width, std::size_t stride, double* acc) {
+template <class T> void col_abs_sum(const T* x, std::size_t rows, std::size_t width, std::size_t stride, double* acc) {
   using D = Vec<double>;
   constexpr std::size_t L = D::lanes;
   for (std::size_t r = 0; r < rows; ++r) {

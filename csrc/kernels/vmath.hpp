@@ -2,29 +2,20 @@
 // sequence (no FMA, -ffp-contract=off), so results are bit-identical across ISAs; accuracy is
 // a few ulp (Cephes-style polynomials; tested against NumPy's float64 functions).
 
-template <class V>
-FASTQ_INLINE V vconst(double c) {
-  return V::splat(static_cast<typename V::Scalar>(c));
-}
+template <class V> FASTQ_INLINE V vconst(double c) { return V::splat(static_cast<typename V::Scalar>(c)); }
 
 // c0*r^k + c1*r^(k-1) + ... + ck by Horner's rule: q = c0, then q = q*r + c for each next c.
-template <class V>
-FASTQ_INLINE V horner_step(V q, V) {
-  return q;
-}
-template <class V, class... C>
-FASTQ_INLINE V horner_step(V q, V r, double c, C... rest) {
+template <class V> FASTQ_INLINE V horner_step(V q, V) { return q; }
+template <class V, class... C> FASTQ_INLINE V horner_step(V q, V r, double c, C... rest) {
   return horner_step(q * r + vconst<V>(c), r, rest...);
 }
-template <class V, class... C>
-FASTQ_INLINE V horner(V r, double c0, C... rest) {
+template <class V, class... C> FASTQ_INLINE V horner(V r, double c0, C... rest) {
   return horner_step(vconst<V>(c0), r, rest...);
 }
 
 // float32 Cody-Waite range reduction: x = n*ln2 + r with n = round(x/ln2), |r| <= ln2/2 (ln2 in
 // two parts so n*ln2_hi is exact). Returns n; r through the reference.
-template <class V>
-FASTQ_INLINE V reduce_ln2_f32(V x, V& r) {
+template <class V> FASTQ_INLINE V reduce_ln2_f32(V x, V& r) {
   const V n = round_even(x * vconst<V>(1.4426950408889634));
   r = (x - n * vconst<V>(0.693359375)) - n * vconst<V>(-2.12194440e-4);
   return n;
@@ -34,8 +25,7 @@ FASTQ_INLINE V reduce_ln2_f32(V x, V& r) {
 // results rounded once (p*2^n as (p*2^(n+64))*2^-64: the first product is exact and normal,
 // the second rounds once); otherwise x is clamped where exp(x) is still normal (-80 / -700)
 // and 2^n applied once, for callers that only need exp(x) to about 1e-35.
-template <class V, bool kFullRange = true>
-FASTQ_INLINE V exp_nonpos(V x) {
+template <class V, bool kFullRange = true> FASTQ_INLINE V exp_nonpos(V x) {
   using T = typename V::Scalar;
   constexpr bool f32 = std::is_same<T, float>::value;
   const V lowest = vconst<V>(kFullRange ? (f32 ? -104.0 : -746.0) : (f32 ? -80.0 : -700.0));
@@ -73,8 +63,7 @@ FASTQ_INLINE V exp_nonpos(V x) {
 // two-branch version: 1.51; scripts/check_tanh.py checks exhaustively). -2a is clamped at
 // -18.5 (tanh rounds to 1 above a = 9.01) so 2^n stays normal; the sign is copied back from x
 // at the end (-0.0 -> -0.0, NaN stays NaN).
-template <class V>
-FASTQ_INLINE V vtanh_f32(V x) {
+template <class V> FASTQ_INLINE V vtanh_f32(V x) {
   const V a = abs(x);
   V y = a * vconst<V>(-2.0);
   y = at_least(y, vconst<V>(-18.5));
@@ -92,8 +81,7 @@ FASTQ_INLINE V vtanh_f32(V x) {
 
 // tanh(x): float32 above; float64: odd rational below 0.625, (1 - e)/(1 + e) with
 // e = exp(-2|x|) above, evaluated on |x| with the sign copied back (-0.0 -> -0.0).
-template <class V>
-FASTQ_INLINE V vtanh(V x) {
+template <class V> FASTQ_INLINE V vtanh(V x) {
   using T = typename V::Scalar;
   if constexpr (std::is_same<T, float>::value) {
     return vtanh_f32(x);

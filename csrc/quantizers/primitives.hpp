@@ -17,33 +17,26 @@
 struct QuantizerBase {
   static constexpr ParamNames kParams{};
   static constexpr bool uses_scale = false;
-  template <class T>
-  static const T* prepare(TensorStats<T>&, bool, T*) {
-    return nullptr;
-  }
+  template <class T> static const T* prepare(TensorStats<T>&, bool, T*) { return nullptr; }
 };
 
 // sign(x): -1 if x < 0, +1 if x >= 0 (so ±0 -> +1), NaN stays NaN (x itself).
-template <class V>
-FASTQ_INLINE V sign_pm1(V x) {
+template <class V> FASTQ_INLINE V sign_pm1(V x) {
   return select(lt(x, vconst<V>(0.0)), vconst<V>(-1.0), select(ge(x, vconst<V>(0.0)), vconst<V>(1.0), x));
 }
 
 // heaviside(x): 1 if x > 0, 0 if x <= 0, NaN stays NaN.
-template <class V>
-FASTQ_INLINE V heaviside(V x) {
+template <class V> FASTQ_INLINE V heaviside(V x) {
   return select(gt(x, vconst<V>(0.0)), vconst<V>(1.0), select(le(x, vconst<V>(0.0)), vconst<V>(0.0), x));
 }
 
 // Clipped straight-through mask |x| <= clip (inclusive; NaN fails), or everywhere when the
 // quantizer has clip_value=None (flag != 0).
-template <class V>
-FASTQ_INLINE auto ste_mask(V x, V clip, V no_clip_flag) {
+template <class V> FASTQ_INLINE auto ste_mask(V x, V clip, V no_clip_flag) {
   return le(abs(x), clip) | gt(no_clip_flag, vconst<V>(0.0));
 }
 
 // Clipped STE backward: dy where the mask holds, +0 elsewhere.
-template <class V>
-FASTQ_INLINE V ste_grad(V x, V dy, V clip, V no_clip_flag) {
+template <class V> FASTQ_INLINE V ste_grad(V x, V dy, V clip, V no_clip_flag) {
   return select(ste_mask(x, clip, no_clip_flag), dy, vconst<V>(0.0));
 }

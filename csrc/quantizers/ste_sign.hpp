@@ -2,12 +2,6 @@
 // p[0] = clip_value, p[1] = no_clip: 1 when clip_value is None (no mask).
 struct SteSign : QuantizerBase {
   static constexpr ParamNames kParams{{"clip_value", "no_clip"}};
-  template <class V>
-  static FASTQ_INLINE V forward(V x, V, const V*) {
-    return sign_pm1(x);
-  }
-  template <class V>
-  static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
-    return ste_grad(x, dy, p[0], p[1]);
-  }
+  template <class V> static FASTQ_INLINE V forward(V x, V, const V*) { return sign_pm1(x); }
+  template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) { return ste_grad(x, dy, p[0], p[1]); }
 };

@@ -16,13 +16,11 @@ struct SteTern : QuantizerBase {
   static constexpr ParamNames kParams{{"clip_value", "no_clip", "threshold", "twn"}};
   // larq's TWN threshold: 0.7 * reduce_sum(|x|) / size, in this order, in the working dtype
   // (the sum accumulated in float64 and rounded once).
-  template <class T>
-  static const T* prepare(TensorStats<T>& s, bool backward, T* p) {
+  template <class T> static const T* prepare(TensorStats<T>& s, bool backward, T* p) {
     if (!backward && p[3] != T(0)) p[2] = (T(0.7) * static_cast<T>(s.abs_sum())) / static_cast<T>(s.size());
     return nullptr;
   }
-  template <class V>
-  static FASTQ_INLINE V forward(V x, V, const V* p) {
+  template <class V> static FASTQ_INLINE V forward(V x, V, const V* p) {
     const V delta = abs(p[2]);
     const V zero = vconst<V>(0.0), one = vconst<V>(1.0);
     const V z = select(lt(delta, vconst<V>(INFINITY)), one, select(isnan(delta), delta, zero));
@@ -30,8 +28,5 @@ struct SteTern : QuantizerBase {
     const V m = x * z;
     return select(isnan(m), m, r);
   }
-  template <class V>
-  static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
-    return ste_grad(x, dy, p[0], p[1]);
-  }
+  template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) { return ste_grad(x, dy, p[0], p[1]); }
 };

@@ -13,12 +13,8 @@
 // the dtype's max it can overflow where larq's does not.)
 struct SwishSign : QuantizerBase {
   static constexpr ParamNames kParams{{"beta"}};
-  template <class V>
-  static FASTQ_INLINE V forward(V x, V, const V*) {
-    return sign_pm1(x);
-  }
-  template <class V>
-  static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
+  template <class V> static FASTQ_INLINE V forward(V x, V, const V*) { return sign_pm1(x); }
+  template <class V> static FASTQ_INLINE V backward(V x, V dy, V, const V* p) {
     const V one = vconst<V>(1.0), two = vconst<V>(2.0);
     const V a = abs(p[0] * x);
     const V eh = exp_nonpos(a * vconst<V>(-0.5));

@@ -13,16 +13,12 @@
 
 namespace fastq {
 // Words per packed row of k bits.
-constexpr std::size_t packed_words(std::size_t k) {
-  return (k + 63) / 64;
-}
+constexpr std::size_t packed_words(std::size_t k) { return (k + 63) / 64; }
 // Words of the blocked layout of n rows of kw words.
 constexpr std::size_t blocked_words(std::size_t n, std::size_t kw) {
   return (n + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * kw;
 }
-inline std::size_t ceil_div(std::size_t a, std::size_t b) {
-  return (a + b - 1) / b;
-}
+inline std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
 // The most work one task of a region does, in the family's unit (values packed, words moved,
 // word pairs XOR-popcounted): well under a millisecond on one core (a few ms on the scalar

@@ -42,9 +42,7 @@ CpuFeatures detect() {
   return f;
 }
 #else
-CpuFeatures detect() {
-  return {};
-}
+CpuFeatures detect() { return {}; }
 #endif
 
 }  // namespace

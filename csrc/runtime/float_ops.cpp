@@ -16,9 +16,7 @@ namespace {
 constexpr std::size_t kMinParallelWork = std::size_t(1) << 18;
 constexpr std::size_t kMinParallelElems = std::size_t(1) << 16;
 
-std::size_t ceil_div(std::size_t a, std::size_t b) {
-  return (a + b - 1) / b;
-}
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
 
 // The most work one task does (multiply-adds, or elements moved): well under a millisecond on
 // one core. A task is the unit of Ctrl-C polling (runtime/thread_pool.hpp), so a long op is cut
@@ -37,8 +35,7 @@ std::size_t tasks_for(std::size_t work, std::size_t min_work, std::size_t max_ta
 }
 
 // Split rows x cols (x blocks) into about `want` rectangles and run fn(r0, r1, c0, c1, b0, b1).
-template <class F>
-void split_3d(std::size_t rows, std::size_t cols, std::size_t blocks, std::size_t want, F&& fn) {
+template <class F> void split_3d(std::size_t rows, std::size_t cols, std::size_t blocks, std::size_t want, F&& fn) {
   if (rows == 0 || cols == 0 || blocks == 0) return;
   if (want <= 1) {
     fn(0, rows, 0, cols, 0, blocks);

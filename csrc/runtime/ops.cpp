@@ -26,14 +26,8 @@ std::size_t num_pieces(std::size_t n) {
 }
 }  // namespace
 
-template <>
-const TypedKernels<float>& typed<float>(const KernelTable& t) {
-  return t.f32;
-}
-template <>
-const TypedKernels<double>& typed<double>(const KernelTable& t) {
-  return t.f64;
-}
+template <> const TypedKernels<float>& typed<float>(const KernelTable& t) { return t.f32; }
+template <> const TypedKernels<double>& typed<double>(const KernelTable& t) { return t.f64; }
 
 // Every parallel region below is split into tasks of at most about kChunk elements, even on
 // one thread: a task is the unit of Ctrl-C polling and cancellation (runtime/thread_pool.hpp), so
@@ -67,8 +61,7 @@ void run_elementwise(const KernelTable& t, int id, bool backward, const T* x, co
   }
 }
 
-template <class T>
-double abs_sum(const KernelTable& t, const T* x, std::size_t n) {
+template <class T> double abs_sum(const KernelTable& t, const T* x, std::size_t n) {
   const auto& k = typed<T>(t);
   const std::size_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
   if (chunks <= 1) return k.abs_sum(x, n);
@@ -82,8 +75,7 @@ double abs_sum(const KernelTable& t, const T* x, std::size_t n) {
   return s;
 }
 
-template <class T>
-T max_abs(const KernelTable& t, const T* x, std::size_t n) {
+template <class T> T max_abs(const KernelTable& t, const T* x, std::size_t n) {
   const auto& k = typed<T>(t);
   const std::size_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
   if (chunks <= 1) return k.max_abs(x, n);
@@ -116,15 +108,11 @@ void channel_abs_mean(const KernelTable& t, const T* x, std::size_t rows, std::s
   for (std::size_t c = 0; c < cols; ++c) scale[c] = static_cast<T>(acc[c] / static_cast<double>(rows));
 }
 
-template <class T>
-void tanh(const KernelTable& t, const T* x, T* y, std::size_t n) {
-  typed<T>(t).tanh(x, y, n);
-}
+template <class T> void tanh(const KernelTable& t, const T* x, T* y, std::size_t n) { typed<T>(t).tanh(x, y, n); }
 
 namespace {
 // TensorStats over one input, each statistic computed on first request (threaded, cancellable).
-template <class T>
-class Stats final : public TensorStats<T> {
+template <class T> class Stats final : public TensorStats<T> {
  public:
   Stats(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols)
       : t_(t), x_(x), rows_(rows), cols_(cols) {}

@@ -7,8 +7,7 @@
 #include "fastq/kernel_table.hpp"
 
 namespace fastq {
-template <class T>
-const TypedKernels<T>& typed(const KernelTable& t);
+template <class T> const TypedKernels<T>& typed(const KernelTable& t);
 
 // out = forward/backward pass of quantizer `id` over an x of rows x cols elements (row-major,
 // contiguous; cols = the last axis, the channel axis). Runs the quantizer's prepare() first
@@ -21,19 +20,16 @@ void run_pass(const KernelTable& t, int id, bool backward, const T* x, const T* 
 
 // Sum of |x| in float64 (fixed chunks of kReduceChunk elements, each in the kernels' canonical
 // order, chunk sums added in order).
-template <class T>
-double abs_sum(const KernelTable& t, const T* x, std::size_t n);
+template <class T> double abs_sum(const KernelTable& t, const T* x, std::size_t n);
 
 // max |x| (NaN if any NaN).
-template <class T>
-T max_abs(const KernelTable& t, const T* x, std::size_t n);
+template <class T> T max_abs(const KernelTable& t, const T* x, std::size_t n);
 
 // scale[c] = mean over r of |x[r, c]|: float64 sums in row order, divided by rows, rounded once.
 template <class T>
 void channel_abs_mean(const KernelTable& t, const T* x, std::size_t rows, std::size_t cols, T* scale);
 
-template <class T>
-void tanh(const KernelTable& t, const T* x, T* y, std::size_t n);
+template <class T> void tanh(const KernelTable& t, const T* x, T* y, std::size_t n);
 
 constexpr std::size_t kReduceChunk = std::size_t(1) << 16;
 

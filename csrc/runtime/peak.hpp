@@ -13,8 +13,7 @@ namespace fastq {
 // of that length: work_per_iter * iters / best seconds, on the calling thread. A run is made of
 // pieces of about 10 ms (the first count that took that long) with a checkpoint after each, so
 // the probe answers Ctrl-C (throws Interrupted) whatever `seconds` is.
-template <class Probe>
-double probe_rate(Probe&& probe, double work_per_iter, double seconds) {
+template <class Probe> double probe_rate(Probe&& probe, double work_per_iter, double seconds) {
   using clock = std::chrono::steady_clock;
   volatile double sink = 0;
   std::uint64_t piece = 0;  // iterations per piece once known (0: a run is one piece)

@@ -305,9 +305,7 @@ InterruptScope::InterruptScope(Poll poll, void* ctx)
   tl_scope = this;
 }
 
-InterruptScope::~InterruptScope() {
-  tl_scope = outer_;
-}
+InterruptScope::~InterruptScope() { tl_scope = outer_; }
 
 bool InterruptScope::poll_if_due() {
   if (interrupted_) return true;
@@ -325,13 +323,9 @@ int default_num_threads() {
   return std::max(1, std::min(n, kMaxThreads));
 }
 
-int started_workers() {
-  return pool().started();
-}
+int started_workers() { return pool().started(); }
 
-int get_num_threads() {
-  return pool().size();
-}
+int get_num_threads() { return pool().size(); }
 
 void set_num_threads(int n) {
   if (n < 1 || n > kMaxThreads)

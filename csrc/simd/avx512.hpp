@@ -1,13 +1,10 @@
 // AVX-512 vocabulary (16 floats / 8 doubles): F + BW + VL + DQ + VPOPCNTDQ. Included inside
 // namespace fastq::avx512, in a target region. Masks are k-registers.
 
-template <class T>
-struct Vec;
-template <class T>
-struct Mask;
+template <class T> struct Vec;
+template <class T> struct Mask;
 
-template <>
-struct Vec<float> {
+template <> struct Vec<float> {
   using Scalar = float;
   static constexpr std::size_t lanes = 16;
   __m512 v;
@@ -17,8 +14,7 @@ struct Vec<float> {
   static FASTQ_INLINE void stream(float* p, Vec a) { _mm512_stream_ps(p, a.v); }
   static FASTQ_INLINE Vec splat(float a) { return {_mm512_set1_ps(a)}; }
 };
-template <>
-struct Vec<double> {
+template <> struct Vec<double> {
   using Scalar = double;
   static constexpr std::size_t lanes = 8;
   __m512d v;
@@ -27,19 +23,11 @@ struct Vec<double> {
   static FASTQ_INLINE void stream(double* p, Vec a) { _mm512_stream_pd(p, a.v); }
   static FASTQ_INLINE Vec splat(double a) { return {_mm512_set1_pd(a)}; }
 };
-template <>
-struct Mask<float> {
-  __mmask16 m;
-};
-template <>
-struct Mask<double> {
-  __mmask8 m;
-};
+template <> struct Mask<float> { __mmask16 m; };
+template <> struct Mask<double> { __mmask8 m; };
 
 // Orders earlier non-temporal stores before later stores (other threads then see them).
-FASTQ_INLINE void stream_fence() {
-  _mm_sfence();
-}
+FASTQ_INLINE void stream_fence() { _mm_sfence(); }
 
 using F = Vec<float>;
 using D = Vec<double>;
@@ -48,158 +36,78 @@ using MD = Mask<double>;
 
 // A loaded vector stays a full-width load: GCC would fold select(m, load(p), 0) into a masked
 // load, which streams from memory ~1.5x slower on Zen 4 (1.6e7 floats: 4.3 ms -> 2.9 ms).
-FASTQ_INLINE void full_load(F& a) {
-  __asm__("" : "+v"(a.v));
-}
-FASTQ_INLINE void full_load(D& a) {
-  __asm__("" : "+v"(a.v));
-}
+FASTQ_INLINE void full_load(F& a) { __asm__("" : "+v"(a.v)); }
+FASTQ_INLINE void full_load(D& a) { __asm__("" : "+v"(a.v)); }
 
-FASTQ_INLINE F operator+(F a, F b) {
-  return {_mm512_add_ps(a.v, b.v)};
-}
-FASTQ_INLINE F operator-(F a, F b) {
-  return {_mm512_sub_ps(a.v, b.v)};
-}
-FASTQ_INLINE F operator*(F a, F b) {
-  return {_mm512_mul_ps(a.v, b.v)};
-}
-FASTQ_INLINE F operator/(F a, F b) {
-  return {_mm512_div_ps(a.v, b.v)};
-}
+FASTQ_INLINE F operator+(F a, F b) { return {_mm512_add_ps(a.v, b.v)}; }
+FASTQ_INLINE F operator-(F a, F b) { return {_mm512_sub_ps(a.v, b.v)}; }
+FASTQ_INLINE F operator*(F a, F b) { return {_mm512_mul_ps(a.v, b.v)}; }
+FASTQ_INLINE F operator/(F a, F b) { return {_mm512_div_ps(a.v, b.v)}; }
 FASTQ_INLINE F neg(F a) {
   return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN)))};
 }
-FASTQ_INLINE F abs(F a) {
-  return {_mm512_abs_ps(a.v)};
-}
+FASTQ_INLINE F abs(F a) { return {_mm512_abs_ps(a.v)}; }
 // |a| with the sign bit of b.
 FASTQ_INLINE F copysign(F a, F b) {
   const __m512 s = _mm512_set1_ps(-0.0f);
   return {_mm512_or_ps(_mm512_andnot_ps(s, a.v), _mm512_and_ps(s, b.v))};
 }
-FASTQ_INLINE MF lt(F a, F b) {
-  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)};
-}
-FASTQ_INLINE MF le(F a, F b) {
-  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)};
-}
-FASTQ_INLINE MF gt(F a, F b) {
-  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)};
-}
-FASTQ_INLINE MF ge(F a, F b) {
-  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)};
-}
-FASTQ_INLINE MF eq(F a, F b) {
-  return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)};
-}
-FASTQ_INLINE MF isnan(F a) {
-  return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)};
-}
-FASTQ_INLINE MF operator&(MF a, MF b) {
-  return {static_cast<__mmask16>(a.m & b.m)};
-}
-FASTQ_INLINE MF operator|(MF a, MF b) {
-  return {static_cast<__mmask16>(a.m | b.m)};
-}
-FASTQ_INLINE MF operator~(MF a) {
-  return {static_cast<__mmask16>(~a.m)};
-}
-FASTQ_INLINE F select(MF m, F a, F b) {
-  return {_mm512_mask_blend_ps(m.m, b.v, a.v)};
-}
+FASTQ_INLINE MF lt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+FASTQ_INLINE MF le(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
+FASTQ_INLINE MF gt(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+FASTQ_INLINE MF ge(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
+FASTQ_INLINE MF eq(F a, F b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+FASTQ_INLINE MF isnan(F a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+FASTQ_INLINE MF operator&(MF a, MF b) { return {static_cast<__mmask16>(a.m & b.m)}; }
+FASTQ_INLINE MF operator|(MF a, MF b) { return {static_cast<__mmask16>(a.m | b.m)}; }
+FASTQ_INLINE MF operator~(MF a) { return {static_cast<__mmask16>(~a.m)}; }
+FASTQ_INLINE F select(MF m, F a, F b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }
 // a < lo ? lo : a (scalar.hpp). MAXPS(x, y) = x > y ? x : y, so y = a when a is NaN.
-FASTQ_INLINE F at_least(F a, F lo) {
-  return {_mm512_max_ps(lo.v, a.v)};
-}
-FASTQ_INLINE F round_even(F a) {
-  return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
-}
+FASTQ_INLINE F at_least(F a, F lo) { return {_mm512_max_ps(lo.v, a.v)}; }
+FASTQ_INLINE F round_even(F a) { return {_mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE F pow2i(F n) {
   __m512i bits = _mm512_castps_si512(_mm512_add_ps(n.v, _mm512_set1_ps(12582912.0f)));
   bits = _mm512_slli_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(127)), 23);
   return {_mm512_castsi512_ps(bits)};
 }
 
-FASTQ_INLINE D operator+(D a, D b) {
-  return {_mm512_add_pd(a.v, b.v)};
-}
-FASTQ_INLINE D operator-(D a, D b) {
-  return {_mm512_sub_pd(a.v, b.v)};
-}
-FASTQ_INLINE D operator*(D a, D b) {
-  return {_mm512_mul_pd(a.v, b.v)};
-}
-FASTQ_INLINE D operator/(D a, D b) {
-  return {_mm512_div_pd(a.v, b.v)};
-}
+FASTQ_INLINE D operator+(D a, D b) { return {_mm512_add_pd(a.v, b.v)}; }
+FASTQ_INLINE D operator-(D a, D b) { return {_mm512_sub_pd(a.v, b.v)}; }
+FASTQ_INLINE D operator*(D a, D b) { return {_mm512_mul_pd(a.v, b.v)}; }
+FASTQ_INLINE D operator/(D a, D b) { return {_mm512_div_pd(a.v, b.v)}; }
 FASTQ_INLINE D neg(D a) {
   return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN)))};
 }
-FASTQ_INLINE D abs(D a) {
-  return {_mm512_abs_pd(a.v)};
-}
+FASTQ_INLINE D abs(D a) { return {_mm512_abs_pd(a.v)}; }
 FASTQ_INLINE D copysign(D a, D b) {
   const __m512d s = _mm512_set1_pd(-0.0);
   return {_mm512_or_pd(_mm512_andnot_pd(s, a.v), _mm512_and_pd(s, b.v))};
 }
-FASTQ_INLINE MD lt(D a, D b) {
-  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)};
-}
-FASTQ_INLINE MD le(D a, D b) {
-  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)};
-}
-FASTQ_INLINE MD gt(D a, D b) {
-  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)};
-}
-FASTQ_INLINE MD ge(D a, D b) {
-  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)};
-}
-FASTQ_INLINE MD eq(D a, D b) {
-  return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)};
-}
-FASTQ_INLINE MD isnan(D a) {
-  return {_mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q)};
-}
-FASTQ_INLINE MD operator&(MD a, MD b) {
-  return {static_cast<__mmask8>(a.m & b.m)};
-}
-FASTQ_INLINE MD operator|(MD a, MD b) {
-  return {static_cast<__mmask8>(a.m | b.m)};
-}
-FASTQ_INLINE MD operator~(MD a) {
-  return {static_cast<__mmask8>(~a.m)};
-}
-FASTQ_INLINE D select(MD m, D a, D b) {
-  return {_mm512_mask_blend_pd(m.m, b.v, a.v)};
-}
-FASTQ_INLINE D at_least(D a, D lo) {
-  return {_mm512_max_pd(lo.v, a.v)};
-}
-FASTQ_INLINE D round_even(D a) {
-  return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
-}
+FASTQ_INLINE MD lt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+FASTQ_INLINE MD le(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
+FASTQ_INLINE MD gt(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+FASTQ_INLINE MD ge(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)}; }
+FASTQ_INLINE MD eq(D a, D b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+FASTQ_INLINE MD isnan(D a) { return {_mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+FASTQ_INLINE MD operator&(MD a, MD b) { return {static_cast<__mmask8>(a.m & b.m)}; }
+FASTQ_INLINE MD operator|(MD a, MD b) { return {static_cast<__mmask8>(a.m | b.m)}; }
+FASTQ_INLINE MD operator~(MD a) { return {static_cast<__mmask8>(~a.m)}; }
+FASTQ_INLINE D select(MD m, D a, D b) { return {_mm512_mask_blend_pd(m.m, b.v, a.v)}; }
+FASTQ_INLINE D at_least(D a, D lo) { return {_mm512_max_pd(lo.v, a.v)}; }
+FASTQ_INLINE D round_even(D a) { return {_mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)}; }
 FASTQ_INLINE D pow2i(D n) {
   __m512i bits = _mm512_castpd_si512(_mm512_add_pd(n.v, _mm512_set1_pd(6755399441055744.0)));
   bits = _mm512_slli_epi64(_mm512_add_epi64(bits, _mm512_set1_epi64(1023)), 52);
   return {_mm512_castsi512_pd(bits)};
 }
 
-FASTQ_INLINE D load_f64(const float* p) {
-  return {_mm512_cvtps_pd(_mm256_loadu_ps(p))};
-}
-FASTQ_INLINE D load_f64(const double* p) {
-  return D::load(p);
-}
+FASTQ_INLINE D load_f64(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
+FASTQ_INLINE D load_f64(const double* p) { return D::load(p); }
 
 // ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (lane 0 in the least significant bit).
-FASTQ_INLINE std::uint64_t to_bits(MF m) {
-  return m.m;
-}
-FASTQ_INLINE std::uint64_t to_bits(MD m) {
-  return m.m;
-}
+FASTQ_INLINE std::uint64_t to_bits(MF m) { return m.m; }
+FASTQ_INLINE std::uint64_t to_bits(MD m) { return m.m; }
 
 // A vector of 64-bit packed words.
 struct Words {
@@ -210,22 +118,12 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm512_set1_epi64(static_cast<long long>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm512_setzero_si512()}; }
 };
-FASTQ_INLINE Words operator&(Words a, Words b) {
-  return {_mm512_and_si512(a.v, b.v)};
-}
-FASTQ_INLINE Words operator^(Words a, Words b) {
-  return {_mm512_xor_si512(a.v, b.v)};
-}
-FASTQ_INLINE Words operator+(Words a, Words b) {
-  return {_mm512_add_epi64(a.v, b.v)};
-}
-FASTQ_INLINE Words operator-(Words a, Words b) {
-  return {_mm512_sub_epi64(a.v, b.v)};
-}
+FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm512_and_si512(a.v, b.v)}; }
+FASTQ_INLINE Words operator^(Words a, Words b) { return {_mm512_xor_si512(a.v, b.v)}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {_mm512_add_epi64(a.v, b.v)}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {_mm512_sub_epi64(a.v, b.v)}; }
 // Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
-FASTQ_INLINE void opaque(Words& w) {
-  __asm__ volatile("" : "+v"(w.v));
-}
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+v"(w.v)); }
 // Lanes (as int64) -> lanes int32 at p (truncating).
 FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi64_epi32(a.v));
@@ -253,13 +151,9 @@ FASTQ_INLINE void transpose(Words (&w)[8]) {
 // widening (kPopSteps = 0: any number of steps between pop_widen calls).
 using PopAcc = Words;
 constexpr std::size_t kPopSteps = 0;
-FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
-  return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))};
-}
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))}; }
 // sum (64-bit lane counts) + acc.
-FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
-  return sum + acc;
-}
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 
 // Bits j < 16 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output).
 constexpr std::size_t kSpanLanes = 16;
@@ -278,12 +172,8 @@ constexpr std::size_t kProbeVecs = kBgemmVecs;
 
 // ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
 // a * b + c with one rounding (VFMADD: same bits as std::fma).
-FASTQ_INLINE F fma(F a, F b, F c) {
-  return {_mm512_fmadd_ps(a.v, b.v, c.v)};
-}
+FASTQ_INLINE F fma(F a, F b, F c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 // Conv register tile: up to 4 vectors (64 channels) x fconv_rows(nv) pixels of accumulators
 // plus nv weight vectors (broadcasts are memory operands): 28-29 of 32 zmm.
 constexpr std::size_t kFconvVecs = 4;
-constexpr std::size_t fconv_rows(std::size_t nv) {
-  return nv == 4 ? 6 : nv == 3 ? 8 : 12;
-}
+constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 4 ? 6 : nv == 3 ? 8 : 12; }

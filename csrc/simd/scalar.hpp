@@ -2,8 +2,7 @@
 // against; it runs the same generic kernels as the SIMD tables, one element at a time.
 // Included inside namespace fastq::<isa> by a target TU (see csrc/targets/scalar.cpp).
 
-template <class T>
-struct Vec {
+template <class T> struct Vec {
   using Scalar = T;
   static constexpr std::size_t lanes = 1;
   T v;
@@ -13,104 +12,40 @@ struct Vec {
   static FASTQ_INLINE Vec splat(T a) { return {a}; }
 };
 
-template <class V>
-FASTQ_INLINE void full_load(V&) {}  // no masked loads here (avx512.hpp)
+template <class V> FASTQ_INLINE void full_load(V&) {}  // no masked loads here (avx512.hpp)
 FASTQ_INLINE void stream_fence() {}
 
-template <class T>
-struct Mask {
-  bool m;
-};
+template <class T> struct Mask { bool m; };
 
-template <class T>
-FASTQ_INLINE Vec<T> operator+(Vec<T> a, Vec<T> b) {
-  return {a.v + b.v};
-}
-template <class T>
-FASTQ_INLINE Vec<T> operator-(Vec<T> a, Vec<T> b) {
-  return {a.v - b.v};
-}
-template <class T>
-FASTQ_INLINE Vec<T> operator*(Vec<T> a, Vec<T> b) {
-  return {a.v * b.v};
-}
-template <class T>
-FASTQ_INLINE Vec<T> operator/(Vec<T> a, Vec<T> b) {
-  return {a.v / b.v};
-}
-template <class T>
-FASTQ_INLINE Vec<T> neg(Vec<T> a) {
-  return {-a.v};
-}
-FASTQ_INLINE Vec<float> abs(Vec<float> a) {
-  return {__builtin_fabsf(a.v)};
-}
-FASTQ_INLINE Vec<double> abs(Vec<double> a) {
-  return {__builtin_fabs(a.v)};
-}
+template <class T> FASTQ_INLINE Vec<T> operator+(Vec<T> a, Vec<T> b) { return {a.v + b.v}; }
+template <class T> FASTQ_INLINE Vec<T> operator-(Vec<T> a, Vec<T> b) { return {a.v - b.v}; }
+template <class T> FASTQ_INLINE Vec<T> operator*(Vec<T> a, Vec<T> b) { return {a.v * b.v}; }
+template <class T> FASTQ_INLINE Vec<T> operator/(Vec<T> a, Vec<T> b) { return {a.v / b.v}; }
+template <class T> FASTQ_INLINE Vec<T> neg(Vec<T> a) { return {-a.v}; }
+FASTQ_INLINE Vec<float> abs(Vec<float> a) { return {__builtin_fabsf(a.v)}; }
+FASTQ_INLINE Vec<double> abs(Vec<double> a) { return {__builtin_fabs(a.v)}; }
 // copysign(a, b): |a| with the sign bit of b (bit operations only, NaN included).
-FASTQ_INLINE Vec<float> copysign(Vec<float> a, Vec<float> b) {
-  return {__builtin_copysignf(a.v, b.v)};
-}
-FASTQ_INLINE Vec<double> copysign(Vec<double> a, Vec<double> b) {
-  return {__builtin_copysign(a.v, b.v)};
-}
+FASTQ_INLINE Vec<float> copysign(Vec<float> a, Vec<float> b) { return {__builtin_copysignf(a.v, b.v)}; }
+FASTQ_INLINE Vec<double> copysign(Vec<double> a, Vec<double> b) { return {__builtin_copysign(a.v, b.v)}; }
 
-template <class T>
-FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) {
-  return {a.v < b.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> le(Vec<T> a, Vec<T> b) {
-  return {a.v <= b.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> gt(Vec<T> a, Vec<T> b) {
-  return {a.v > b.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> ge(Vec<T> a, Vec<T> b) {
-  return {a.v >= b.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> eq(Vec<T> a, Vec<T> b) {
-  return {a.v == b.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> isnan(Vec<T> a) {
-  return {a.v != a.v};
-}
-template <class T>
-FASTQ_INLINE Mask<T> operator&(Mask<T> a, Mask<T> b) {
-  return {a.m && b.m};
-}
-template <class T>
-FASTQ_INLINE Mask<T> operator|(Mask<T> a, Mask<T> b) {
-  return {a.m || b.m};
-}
-template <class T>
-FASTQ_INLINE Mask<T> operator~(Mask<T> a) {
-  return {!a.m};
-}
+template <class T> FASTQ_INLINE Mask<T> lt(Vec<T> a, Vec<T> b) { return {a.v < b.v}; }
+template <class T> FASTQ_INLINE Mask<T> le(Vec<T> a, Vec<T> b) { return {a.v <= b.v}; }
+template <class T> FASTQ_INLINE Mask<T> gt(Vec<T> a, Vec<T> b) { return {a.v > b.v}; }
+template <class T> FASTQ_INLINE Mask<T> ge(Vec<T> a, Vec<T> b) { return {a.v >= b.v}; }
+template <class T> FASTQ_INLINE Mask<T> eq(Vec<T> a, Vec<T> b) { return {a.v == b.v}; }
+template <class T> FASTQ_INLINE Mask<T> isnan(Vec<T> a) { return {a.v != a.v}; }
+template <class T> FASTQ_INLINE Mask<T> operator&(Mask<T> a, Mask<T> b) { return {a.m && b.m}; }
+template <class T> FASTQ_INLINE Mask<T> operator|(Mask<T> a, Mask<T> b) { return {a.m || b.m}; }
+template <class T> FASTQ_INLINE Mask<T> operator~(Mask<T> a) { return {!a.m}; }
 // m ? a : b, lane by lane.
-template <class T>
-FASTQ_INLINE Vec<T> select(Mask<T> m, Vec<T> a, Vec<T> b) {
-  return m.m ? a : b;
-}
+template <class T> FASTQ_INLINE Vec<T> select(Mask<T> m, Vec<T> a, Vec<T> b) { return m.m ? a : b; }
 // at_least(a, lo) = a < lo ? lo : a, i.e. select(lt(a, lo), lo, a) in one instruction where
 // the ISA has one (x86 max with lo first: a NaN a stays a). lo must not be NaN.
-template <class T>
-FASTQ_INLINE Vec<T> at_least(Vec<T> a, Vec<T> lo) {
-  return a.v < lo.v ? lo : a;
-}
+template <class T> FASTQ_INLINE Vec<T> at_least(Vec<T> a, Vec<T> lo) { return a.v < lo.v ? lo : a; }
 
 // Round to nearest, ties to even (the default rounding mode; never std::round).
-FASTQ_INLINE Vec<float> round_even(Vec<float> a) {
-  return {__builtin_rintf(a.v)};
-}
-FASTQ_INLINE Vec<double> round_even(Vec<double> a) {
-  return {__builtin_rint(a.v)};
-}
+FASTQ_INLINE Vec<float> round_even(Vec<float> a) { return {__builtin_rintf(a.v)}; }
+FASTQ_INLINE Vec<double> round_even(Vec<double> a) { return {__builtin_rint(a.v)}; }
 
 // 2^n for integer-valued n in the normal exponent range. Same bit trick on every ISA: adding
 // 1.5*2^mantissa_bits puts n in the low bits; adding the bias and shifting builds the exponent.
@@ -134,19 +69,12 @@ FASTQ_INLINE Vec<double> pow2i(Vec<double> n) {
 }
 
 // Vec<double>::lanes elements, widened to double.
-FASTQ_INLINE Vec<double> load_f64(const float* p) {
-  return {static_cast<double>(*p)};
-}
-FASTQ_INLINE Vec<double> load_f64(const double* p) {
-  return {*p};
-}
+FASTQ_INLINE Vec<double> load_f64(const float* p) { return {static_cast<double>(*p)}; }
+FASTQ_INLINE Vec<double> load_f64(const double* p) { return {*p}; }
 
 // ---- Packed bits (kernels/bitpack.hpp, kernels/bgemm.hpp, kernels/peak.hpp) ----
 // Mask lane i -> bit i (one lane here).
-template <class T>
-FASTQ_INLINE std::uint64_t to_bits(Mask<T> m) {
-  return m.m ? 1u : 0u;
-}
+template <class T> FASTQ_INLINE std::uint64_t to_bits(Mask<T> m) { return m.m ? 1u : 0u; }
 
 // One 64-bit packed word.
 struct Words {
@@ -157,26 +85,14 @@ struct Words {
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {a}; }
   static FASTQ_INLINE Words zero() { return {0}; }
 };
-FASTQ_INLINE Words operator&(Words a, Words b) {
-  return {a.v & b.v};
-}
-FASTQ_INLINE Words operator^(Words a, Words b) {
-  return {a.v ^ b.v};
-}
-FASTQ_INLINE Words operator+(Words a, Words b) {
-  return {a.v + b.v};
-}
-FASTQ_INLINE Words operator-(Words a, Words b) {
-  return {a.v - b.v};
-}
+FASTQ_INLINE Words operator&(Words a, Words b) { return {a.v & b.v}; }
+FASTQ_INLINE Words operator^(Words a, Words b) { return {a.v ^ b.v}; }
+FASTQ_INLINE Words operator+(Words a, Words b) { return {a.v + b.v}; }
+FASTQ_INLINE Words operator-(Words a, Words b) { return {a.v - b.v}; }
 // Hide w's value from the compiler (kernels/peak.hpp): an empty asm that may change the register.
-FASTQ_INLINE void opaque(Words& w) {
-  __asm__ volatile("" : "+r"(w.v));
-}
+FASTQ_INLINE void opaque(Words& w) { __asm__ volatile("" : "+r"(w.v)); }
 // The lane (as int64) -> int32 at p (truncating).
-FASTQ_INLINE void store_i32(std::int32_t* p, Words a) {
-  *p = static_cast<std::int32_t>(a.v);
-}
+FASTQ_INLINE void store_i32(std::int32_t* p, Words a) { *p = static_cast<std::int32_t>(a.v); }
 FASTQ_INLINE void transpose(Words (&)[1]) {}
 
 // Popcount-accumulate: the portable bit-parallel count (no POPCNT in the x86-64 baseline),
@@ -190,9 +106,7 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
   v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
   return {acc.v + ((v * 0x0101010101010101u) >> 56)};
 }
-FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
-  return sum + acc;
-}
+FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 
 // Bits j < 2 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output: 2 int32 per word).
 constexpr std::size_t kSpanLanes = 2;
@@ -216,12 +130,8 @@ constexpr std::size_t kProbeVecs = 2;
 // ---- Float layers (kernels/fconv.hpp, kernels/fpool.hpp) ----
 // a * b + c with one rounding. The x86-64 baseline has no FMA instruction, so this is a call to
 // libm's fmaf (correctly rounded, like every FMA instruction): slow, but it is the reference.
-FASTQ_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) {
-  return {__builtin_fmaf(a.v, b.v, c.v)};
-}
+FASTQ_INLINE Vec<float> fma(Vec<float> a, Vec<float> b, Vec<float> c) { return {__builtin_fmaf(a.v, b.v, c.v)}; }
 // Conv register tile: up to kFconvVecs vectors of output channels x fconv_rows(nv) pixels
 // (every FMA is a call here: the tile only sets the loop structure).
 constexpr std::size_t kFconvVecs = 4;
-constexpr std::size_t fconv_rows(std::size_t) {
-  return 2;
-}
+constexpr std::size_t fconv_rows(std::size_t) { return 2; }

@@ -23,8 +23,7 @@ struct ParamNames {
 
 // What a quantizer's prepare() may ask about the whole input before its elementwise pass:
 // runtime/ops.cpp answers with threaded, ISA-independent reductions (computed on demand).
-template <class T>
-struct TensorStats {
+template <class T> struct TensorStats {
   virtual std::size_t size() const = 0;
   virtual std::size_t rows() const = 0;     // elements / last-axis length (1 for 0-d and 1-D input)
   virtual double abs_sum() = 0;             // sum of |x| in float64 in fastq's fixed order
@@ -39,8 +38,7 @@ struct TensorStats {
 // A quantizer's whole-tensor step: completes its parameters in place (e.g. SteTern's TWN
 // threshold) and returns the per-channel scale its pass reads, or null (no scale: the pass then
 // runs over the input as one row).
-template <class T>
-using PrepareFn = const T* (*)(TensorStats<T>& stats, bool backward, T* params);
+template <class T> using PrepareFn = const T* (*)(TensorStats<T>& stats, bool backward, T* params);
 
 // out[r, c] = f(x[r, c], dy[r, c], scale[c]) for r < rows, c < cols, all rows contiguous
 // (row stride = cols). dy may be null for forward passes; scale may be null (then the
@@ -51,8 +49,7 @@ template <class T>
 using ElementwiseFn = void (*)(const T* x, const T* dy, T* out, std::size_t rows, std::size_t cols, const T* scale,
                                const T* params, bool stream);
 
-template <class T>
-struct TypedKernels {
+template <class T> struct TypedKernels {
   ElementwiseFn<T> forward[kNumQuantizers];
   ElementwiseFn<T> backward[kNumQuantizers];
   PrepareFn<T> prepare[kNumQuantizers];
@@ -138,9 +135,7 @@ constexpr std::size_t conv_row_words(std::size_t groups, std::size_t cg, std::si
 
 // Max pooling over packed NHWC (docs/binary.md): an output word is the AND of the window's
 // words (max of +-1 is -1 only where every tap is -1); "same" windows are clipped at the border.
-struct PoolShape {
-  std::size_t n, h, w, cw, ph, pw, sh, sw, pad_top, pad_left, oh, ow;
-};
+struct PoolShape { std::size_t n, h, w, cw, ph, pw, sh, sw, pad_top, pad_left, oh, ow; };
 
 // Packed-bit kernels. Public format (docs/packed-format.md): a row of k values is
 // words(k) = ceil(k / 64) uint64 words, element i in bit i % 64 of word i / 64, bit = 1 exactly
