@@ -319,15 +319,19 @@ def test_ctrl_c_stops_every_kernel_family(restore_threads, monkeypatch, threads,
     if UNDER_ASAN and threads > 1:
         pytest.skip("one thread count is enough under the sanitizers (their run has a time limit)")
     long_call, inputs, small_call, expected = make()
+    after = 0.3
     if name == "unpack_bits":
-        # A pass over memory (256 MiB of float32 output): seconds with GCC's scalar loop, 0.07 s where the
-        # compiler vectorises it (the wheel's clang). Too short to interrupt is not a failure.
+        # A pass over memory (256 MiB of float32 output): 0.4-1 s with GCC's scalar loop, 0.07 s
+        # where the compiler vectorises it (the wheel's clang). The signal comes a third of the
+        # way in; a call too short for that is not a failure.
         t0 = time.monotonic()
         long_call()
-        if time.monotonic() - t0 < 0.6:
-            pytest.skip(f"this build unpacks 2**26 bits in {time.monotonic() - t0:.2f} s: too short to interrupt")
+        took = time.monotonic() - t0
+        if took < 0.25:
+            pytest.skip(f"this build unpacks 2**26 bits in {took:.2f} s: too short to interrupt")
+        after = min(after, took / 3)
     before = [a.copy() for a in inputs]
-    latency = _ctrl_c_latency(long_call)
+    latency = _ctrl_c_latency(long_call, after)
     # The contract is 0.2 s; the bound leaves room for a loaded machine (and the sanitizers).
     assert latency < (3.0 if UNDER_ASAN else 1.0), f"KeyboardInterrupt {latency:.3f} s after the signal"
     for a, b in zip(inputs, before):
