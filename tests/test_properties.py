@@ -55,6 +55,11 @@ with warnings.catch_warnings():
 
 # Health checks stay on except too_slow (a shared 2-core machine makes timing meaningless).
 _SUPPRESS = [HealthCheck.too_slow]
+if os.environ.get("FASTQ_TEST_UNDER_QEMU"):
+    # Debian 12's hypothesis (6.36, the aarch64 run's) overruns its smaller example buffer on the
+    # large-array strategies now and then (3 tests in one of three runs): a generation check,
+    # not a result check; the native run keeps it.
+    _SUPPRESS.append(HealthCheck.data_too_large)
 # "ci": 200 new random examples per test on every run (not a replay of the same derandomized
 # ones), on top of the @example cases and the edge values the strategies always mix in; a
 # failure prints its seed (print_blob) so it can be replayed with @reproduce_failure.
