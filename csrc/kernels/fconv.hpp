@@ -135,12 +135,17 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
   float* yrow = y + ((n * g.oh + oy) * g.ow) * g.o + ch0;
   const float* scale = e.scale ? e.scale + ch0 : nullptr;
   const float* bias = e.bias ? e.bias + ch0 : nullptr;
+  // Locals, not loads through e / g: the stores may alias them as far as the compiler knows.
+  const FloatEpilogue le = e;
+  const std::size_t o = g.o;
 
   // Accumulate `M` pixels from column ox over taps [kh0, kh1) x [kw0, kw1), then store.
   auto tile = [&](auto mr, std::size_t ox, std::size_t kw0, std::size_t kw1) __attribute__((always_inline)) {
     constexpr std::size_t M = decltype(mr)::value;
     FV acc[M][NV];
+#pragma GCC unroll 16
     for (std::size_t p = 0; p < M; ++p)
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) acc[p][v] = FV::splat(0.0f);
     if (kh1 > kh0 && kw1 > kw0) {
       const std::size_t ix = ox * g.sw + kw0 * g.dw - g.pl;  // first valid input column (>= 0)
@@ -148,11 +153,13 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
       const float* xp = ximg + (row * g.w + ix) * C;
       fconv_taps<M, NV>(acc, xp, xps, xrs, xcs, w + kh0 * wrs + kw0 * wcs, nb, wrs, wcs, kh1 - kh0, kw1 - kw0, C);
     }
+#pragma GCC unroll 16
     for (std::size_t p = 0; p < M; ++p) {
-      float* yp = yrow + (ox + p) * g.o;
+      float* yp = yrow + (ox + p) * o;
+#pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) {
         if (v * kFL >= valid) break;
-        const FV r = fepilogue(acc[p][v], e, scale ? scale + v * kFL : nullptr, bias ? bias + v * kFL : nullptr);
+        const FV r = fepilogue(acc[p][v], le, scale ? scale + v * kFL : nullptr, bias ? bias + v * kFL : nullptr);
         fstore_part(yp + v * kFL, r, valid - v * kFL);
       }
     }
@@ -245,7 +252,9 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
                                std::size_t kw1, std::size_t c0) {
   const std::size_t C = g.c;
   FV acc[MR][NV];
+#pragma GCC unroll 16
   for (std::size_t p = 0; p < MR; ++p)
+#pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) acc[p][v] = Op::init();
   const std::size_t ix0 = ox * g.sw + kw0 * g.dw - g.pl;
   for (std::size_t kh = kh0; kh < kh1; ++kh) {
@@ -274,17 +283,24 @@ FASTQ_INLINE void fwindow_tile(const float* x, const float* w, const ConvGeom& g
   const bool pow2 = taps != 0 && (taps & (taps - 1)) == 0;
   const FV count = FV::splat(static_cast<float>(taps));
   const FV inv = FV::splat(1.0f / static_cast<float>(taps));
+  // Locals, not loads through e / g: the stores below may alias them as far as the compiler
+  // knows, which made it reload (and re-test) every field after every store.
+  const FloatEpilogue le = e;
+  float* const yt = y + ox * g.o + c0;
+  const std::size_t o = g.o;
+#pragma GCC unroll 16
   for (std::size_t p = 0; p < MR; ++p)
+#pragma GCC unroll 16
     for (std::size_t v = 0; v < NV; ++v) {
       FV r = acc[p][v];
       const std::size_t ch = c0 + v * kFL;
       if constexpr (kFinish<Op> == 0)
-        r = fepilogue(r, e, e.scale ? e.scale + ch : nullptr, e.bias ? e.bias + ch : nullptr);
+        r = fepilogue(r, le, le.scale ? le.scale + ch : nullptr, le.bias ? le.bias + ch : nullptr);
       else if constexpr (kFinish<Op> == 2)
         r = pow2 ? r * inv : r / count;
-      else if (e.relu)
+      else if (le.relu)
         r = at_least(r, FV::splat(0.0f));
-      FV::store(y + (ox + p) * g.o + ch, r);
+      FV::store(yt + p * o + v * kFL, r);
     }
 }
 

@@ -183,4 +183,4 @@ FASTQ_INLINE F fma(F a, F b, F c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 // Conv register tile: up to 2 vectors (16 channels) x fconv_rows(nv) pixels of accumulators,
 // plus nv weight vectors and one broadcast: 15 of 16 ymm for nv = 2.
 constexpr std::size_t kFconvVecs = 2;
-constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 2 ? 6 : 12; }
+constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 2 ? 6 : 8; }
