@@ -227,6 +227,18 @@ def test_summary(capsys):
     assert stats["float_macs"] > 0
 
 
+def test_profile_takes_out_the_clock_cost():
+    # A clock that advances one unit per call, and ops that take no time: every op reads as
+    # 0 and so does the executor, once the calibrated cost of a call (1 unit) is taken out.
+    model = fm.load(os.path.join(FIX, "quicknet_blocks.h5"))
+    x = fixture("quicknet_blocks")["x"]
+    ticks = iter(range(10**9))
+    total, per_op = model.profile(x, repeats=3, clock=lambda: float(next(ticks)))
+    assert [op for op, _ in per_op] == list(model.ops)
+    assert all(t == 0.0 for _, t in per_op)
+    assert abs(total) < 1e-9
+
+
 def test_buffers_are_reused():
     model = fm.load(os.path.join(FIX, "birealnet_blocks.h5"))
     x = fixture("birealnet_blocks")["x"]
