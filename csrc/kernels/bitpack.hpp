@@ -45,14 +45,15 @@ inline void unpack_rows_f32(const std::uint64_t* words, std::size_t rows, std::s
 
 // Public rows -> blocked layout (fastq/kernel_table.hpp): each block of kBinaryBlock rows is
 // transposed lanes x lanes words at a time in registers; a partial block reads zeros for its
-// missing rows, and the last kw % lanes words of each row go one by one.
-inline void pack_blocked(const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out) {
+// missing rows, and the last kw % lanes words of each row go one by one. Rows are ld >= kw words
+// apart (ld > kw: words [w0, w0 + kw) of longer rows, one piece of a long block).
+inline void pack_blocked(const std::uint64_t* b, std::size_t n, std::size_t kw, std::size_t ld, std::uint64_t* out) {
   constexpr std::size_t L = Words::lanes, B = kBinaryBlock;
   static_assert(B % L == 0, "a block must hold whole vectors");
   static const std::uint64_t zeros[L] = {};
   for (std::size_t r0 = 0; r0 < n; r0 += B, out += B * kw) {
     const std::uint64_t* row[B];
-    for (std::size_t c = 0; c < B; ++c) row[c] = r0 + c < n ? b + (r0 + c) * kw : nullptr;
+    for (std::size_t c = 0; c < B; ++c) row[c] = r0 + c < n ? b + (r0 + c) * ld : nullptr;
     std::size_t w = 0;
     for (; w + L <= kw; w += L)
       for (std::size_t g = 0; g < B; g += L) {
