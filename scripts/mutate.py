@@ -463,6 +463,33 @@ mutant(
     "a row longer than one task is packed with its later pieces one word early",
 )
 mutant(
+    "bin-block-whole",
+    "runtime",
+    "csrc/runtime/bitpack_ops.cpp",
+    "  if (block_words <= kMaxTaskWork) {  // whole blocks per task",
+    "  if (true) {  // whole blocks per task",
+    ["tests/test_interrupt.py"],
+    "a block of long rows is packed as one task again (Ctrl-C noticed only at its end)",
+)
+mutant(
+    "bin-block-piece",
+    "runtime",
+    "csrc/runtime/bitpack_ops.cpp",
+    "kw, out + blk * block_words + w0 * kBinaryBlock);",
+    "kw, out + blk * block_words + w0 * kBinaryBlock - (w0 > 0));",
+    T_BIN,
+    "a long block's later pieces land one word early",
+)
+mutant(
+    "window-dil-kept",
+    "runtime",
+    "csrc/runtime/window_axis.hpp",
+    "    dil2 = span + 1;",
+    "    dil2 = dil;",
+    ["tests/test_conv.py"],
+    "a huge 'same' dilation keeps its padded image (MemoryError again), or, with the new padding, wrong taps",
+)
+mutant(
     "bgemm-row-pieces",
     "runtime",
     "csrc/runtime/bgemm_ops.cpp",

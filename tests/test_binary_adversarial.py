@@ -119,3 +119,23 @@ def test_calls_cut_into_many_tasks_match_the_reference(isa, many_tasks, restore_
         )
         np.testing.assert_array_equal(kern.pack_bits(d["long_row"]), d["long_words"])
         np.testing.assert_array_equal(kern.unpack_bits(d["long_words"], d["long_row"].shape[1]), d["long_signs"])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_blocks_of_long_rows_are_packed_in_pieces(isa, restore_threads):
+    """pack_blocked cuts a block of 8 rows longer than a task (8 * kw > 2**20 words) into pieces
+    of 2**17 words of its rows (Ctrl-C during a huge BinaryDense kernel's packing): the pieces,
+    the last one's scalar tail and the zero rows of a partial block must land where they belong,
+    on every ISA and thread count. Against NumPy's transpose of the public rows."""
+    import fastq
+
+    kw = 2 * 2**17 + 37  # 3 pieces a block, a tail of 37 % lanes words
+    rows = 11  # a whole block and a partial one (3 rows, 5 zero)
+    words = np.random.default_rng(3).integers(0, 2**64, (rows, kw), dtype=np.uint64, endpoint=False)
+    padded = np.zeros((16, kw), np.uint64)
+    padded[:rows] = words
+    want = padded.reshape(2, 8, kw).transpose(0, 2, 1)
+    kern = _core.kernels_for(isa)
+    for threads in (1, 2):
+        fastq.set_num_threads(threads)
+        np.testing.assert_array_equal(kern.pack_blocked(words, 64 * kw), want)

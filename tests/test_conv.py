@@ -206,6 +206,119 @@ def test_conv_results_do_not_depend_on_thread_count(restore_threads):
     np.testing.assert_array_equal(outs[0][3], ref.binary_conv2d(x, kernel, 1, "same", 0.0, 1, 2))
 
 
+# --------------------------------------------------------------------- huge "same" dilations
+
+
+def same_conv_direct(x, kernel, strides, dilation, pad_values, groups=1):
+    """binary_conv2d with padding="same" from the definition, tap by tap, every position in
+    Python integers (no padded array, so any dilation): the oracle for dilations far past the
+    input, which the reference's padded image cannot hold."""
+    n, h, w, _ = x.shape
+    kh, kw, cg, o = kernel.shape
+    sx, sk = (np.where(a < 0, -1, 1).astype(np.int64) for a in (x, kernel))
+    (sh, sw), (dh, dw) = strides, dilation
+
+    def axis(size, k, s, d):
+        out = -(-size // s)
+        return out, max((out - 1) * s + (k - 1) * d + 1 - size, 0) // 2
+
+    (oh, pt), (ow, pl) = axis(h, kh, sh, dh), axis(w, kw, sw, dw)
+    og = o // groups
+    y = np.zeros((n, oh, ow, o), np.int64)
+    for i in range(kh):
+        rows = [yy * sh - pt + i * dh for yy in range(oh)]
+        vr = np.array([0 <= r < h for r in rows])
+        for j in range(kw):
+            cols = [xx * sw - pl + j * dw for xx in range(ow)]
+            vc = np.array([0 <= c < w for c in cols])
+            xs = sx[:, [r if 0 <= r < h else 0 for r in rows]][:, :, [c if 0 <= c < w else 0 for c in cols]]
+            inside = (vr[:, None] & vc[None, :])[None, :, :, None]
+            for g in range(groups):
+                wk = sk[i, j, :, g * og : (g + 1) * og]
+                dots = xs[..., g * cg : (g + 1) * cg] @ wk
+                y[..., g * og : (g + 1) * og] += np.where(inside, dots, int(pad_values) * wk.sum(axis=0))
+    return y.astype(np.int32)
+
+
+HUGE = [10**6, 2**40, 2**62, 2**63 - 1]
+# (x shape, kernel shape, strides, dilations, pad_values, groups): odd kernels (one tap lands),
+# even ones (no tap lands: the taps straddle the input), strides that do not divide H, one axis
+# dilated, 1-tap axes, paired taps (C <= 32) and whole words, groups.
+DILATED = [
+    ((1, 5, 6, 3), (3, 3, 3, 4), (1, 1), (2**40, 2**40), 1.0, 1),
+    ((2, 5, 6, 3), (3, 3, 3, 4), (1, 1), (2**40, 2**40), 0.0, 1),
+    ((1, 7, 4, 70), (4, 2, 70, 5), (1, 1), (10**6, 2**62), 1.0, 1),
+    ((1, 7, 4, 70), (4, 2, 70, 5), (1, 1), (2**63 - 1, 3), 0.0, 1),
+    ((1, 7, 9, 6), (5, 3, 3, 4), (3, 2), (2**62, 1), 1.0, 2),
+    ((1, 7, 9, 6), (5, 3, 3, 4), (3, 2), (2**62, 1), 0.0, 2),
+    ((1, 8, 3, 33), (2, 1, 33, 3), (2, 1), (10**6, 2**40), 0.0, 1),
+    ((1, 3, 8, 2), (1, 6, 2, 3), (1, 3), (5, 2**63 - 1), 1.0, 1),
+    ((1, 6, 6, 4), (3, 3, 4, 2), (1, 1), (7, 13), 1.0, 1),  # just past the input: dil > (OH-1)*sh + H
+    ((1, 6, 6, 4), (3, 3, 4, 2), (1, 1), (12, 11), 0.0, 1),  # just below: computed as given
+]
+
+
+@pytest.mark.parametrize("xs,ks,strides,dilation,pv,groups", DILATED)
+def test_same_padding_with_a_huge_dilation_is_computed(xs, ks, strides, dilation, pv, groups):
+    """Issue #12: padding="same" with a dilation far past the input raised MemoryError (the
+    padded image, about KH * dh rows, did not fit) and could not have fit. The geometry is now
+    computed with a smaller dilation that reads the same taps (runtime/window_axis.hpp): every
+    ISA, float and packed input, dots, float and packed output, equal to the direct definition."""
+    r = rng(sum(xs) + sum(ks))
+    x, kernel = special(xs, r), special(ks, r)
+    want = same_conv_direct(x, kernel, strides, dilation, pv, groups)
+    if max(dilation) <= 13:  # the oracle agrees with the reference where its padded image fits
+        np.testing.assert_array_equal(want, ref.binary_conv2d(x, kernel, strides, "same", pv, dilation, groups))
+    scale, bias = special(ks[3], r), special(ks[3], r)
+    kw = dict(strides=strides, padding="same", pad_values=pv, dilation_rate=dilation, groups=groups)
+    y = ref.binary_output(want, scale, bias, "relu")
+    for isa in ISAS:
+        kern = _core.kernels_for(isa)
+        c = dict(groups=groups, strides=strides, dilation=dilation, padding="same", pad_values=pv)
+        for xin in (x, x.astype(np.float64), ref.pack_bits(x)[0]):
+            np.testing.assert_array_equal(plans(kern, kernel, c, "dots")(xin), want, err_msg=isa)
+        got = plans(kern, kernel, c, "affine", scale, bias, True)(x)
+        np.testing.assert_array_equal(got.view(np.uint32), y.view(np.uint32), err_msg=isa)
+        signs = plans(kern, kernel, c, "signs", scale, bias, True)(x)
+        np.testing.assert_array_equal(signs, ref.pack_bits(y)[0], err_msg=isa)
+    np.testing.assert_array_equal(fastq.binary_conv2d(x, kernel, **kw), want)
+    layer = fastq.BinaryConv2D(kernel, scale=scale, bias=bias, activation="relu", **kw)
+    np.testing.assert_array_equal(layer(fastq.pack_bits(x)).view(np.uint32), y.view(np.uint32))
+
+
+def test_float_and_binary_convolutions_agree_on_huge_dilations():
+    """The float layers (fastq.models) skip padding taps: on +-1 inputs they are the binary
+    convolution with pad_values=0. Both families take the same geometry (runtime/window_axis.hpp)
+    for any dilation below 2**63; the float one used to wrap (KH - 1) * dh past 2**64 (wrong
+    padding, and a "valid" output from an input smaller than the kernel)."""
+    from fastq import _float_ops
+
+    r = rng(5)
+    x = np.where(r.random((1, 5, 7, 3)) < 0.5, -1.0, 1.0).astype(np.float32)
+    for ks, dilation in [((3, 3, 3, 2), (2**40, 1)), ((4, 4, 3, 2), (2**63 - 1, 6148914691236517206))]:
+        kernel = np.where(r.random(ks) < 0.5, -1.0, 1.0).astype(np.float32)
+        want = same_conv_direct(x, kernel, (1, 1), dilation, 0.0)
+        for isa in ISAS:
+            conv = _float_ops.Conv2D(kernel, padding="same", dilation=dilation, kernels=_core.kernels_for(isa))
+            np.testing.assert_array_equal(conv(x), want.astype(np.float32), err_msg=isa)
+        np.testing.assert_array_equal(
+            fastq.binary_conv2d(x, kernel, padding="same", dilation_rate=dilation, pad_values=0.0), want
+        )
+    kernel = np.ones((4, 4, 3, 2), np.float32)  # 3 * 6148914691236517206 + 1 wrapped to 3 < 5
+    assert _float_ops.Conv2D(kernel, dilation=6148914691236517206)(x).shape == (1, 0, 0, 2)
+    with pytest.raises(ValueError, match="smaller than the"):
+        fastq.binary_conv2d(x, kernel, dilation_rate=6148914691236517206)
+    for call in (
+        lambda: fastq.binary_conv2d(x, kernel, padding="same", dilation_rate=2**63),
+        lambda: fastq.BinaryConv2D(kernel, strides=(1, 2**64)),
+        lambda: _float_ops.Conv2D(kernel, dilation=2**63),
+    ):
+        with pytest.raises(
+            ValueError, match=r"(dilation_rate|strides|dilation): expected (integers|values) below 2\*\*63"
+        ):
+            call()
+
+
 # ------------------------------------------------------------------------------- thresholds
 
 SCALES = [1.0, -1.0, 0.0, -0.0, 0.5, -0.5, 3.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3e38, -3e38, 1e-38]

@@ -7,6 +7,7 @@
 #include "runtime/bconv_ops.hpp"
 #include "runtime/bgemm_ops.hpp"
 #include "runtime/bitpack_ops.hpp"
+#include "runtime/window_axis.hpp"
 
 namespace py = pybind11;
 using fastq::Kernels;
@@ -29,24 +30,6 @@ struct ConvPlan {
 std::size_t positive(long long v, const char* name) {
   if (v < 1) value_error(std::string(name) + ": expected integers >= 1, got " + std::to_string(v));
   return static_cast<std::size_t>(v);
-}
-
-// Output size and the padding before the first element along one axis (TensorFlow's rules).
-struct Axis { std::size_t out, pad; };
-// The dilated kernel's extent, saturated (a huge dilation must not wrap around).
-std::size_t extent_of(std::size_t taps, std::size_t dil) {
-  return fastq::work_mul(taps - 1, dil) == SIZE_MAX ? SIZE_MAX : (taps - 1) * dil + 1;
-}
-Axis conv_axis(std::size_t in, std::size_t taps, std::size_t stride, std::size_t dil, bool same) {
-  const std::size_t extent = extent_of(taps, dil);
-  if (same) {
-    const std::size_t out = in / stride + (in % stride != 0);
-    // total padding = (out - 1) * stride + extent - in, where (out - 1) * stride < in.
-    const std::size_t reach = out ? (out - 1) * stride : 0;
-    const std::size_t total = !out || extent <= in - reach ? 0 : extent - (in - reach);
-    return {out, total / 2};
-  }
-  return {in >= extent ? (in - extent) / stride + 1 : 0, 0};
 }
 
 ConvPlan make_conv_plan(const Kernels& kern, const py::array& words, long long cg_in, long long groups_in,
@@ -139,9 +122,12 @@ ConvCall prepare(const ConvPlan& p, const std::vector<py::ssize_t>& xshape, bool
   s.h = static_cast<std::size_t>(xshape[1]);
   s.w = static_cast<std::size_t>(xshape[2]);
   s.groups = p.groups, s.cg = p.cg, s.cgw = cgw;
-  s.kh = p.kh, s.kw = p.kw, s.sh = p.sh, s.sw = p.sw, s.dh = p.dh, s.dw = p.dw;
-  const Axis ay = conv_axis(s.h, p.kh, p.sh, p.dh, p.same), ax = conv_axis(s.w, p.kw, p.sw, p.dw, p.same);
-  const std::size_t eh = extent_of(p.kh, p.dh), ew = extent_of(p.kw, p.dw);
+  s.kh = p.kh, s.kw = p.kw, s.sh = p.sh, s.sw = p.sw;
+  // Huge "same" dilations come back smaller, with the same taps read (runtime/window_axis.hpp).
+  const fastq::WindowAxis ay = fastq::window_axis(s.h, p.kh, p.sh, p.dh, p.same);
+  const fastq::WindowAxis ax = fastq::window_axis(s.w, p.kw, p.sw, p.dw, p.same);
+  s.dh = ay.dil, s.dw = ax.dil;
+  const std::size_t eh = fastq::window_extent(p.kh, p.dh), ew = fastq::window_extent(p.kw, p.dw);
   if (!p.same && (s.h < eh || s.w < ew))
     value_error("x: the input's H x W = " + std::to_string(s.h) + " x " + std::to_string(s.w) +
                 " is smaller than the (dilated) kernel's " + std::to_string(eh) + " x " + std::to_string(ew) +

@@ -17,14 +17,19 @@ constexpr std::size_t kMinParallelWordPairs = std::size_t(1) << 19;
 void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t o, std::size_t groups, std::size_t kh,
                   std::size_t kw, std::size_t cg, std::uint64_t* blocked, std::int32_t* prefix) {
   const std::size_t cgw = packed_words(cg), row = kh * kw * cgw, og = o / groups;
+  // The loops here run outside any region: they checkpoint every kMaxTaskWork words (Ctrl-C
+  // during a huge kernel's pass).
+  TaskMeter meter;
   if (conv_pairs_taps(groups, cg, kh, kw)) {  // ConvShape: taps 2j, 2j + 1 in one word
     const std::size_t taps = kh * kw, pairs = conv_row_words(groups, cg, kh, kw);
     std::vector<std::uint64_t> paired(o * pairs);
-    for (std::size_t j = 0; j < o; ++j)
+    for (std::size_t j = 0; j < o; ++j) {
+      if (meter.spend(pairs)) throw Interrupted();
       for (std::size_t i = 0; i < pairs; ++i) {
         const std::uint64_t* tap = words + j * row + 2 * i;  // cgw = 1: a word per tap
         paired[j * pairs + i] = tap[0] | (2 * i + 1 < taps ? tap[1] << 32 : 0);
       }
+    }
     pack_blocked(t, paired.data(), o, pairs, blocked);
   } else {
     for (std::size_t g = 0; g < groups; ++g)
@@ -38,7 +43,7 @@ void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t 
       const std::int32_t *up = prefix + (ky * w1 + kx + 1) * o, *left = prefix + ((ky + 1) * w1 + kx) * o;
       const std::int32_t* diag = prefix + (ky * w1 + kx) * o;
       for (std::size_t j = 0; j < o; ++j) {
-        if (j % 4096 == 0 && checkpoint()) throw Interrupted();  // Ctrl-C during a huge kernel's pass
+        if (meter.spend(cgw + 1)) throw Interrupted();
         const std::uint64_t* tap = words + j * row + (ky * kw + kx) * cgw;
         long long ones = 0;
         for (std::size_t i = 0; i < cgw; ++i) ones += __builtin_popcountll(tap[i]);
@@ -53,7 +58,8 @@ void binary_conv2d(const KernelTable& t, ConvShape s, const void* x, ConvInput k
   const std::size_t pixels = s.n * s.oh * s.ow;
   if (pixels == 0 || s.o == 0) return;
   // The padded image: rows and columns the outputs read, and room for the whole input. Sizes
-  // are checked: a huge dilation or padding can ask for more than any buffer holds (MemoryError).
+  // are checked (MemoryError, never a wrapped size); a huge "same" dilation arrives already
+  // shrunk to one bounded by the input (runtime/window_axis.hpp).
   const std::size_t need_h = size_add(size_add(size_mul(s.oh - 1, s.sh), size_mul(s.kh - 1, s.dh)), 1);
   const std::size_t need_w = size_add(size_add(size_mul(s.ow - 1, s.sw), size_mul(s.kw - 1, s.dw)), 1);
   s.hp = std::max(need_h, size_add(s.pad_top, s.h));

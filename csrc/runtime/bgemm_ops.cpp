@@ -61,7 +61,7 @@ void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t*
       const std::size_t nc = std::min(cstep, c1 - c);
       const std::uint64_t* bp = b + c * kw;  // blocked: c is a multiple of kBinaryBlock
       if (!b_blocked) {
-        kern.pack_blocked(bp, nc, kw, panel.data());
+        kern.pack_blocked(bp, nc, kw, kw, panel.data());
         bp = panel.data();
       }
       for (std::size_t r = r0; r < r1; r += rstep) {

@@ -81,11 +81,27 @@ void unpack_bits(const KernelTable& t, const std::uint64_t* words, std::size_t r
 }
 
 void pack_blocked(const KernelTable& t, const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out) {
-  const std::size_t blocks = ceil_div(n, kBinaryBlock);
-  for_unit_ranges(blocks, kBinaryBlock * kw, kMinParallelValues, 1, 1, [&](std::size_t b0, std::size_t b1) {
-    const std::size_t r0 = b0 * kBinaryBlock, r1 = std::min(n, b1 * kBinaryBlock);
-    t.binary.pack_blocked(b + r0 * kw, r1 - r0, kw, out + b0 * kBinaryBlock * kw);
-  });
+  const std::size_t blocks = ceil_div(n, kBinaryBlock), block_words = kBinaryBlock * kw;
+  if (block_words <= kMaxTaskWork) {  // whole blocks per task
+    for_unit_ranges(blocks, block_words, kMinParallelValues, 1, 1, [&](std::size_t b0, std::size_t b1) {
+      const std::size_t r0 = b0 * kBinaryBlock, r1 = std::min(n, b1 * kBinaryBlock);
+      t.binary.pack_blocked(b + r0 * kw, r1 - r0, kw, kw, out + b0 * block_words);
+    });
+    return;
+  }
+  // A block longer than a task (rows of more than 2^17 words) goes in pieces of `step` words of
+  // its rows: a piece's blocked words, [w0 * 8, (w0 + len) * 8) of its block, are contiguous.
+  // step is a multiple of every table's lanes, so only a row's last piece has a scalar tail.
+  constexpr std::size_t step = kMaxTaskWork / kBinaryBlock;
+  const std::size_t per_block = ceil_div(kw, step);
+  for_unit_ranges(size_mul(blocks, per_block), kMaxTaskWork, kMinParallelValues, 1, 1,
+                  [&](std::size_t u0, std::size_t u1) {
+                    for (std::size_t u = u0; u < u1; ++u) {
+                      const std::size_t blk = u / per_block, w0 = (u % per_block) * step, r0 = blk * kBinaryBlock;
+                      t.binary.pack_blocked(b + r0 * kw + w0, std::min(kBinaryBlock, n - r0), std::min(step, kw - w0),
+                                            kw, out + blk * block_words + w0 * kBinaryBlock);
+                    }
+                  });
 }
 
 void regroup_rows(const std::uint64_t* words, std::size_t rows, std::size_t groups, std::size_t cg,

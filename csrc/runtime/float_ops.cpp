@@ -8,6 +8,7 @@
 
 #include "runtime/tables.hpp"
 #include "runtime/thread_pool.hpp"
+#include "runtime/window_axis.hpp"
 
 namespace fastq {
 namespace {
@@ -67,17 +68,10 @@ const KernelTable& fit_table(const KernelTable& t, std::size_t channels) {
 }
 
 void window_dim(std::size_t in, std::size_t k, std::size_t s, std::size_t d, Padding p, std::size_t* out,
-                std::size_t* before) {
-  const std::size_t span = (k - 1) * d + 1;
-  if (p == Padding::valid) {
-    *out = in < span ? 0 : (in - span) / s + 1;
-    *before = 0;
-    return;
-  }
-  *out = ceil_div(in, s);
-  const std::size_t need = *out == 0 ? 0 : (*out - 1) * s + span;
-  const std::size_t total = need > in ? need - in : 0;
-  *before = total / 2;
+                std::size_t* before, std::size_t* dil) {
+  const WindowAxis a = window_axis(in, k, s, d, p == Padding::same);
+  *out = a.out, *before = a.pad;
+  if (dil) *dil = a.dil;
 }
 
 ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, const Window& win) {
@@ -90,10 +84,8 @@ ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, c
   g.o = o;
   g.sh = win.sh;
   g.sw = win.sw;
-  g.dh = win.dh;
-  g.dw = win.dw;
-  window_dim(h, win.kh, win.sh, win.dh, win.padding, &g.oh, &g.pt);
-  window_dim(w, win.kw, win.sw, win.dw, win.padding, &g.ow, &g.pl);
+  window_dim(h, win.kh, win.sh, win.dh, win.padding, &g.oh, &g.pt, &g.dh);
+  window_dim(w, win.kw, win.sw, win.dw, win.padding, &g.ow, &g.pl, &g.dw);
   return g;
 }
 

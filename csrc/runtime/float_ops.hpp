@@ -21,9 +21,10 @@ struct Window {
 // Output size and padding before (top / left) of one spatial dimension: valid: out =
 // floor((in - span) / s) + 1 (0 when in < span, span = (k - 1) * d + 1); same: out =
 // ceil(in / s), total padding max((out - 1) * s + span - in, 0), floor(total / 2) before
-// (TensorFlow's rule).
+// (TensorFlow's rule). dil (if not null): the dilation the kernels use, smaller than d for a
+// huge "same" dilation, with the same taps read (runtime/window_axis.hpp).
 void window_dim(std::size_t in, std::size_t k, std::size_t s, std::size_t d, Padding p, std::size_t* out,
-                std::size_t* before);
+                std::size_t* before, std::size_t* dil = nullptr);
 
 // The ConvGeom of a window over n x h x w x c input with o output channels.
 ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, const Window& win);

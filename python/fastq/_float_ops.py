@@ -78,6 +78,8 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
         raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
     if min(t) < 1:
         raise ValueError(f"{name}: expected values >= 1, got {value!r}")
+    if max(t) >= 2**63:  # the native geometry is 64-bit
+        raise ValueError(f"{name}: expected values below 2**63, got {value!r}")
     return (int(t[0]), int(t[1]))
 
 

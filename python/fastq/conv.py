@@ -43,6 +43,8 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
         raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
     if any(v < 1 for v in items):
         raise ValueError(f"{name}: expected integers >= 1, got {value!r}")
+    if any(v >= 2**63 for v in items):  # the native geometry is 64-bit
+        raise ValueError(f"{name}: expected integers below 2**63, got {value!r}")
     return int(items[0]), int(items[1])
 
 

@@ -152,8 +152,10 @@ struct BinaryKernels {
   void (*pack_f64)(const double* x, std::size_t rows, std::size_t k, std::uint64_t* out);
   // words: rows x words(k) -> out: rows x k values in {-1, +1}.
   void (*unpack_f32)(const std::uint64_t* words, std::size_t rows, std::size_t k, float* out);
-  // b: n rows x kw words (public rows) -> out: the blocked layout, ceil(n / 8) * 8 * kw words.
-  void (*pack_blocked)(const std::uint64_t* b, std::size_t n, std::size_t kw, std::uint64_t* out);
+  // b: n rows of kw words (public rows), ld >= kw words apart -> out: the blocked layout,
+  // ceil(n / 8) * 8 * kw words (ld > kw packs words [w0, w0 + kw) of longer rows: see
+  // runtime/bitpack_ops.cpp).
+  void (*pack_blocked)(const std::uint64_t* b, std::size_t n, std::size_t kw, std::size_t ld, std::uint64_t* out);
   // The rows of a against the n columns of b_blocked (blocked layout, a.kw words per row,
   // starting at a block boundary) into out rows row0.., columns col0...
   void (*gemm)(const PackedRows& a, const std::uint64_t* b_blocked, std::size_t n, const BinaryOut& out,
