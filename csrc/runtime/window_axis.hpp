@@ -46,9 +46,8 @@ inline WindowAxis window_axis(std::size_t in, std::size_t taps, std::size_t stri
     const std::size_t first = static_cast<std::size_t>(above < taps ? above : taps);
     if (first < taps && u128(first) * dil < pad + in)
       pad2 = pad - u128(first) * (dil - dil2);  // tap `first` lands: it keeps its rows
-    else
-      pad2 = u128(first - 1) * dil2 + reach +
-             1;  // none does: tap first - 1 (>= 0: tap 0 starts at -pad <= 0) ends at row -1
+    else  // none does: tap first - 1 (>= 0: tap 0 starts at -pad <= 0) ends at row -1
+      pad2 = u128(first - 1) * dil2 + reach + 1;
   }
   if (pad2 > SIZE_MAX) throw std::bad_array_new_length();  // no buffer could hold such an input
   return {out, static_cast<std::size_t>(pad2), dil2};
