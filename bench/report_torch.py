@@ -168,10 +168,19 @@ empty_fq, empty_fq_backward = ft.ops._define(
 # The same registration with a body that moves SteSign's bytes with PyTorch's kernels (forward:
 # read x, write a result; backward: read x and dy, write a result): the compile floor at 1e6,
 # where a step's memory traffic leaves the caches cold for the Python around it.
+_BODY_HOOK = [None]  # breakdown() times the body through this
+
+
+def _copy_body(spec, x, dy, params):
+    t = time.thread_time_ns()
+    out = x.clone() if dy is None else torch.mul(x, dy)
+    if _BODY_HOOK[0] is not None:
+        _BODY_HOOK[0]("forward body" if dy is None else "backward body", t)
+    return out
+
+
 copy_fq, copy_fq_backward = ft.ops._define(
-    ft.ops._Spec("copy_fq", "SteSign", ", float? clip_value=1.0", ("clip_value",), (1.0,)),
-    _BENCH_LIB,
-    lambda spec, x, dy, params: x.clone() if dy is None else torch.mul(x, dy),
+    ft.ops._Spec("copy_fq", "SteSign", ", float? clip_value=1.0", ("clip_value",), (1.0,)), _BENCH_LIB, _copy_body
 )
 
 
@@ -249,40 +258,69 @@ def aten_ops(run):
     return dict(sorted(counts.items()))
 
 
-def kernel_times(steps, rounds=300):
-    """Thread CPU time of fastq's two kernel calls (forward, backward) inside each step, the steps
-    interleaved: what the kernels themselves cost in that context (their data's cache state)."""
+def python_calls(run, n=100):
+    """Python-level calls (functions and builtins, cProfile) per call of ``run``."""
+    run()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        run()
+    prof.disable()
+    return pstats.Stats(prof).total_calls / n
+
+
+def breakdown(blocks, x, dy, rounds=300):
+    """Thread CPU time of each step's forward call and backward call, and of the operator bodies
+    inside them (fastq's kernels; the copying op's clone and mul), the steps interleaved: "rest"
+    is everything around the bodies (dispatch, autograd, torch.compile's wrappers)."""
     from fastq.torch import _adapter
 
+    clock = time.thread_time_ns
     forward, backward = _adapter._forward, _adapter._backward
-    times = {name: ([], []) for name in steps}
+    times = {}
     current = [None]
 
+    def note(key, t0):
+        times.setdefault((current[0], key), []).append(clock() - t0)
+
     def timed_f(q, xv):
-        t = time.thread_time_ns()
+        t = clock()
         out = forward(q, xv)
-        times[current[0]][0].append(time.thread_time_ns() - t)
+        note("forward body", t)
         return out
 
     def timed_b(q, xv, dyv):
-        t = time.thread_time_ns()
+        t = clock()
         out = backward(q, xv, dyv)
-        times[current[0]][1].append(time.thread_time_ns() - t)
+        note("backward body", t)
         return out
 
+    def run(name, fn):
+        current[0] = name
+        t = clock()
+        x.grad = None
+        y = fn(x)
+        note("forward call", t)
+        t = clock()
+        y.backward(dy)
+        note("backward call", t)
+
     _adapter._forward, _adapter._backward = timed_f, timed_b
+    _BODY_HOOK[0] = note
     try:
-        names = list(steps)
+        names = list(blocks)
+        for name in names:  # warm up
+            for _ in range(10):
+                run(name, blocks[name])
+        times.clear()
         for r in range(rounds):
             k = r % len(names)
             for name in names[k:] + names[:k]:
-                current[0] = name
-                steps[name]()
+                run(name, blocks[name])
     finally:
         _adapter._forward, _adapter._backward = forward, backward
-    return {
-        n: (float(np.median(f[rounds // 10 :])), float(np.median(b[rounds // 10 :]))) for n, (f, b) in times.items()
-    }
+        _BODY_HOOK[0] = None
+    return {f"{n} {k}": float(np.median(v)) for (n, k), v in times.items()}
 
 
 def compile_groups(budget, x, dy, xs, dys, xn, dyn, ratios):
@@ -310,12 +348,14 @@ def compile_groups(budget, x, dy, xs, dys, xn, dyn, ratios):
             step(f, xs, dys)()
     want = fastq.SteSign().grad(xn, dyn)
     out = {}
-    # At 1e6 fastq.torch's pair is timed in a group of its own: interleaved with operators that
-    # allocate 4 MB without touching it, glibc's heap trims and fastq's steps page-fault (tens to
-    # thousands of faults per step, which the faults column, counted outside the interleaving,
-    # does not see). At 1e3 nothing is trimmed: one group.
+    # At 1e6 fastq.torch's pair is timed with the copying op (the same memory traffic), apart from
+    # the empty operators: interleaved with operators that allocate 4 MB without touching it,
+    # glibc's heap trims and fastq's steps page-fault (tens to thousands of faults per step,
+    # which the faults column, counted outside the interleaving, does not see). At 1e3 nothing
+    # is trimmed: one group.
+    copying = "copying op, fastq.torch's registration"
     plan = [
-        ("1e6", x, dy, [["ops.ste_sign"], [k for k in blocks if k != "ops.ste_sign"]]),
+        ("1e6", x, dy, [["ops.ste_sign", copying], [k for k in blocks if k not in ("ops.ste_sign", copying)]]),
         ("1e3", xs, dys, [[k for k in blocks if not k.startswith("copying")]]),
     ]
     for n, xt, dyt, groups in plan:
@@ -348,32 +388,36 @@ def compile_groups(budget, x, dy, xs, dys, xn, dyn, ratios):
             listed = ", ".join(f"{o[6:]} {c}" for o, c in ops_seen[f"{mode} {k}"].items())
             print(f"  {mode + ' ' + k:<46} {listed}")
     out["aten_ops"] = ops_seen
+    print("\nPython-level calls per forward + backward at 1e3, eager and compiled (cProfile; deterministic)")
+    calls = {}
+    for k in blocks:
+        for mode, f in (("eager", blocks[k]), ("compiled", compiled[k])):
+            calls[f"{mode} {k}"] = python_calls(step(f, xs, dys))
+        print(f"  {k:<46} eager {calls['eager ' + k]:5.0f}, compiled {calls['compiled ' + k]:5.0f}")
+    out["python_calls"] = calls
 
-    # The kernels' own time inside each step at 1e6 (thread CPU time, medians): a longer step
-    # leaves the 4 MB operands less warm in the cache; "eager + busy-wait" spends the floor's
-    # compiled - eager between forward and backward without touching memory.
-    wait_ns = max(0.0, out["floor_gap_1e6_us"]) * 1e3
-
-    def eager_waiting():
-        x.grad = None
-        y = block(x)
-        t = time.perf_counter_ns()
-        while time.perf_counter_ns() - t < wait_ns:
-            pass
-        y.backward(dy)
-        return x.grad
-
-    kt = kernel_times(
+    # Where the time goes inside each step at 1e6 (thread CPU time, medians): the operator bodies
+    # and the rest, for fastq.torch and for the copying op (PyTorch's kernels, the same traffic).
+    bd = breakdown(
         {
-            "eager": step(block, x, dy),
-            "compiled": step(compiled["ops.ste_sign"], x, dy),
-            f"eager + {wait_ns / 1e3:.0f} us busy-wait between forward and backward": eager_waiting,
-        }
+            "eager ops.ste_sign": block,
+            "compiled ops.ste_sign": compiled["ops.ste_sign"],
+            f"eager {copying}": blocks[copying],
+            f"compiled {copying}": compiled[copying],
+        },
+        x,
+        dy,
     )
-    print("\nfastq's kernels inside the step at 1e6 (thread CPU time, medians; forward, backward)")
-    for k, (f, b) in kt.items():
-        print(f"  {k:<62} {f / 1e3:8.1f} us {b / 1e3:8.1f} us")
-    out["kernel_times_ns"] = kt
+    print("\nInside one step at 1e6 (thread CPU time, medians, us): forward call (body + rest), backward call")
+    for n in ("eager ops.ste_sign", "compiled ops.ste_sign", f"eager {copying}", f"compiled {copying}"):
+        fc, bc, fb, bb = (
+            bd[f"{n} {k}"] / 1e3 for k in ("forward call", "backward call", "forward body", "backward body")
+        )
+        print(
+            f"  {n:<46} forward {fc:6.1f} ({fb:6.1f} + {fc - fb:6.1f}), "
+            f"backward {bc:6.1f} ({bb:6.1f} + {bc - bb:6.1f}), rest {fc - fb + bc - bb:6.1f}"
+        )
+    out["breakdown_ns"] = bd
     return out
 
 
