@@ -1,6 +1,6 @@
 """fastq.torch against PyTorch, one thread (torch.set_num_threads(1), fastq.set_num_threads(1)).
 
-    python bench/report_torch.py [--budget SECONDS] [--json FILE] [--no-compile] [--quick]
+    python bench/report_torch.py [--budget SECONDS] [--json FILE] [--no-compile | --compile-only] [--quick]
 
 Every comparison is timed in one run, interleaved (fastq.tools.timing.measure: rotating order,
 medians of many repeats); every candidate's values are checked against fastq's NumPy result
@@ -12,7 +12,11 @@ before timing. What it measures (issue 11's goals, docs/torch.md):
    and DoReFa: their formulas), and against fastq's own NumPy calls ``q(x)`` + ``q.grad(x, dy)``.
 2. Call overhead at 1e3: SteSign forward (+ backward) against an empty custom_op with autograd
    (forward and backward ops that only allocate their output), and PyTorch's own dispatch cost.
-3. torch.compile (inductor) of the same step against eager.
+3. torch.compile (inductor) of the same step against eager, next to the same comparison for
+   PyTorch's empty custom_op and for an empty operator with fastq.torch's registration (the floor:
+   what compiling adds around any operator registered this way); the ATen operators each step
+   runs (torch.profiler: whether compiled code adds a copy or an allocation); and fastq's kernels'
+   own time inside the eager and the compiled step.
 
 Page faults: with glibc's default malloc, a loop that frees and allocates 4 MB tensors in
 autograd's order can shrink the heap on every step (its trim threshold adapts to twice the
@@ -161,6 +165,25 @@ empty_fq, empty_fq_backward = ft.ops._define(
 )
 
 
+# The same registration with a body that moves SteSign's bytes with PyTorch's kernels (forward:
+# read x, write a result; backward: read x and dy, write a result): the compile floor at 1e6,
+# where a step's memory traffic leaves the caches cold for the Python around it.
+_BODY_HOOK = [None]  # breakdown() times the body through this
+
+
+def _copy_body(spec, x, dy, params):
+    t = time.thread_time_ns()
+    out = x.clone() if dy is None else torch.mul(x, dy)
+    if _BODY_HOOK[0] is not None:
+        _BODY_HOOK[0]("forward body" if dy is None else "backward body", t)
+    return out
+
+
+copy_fq, copy_fq_backward = ft.ops._define(
+    ft.ops._Spec("copy_fq", "SteSign", ", float? clip_value=1.0", ("clip_value",), (1.0,)), _BENCH_LIB, _copy_body
+)
+
+
 def step(fn, x, dy):
     """One training step's quantizer work: forward, then backward with a given gradient."""
 
@@ -221,35 +244,186 @@ def group(title, cands, budget, checks=None):
     return {k: s.median_ns for k, s in stats.items()}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--budget", type=float, default=6.0, help="seconds of sampling per group")
-    ap.add_argument("--json", help="write the medians (ns) and ratios here")
-    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile group")
-    ap.add_argument("--quick", action="store_true", help="a smoke run (CI): 0.2 s per group, no torch.compile")
-    args = ap.parse_args()
-    if args.quick:
-        args.budget, args.no_compile = 0.2, True
+def aten_ops(run):
+    """The ATen operators one call of ``run`` dispatches (torch.profiler), name -> count."""
+    from torch.profiler import ProfilerActivity, profile
 
-    torch.set_num_threads(1)
-    fastq.set_num_threads(1)
-    info = machine_info()
-    load0 = os.getloadavg()
-    print(
-        f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
-        f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}"
+    run()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    counts = {}
+    for e in prof.events():
+        if e.name.startswith("aten::"):
+            counts[e.name] = counts.get(e.name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def python_calls(run, n=100):
+    """Python-level calls (functions and builtins, cProfile) per call of ``run``."""
+    run()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        run()
+    prof.disable()
+    return pstats.Stats(prof).total_calls / n
+
+
+def breakdown(blocks, x, dy, rounds=300):
+    """Thread CPU time of each step's forward call and backward call, and of the operator bodies
+    inside them (fastq's kernels; the copying op's clone and mul), the steps interleaved: "rest"
+    is everything around the bodies (dispatch, autograd, torch.compile's wrappers)."""
+    from fastq.torch import _adapter
+
+    clock = time.thread_time_ns
+    forward, backward = _adapter._forward, _adapter._backward
+    times = {}
+    current = [None]
+
+    def note(key, t0):
+        times.setdefault((current[0], key), []).append(clock() - t0)
+
+    def timed_f(q, xv):
+        t = clock()
+        out = forward(q, xv)
+        note("forward body", t)
+        return out
+
+    def timed_b(q, xv, dyv):
+        t = clock()
+        out = backward(q, xv, dyv)
+        note("backward body", t)
+        return out
+
+    def run(name, fn):
+        current[0] = name
+        t = clock()
+        x.grad = None
+        y = fn(x)
+        note("forward call", t)
+        t = clock()
+        y.backward(dy)
+        note("backward call", t)
+
+    _adapter._forward, _adapter._backward = timed_f, timed_b
+    _BODY_HOOK[0] = note
+    try:
+        names = list(blocks)
+        for name in names:  # warm up
+            for _ in range(10):
+                run(name, blocks[name])
+        times.clear()
+        for r in range(rounds):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                run(name, blocks[name])
+    finally:
+        _adapter._forward, _adapter._backward = forward, backward
+        _BODY_HOOK[0] = None
+    return {f"{n} {k}": float(np.median(v)) for (n, k), v in times.items()}
+
+
+def compile_groups(budget, x, dy, xs, dys, xn, dyn, ratios):
+    """torch.compile(fullgraph=True) of SteSign forward + backward against eager, at 1e6 and 1e3,
+    next to floors compiled the same way: PyTorch's empty custom_op; the empty operator with
+    fastq.torch's registration (the same Autograd kernel as fastq.torch's operators, so its
+    compiled - eager is what torch.compile adds to *this* registration whatever the body does;
+    custom_op's eager path is slower, which makes its compiled - eager smaller); and, at 1e6, that
+    registration with a body that moves SteSign's memory with PyTorch's kernels (forward
+    ``x.clone()``, backward ``x * dy``: the same bytes read and written as fastq's kernels)."""
+
+    def block(t):
+        return ft.ops.ste_sign(t, 1.0)
+
+    blocks = {
+        "ops.ste_sign": block,
+        "empty custom_op": lambda t: empty_clip(t, 1.0),
+        "empty op, fastq.torch's registration": lambda t: empty_fq(t, 1.0),
+        "copying op, fastq.torch's registration": lambda t: copy_fq(t, 1.0),
+    }
+    compiled = {k: torch.compile(f, fullgraph=True) for k, f in blocks.items()}
+    for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
+        for f in compiled.values():
+            step(f, x, dy)()
+            step(f, xs, dys)()
+    want = fastq.SteSign().grad(xn, dyn)
+    out = {}
+    # At 1e6 fastq.torch's pair is timed with the copying op (the same memory traffic), apart from
+    # the empty operators: interleaved with operators that allocate 4 MB without touching it,
+    # glibc's heap trims and fastq's steps page-fault (tens to thousands of faults per step,
+    # which the faults column, counted outside the interleaving, does not see). At 1e3 nothing
+    # is trimmed: one group.
+    copying = "copying op, fastq.torch's registration"
+    plan = [
+        ("1e6", x, dy, [["ops.ste_sign", copying], [k for k in blocks if k not in ("ops.ste_sign", copying)]]),
+        ("1e3", xs, dys, [[k for k in blocks if not k.startswith("copying")]]),
+    ]
+    for n, xt, dyt, groups in plan:
+        gap = {}
+        for keys in groups:
+            c = {}
+            for k in keys:
+                c[f"eager {k} fwd+bwd {n}"] = step(blocks[k], xt, dyt)
+                c[f"torch.compile(fullgraph=True) {k} fwd+bwd {n}"] = step(compiled[k], xt, dyt)
+            cc = f"torch.compile(fullgraph=True) ops.ste_sign fwd+bwd {n}"
+            checks = {"compiled": (c[cc], want)} if n == "1e6" and cc in c else None
+            m = group(f"torch.compile vs eager, {n}: {', '.join(keys)}", c, budget, checks)
+            out.update(m)
+            for k in keys:
+                e, cc = f"eager {k} fwd+bwd {n}", f"torch.compile(fullgraph=True) {k} fwd+bwd {n}"
+                gap[k] = (m[cc] - m[e]) / 1e3
+                ratios[f"compiled - eager at {n}, {k}, us"] = gap[k]
+                ratios[f"compiled - eager at {n}, {k}, us, minimums"] = (MINS[cc] - MINS[e]) / 1e3
+                if k == "ops.ste_sign":
+                    ratios[f"compiled / eager at {n}" + (" (goal <= 1)" if n == "1e6" else "")] = m[cc] / m[e]
+                    ratios[f"compiled / eager at {n}, minimums"] = MINS[cc] / MINS[e]
+        out[f"floor_gap_{n}_us"] = gap["empty op, fastq.torch's registration"]
+
+    # What each compiled call runs, counted (no timing): the ATen operators of one step.
+    print("\nATen operators per forward + backward at 1e3 (torch.profiler; deterministic)")
+    ops_seen = {}
+    for k in blocks:
+        for mode, f in (("eager", blocks[k]), ("compiled", compiled[k])):
+            ops_seen[f"{mode} {k}"] = aten_ops(step(f, xs, dys))
+            listed = ", ".join(f"{o[6:]} {c}" for o, c in ops_seen[f"{mode} {k}"].items())
+            print(f"  {mode + ' ' + k:<46} {listed}")
+    out["aten_ops"] = ops_seen
+    print("\nPython-level calls per forward + backward at 1e3, eager and compiled (cProfile; deterministic)")
+    calls = {}
+    for k in blocks:
+        for mode, f in (("eager", blocks[k]), ("compiled", compiled[k])):
+            calls[f"{mode} {k}"] = python_calls(step(f, xs, dys))
+        print(f"  {k:<46} eager {calls['eager ' + k]:5.0f}, compiled {calls['compiled ' + k]:5.0f}")
+    out["python_calls"] = calls
+
+    # Where the time goes inside each step at 1e6 (thread CPU time, medians): the operator bodies
+    # and the rest, for fastq.torch and for the copying op (PyTorch's kernels, the same traffic).
+    bd = breakdown(
+        {
+            "eager ops.ste_sign": block,
+            "compiled ops.ste_sign": compiled["ops.ste_sign"],
+            f"eager {copying}": blocks[copying],
+            f"compiled {copying}": compiled[copying],
+        },
+        x,
+        dy,
     )
-    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
-    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
+    print("\nInside one step at 1e6 (thread CPU time, medians, us): forward call (body + rest), backward call")
+    for n in ("eager ops.ste_sign", "compiled ops.ste_sign", f"eager {copying}", f"compiled {copying}"):
+        fc, bc, fb, bb = (
+            bd[f"{n} {k}"] / 1e3 for k in ("forward call", "backward call", "forward body", "backward body")
+        )
+        print(
+            f"  {n:<46} forward {fc:6.1f} ({fb:6.1f} + {fc - fb:6.1f}), "
+            f"backward {bc:6.1f} ({bb:6.1f} + {bc - bb:6.1f}), rest {fc - fb + bc - bb:6.1f}"
+        )
+    out["breakdown_ns"] = bd
+    return out
 
-    rng = np.random.default_rng(0)
-    xn = (rng.standard_normal(N) * 1.5).astype(np.float32)
-    dyn = rng.standard_normal(N).astype(np.float32)
-    x = torch.from_numpy(xn.copy()).requires_grad_()
-    dy = torch.from_numpy(dyn.copy())
-    res = {"load_average_start": load0, "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
-    ratios = {}
 
+def eager_groups(args, x, dy, xs, dys, xn, dyn, ratios, res):
+    """Groups 1 and 2: the 1e6 quantizers against PyTorch's formulas and fastq's NumPy calls,
+    and the call overhead at 1e3 (medians into ``res``, ratios into ``ratios``)."""
     # 1. SteSign forward + backward at 1e6.
     q = fastq.SteSign()
     want = q.grad(xn, dyn)
@@ -315,8 +489,6 @@ def main():
         res[label] = m
 
     # 2. Call overhead at 1e3.
-    xs = torch.from_numpy(xn[:SMALL].copy()).requires_grad_()
-    dys = torch.from_numpy(dyn[:SMALL].copy())
     qs = fastq.SteSign()
     c = {
         "fastq.torch ops.ste_sign fwd+bwd": step(ft.ops.ste_sign, xs, dys),
@@ -366,47 +538,45 @@ def main():
         print(f"  {name:<58} {calls[name]:6.0f}")
     res["python_calls_per_step"] = calls
 
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--budget", type=float, default=6.0, help="seconds of sampling per group")
+    ap.add_argument("--json", help="write the medians (ns) and ratios here")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile group")
+    ap.add_argument("--compile-only", action="store_true", help="only the torch.compile groups (and their floors)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (CI): 0.2 s per group, no torch.compile")
+    args = ap.parse_args()
+    if args.quick:
+        args.budget, args.no_compile = 0.2, True
+
+    torch.set_num_threads(1)
+    fastq.set_num_threads(1)
+    info = machine_info()
+    load0 = os.getloadavg()
+    print(
+        f"fastq {fastq.__version__} ({info.get('active_isa', fastq.active_isa())}), torch {torch.__version__}, "
+        f"Python {sys.version.split()[0]}, threads: torch {torch.get_num_threads()}, fastq {fastq.get_num_threads()}"
+    )
+    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)")
+    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
+
+    rng = np.random.default_rng(0)
+    xn = (rng.standard_normal(N) * 1.5).astype(np.float32)
+    dyn = rng.standard_normal(N).astype(np.float32)
+    x = torch.from_numpy(xn.copy()).requires_grad_()
+    dy = torch.from_numpy(dyn.copy())
+    res = {"load_average_start": load0, "glibc_tunables": os.environ.get("GLIBC_TUNABLES", "")}
+    ratios = {}
+
+    xs = torch.from_numpy(xn[:SMALL].copy()).requires_grad_()
+    dys = torch.from_numpy(dyn[:SMALL].copy())
+    if not args.compile_only:
+        eager_groups(args, x, dy, xs, dys, xn, dyn, ratios, res)
+
     # 3. torch.compile against eager, the same step.
     if not args.no_compile:
-
-        def block(t):
-            return ft.ops.ste_sign(t, 1.0)
-
-        def empty_block(t):
-            return empty_clip(t, 1.0)
-
-        # The floor: PyTorch's own empty custom_op compiled the same way (what torch.compile's
-        # runtime wrappers cost per call around any opaque operator, whatever it computes).
-        compiled = torch.compile(block, fullgraph=True)
-        compiled_empty = torch.compile(empty_block, fullgraph=True)
-        for _ in range(3):  # compile (and recompile for the grad mode) outside the timing
-            for f in (compiled, compiled_empty):
-                step(f, x, dy)()
-                step(f, xs, dys)()
-        c = {
-            "eager ops.ste_sign fwd+bwd 1e6": step(block, x, dy),
-            "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e6": step(compiled, x, dy),
-            "eager empty custom_op fwd+bwd 1e6": step(empty_block, x, dy),
-            "torch.compile(fullgraph=True) empty custom_op fwd+bwd 1e6": step(compiled_empty, x, dy),
-        }
-        k = list(c)
-        m = group("torch.compile vs eager, 1e6", c, args.budget, {"compiled": (c[k[1]], fastq.SteSign().grad(xn, dyn))})
-        ratios["compiled / eager at 1e6 (goal <= 1)"] = m[k[1]] / m[k[0]]
-        ratios["compiled / eager at 1e6, minimums"] = MINS[k[1]] / MINS[k[0]]
-        ratios["compiled - eager at 1e6, us"] = (m[k[1]] - m[k[0]]) / 1e3
-        ratios["compiled - eager at 1e6, PyTorch's empty custom_op (the floor), us"] = (m[k[3]] - m[k[2]]) / 1e3
-        c = {
-            "eager ops.ste_sign fwd+bwd 1e3": step(block, xs, dys),
-            "torch.compile(fullgraph=True) ops.ste_sign fwd+bwd 1e3": step(compiled, xs, dys),
-            "eager empty custom_op fwd+bwd 1e3": step(empty_block, xs, dys),
-            "torch.compile(fullgraph=True) empty custom_op fwd+bwd 1e3": step(compiled_empty, xs, dys),
-        }
-        k = list(c)
-        m2 = group("torch.compile vs eager, 1e3", c, args.budget)
-        ratios["compiled / eager at 1e3"] = m2[k[1]] / m2[k[0]]
-        ratios["compiled - eager at 1e3, us"] = (m2[k[1]] - m2[k[0]]) / 1e3
-        ratios["compiled - eager at 1e3, PyTorch's empty custom_op (the floor), us"] = (m2[k[3]] - m2[k[2]]) / 1e3
-        res["compile"] = {**m, **m2}
+        res["compile"] = compile_groups(args.budget, x, dy, xs, dys, xn, dyn, ratios)
 
     load1 = os.getloadavg()
     res["load_average_end"] = load1

@@ -301,6 +301,58 @@ def test_torch_compile_fullgraph():
         assert torch.equal(out, ref) and torch.equal(gx, x2.grad) and torch.equal(gw, w2.grad)
 
 
+def test_torch_compile_copies_nothing(monkeypatch):
+    """Compiled code calls the operators on the tensors' own memory, as eager does: the forward
+    reads x and its result is the compiled output, the backward reads x and dy and its result is
+    x.grad (no copy, clone or extra buffer around the operators), and a compiled step runs the
+    same ATen operators as an eager one (docs/torch.md, "torch.compile")."""
+    torch._dynamo.reset()
+    seen = []
+    forward, backward = _adapter._forward, _adapter._backward
+
+    def ptr(a):
+        return a.__array_interface__["data"][0]
+
+    def spy_f(q, x):
+        out = forward(q, x)
+        seen.append((ptr(x), ptr(out)))
+        return out
+
+    def spy_b(q, x, dy):
+        out = backward(q, x, dy)
+        seen.append((ptr(x), ptr(dy), ptr(out)))
+        return out
+
+    def aten_ops(step):
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            step()
+        return sorted(e.name for e in prof.events() if e.name.startswith("aten::"))
+
+    monkeypatch.setattr(_adapter, "_forward", spy_f)
+    monkeypatch.setattr(_adapter, "_backward", spy_b)
+    cf = torch.compile(lambda t: ops.ste_sign(t, 1.0), fullgraph=True)
+    x = torch.randn(1000, requires_grad=True)
+    dy = torch.randn(1000)
+    for _ in range(2):  # the first call compiles
+        seen.clear()
+        x.grad = None
+        y = cf(x)
+        y.backward(dy)
+    assert seen == [(x.data_ptr(), y.data_ptr()), (x.data_ptr(), dy.data_ptr(), x.grad.data_ptr())]
+
+    def eager_step():
+        x.grad = None
+        ops.ste_sign(x, 1.0).backward(dy)
+
+    def compiled_step():
+        x.grad = None
+        cf(x).backward(dy)
+
+    compiled = aten_ops(compiled_step)
+    assert compiled == aten_ops(eager_step)
+    assert not {"aten::copy_", "aten::clone", "aten::empty_like", "aten::empty_strided", "aten::fill_"} & set(compiled)
+
+
 def test_import_fastq_does_not_import_torch():
     code = "import sys, fastq; fastq.SteSign()(fastq.reference.np.zeros(3, 'f4')); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
