@@ -147,8 +147,9 @@ def test_non_contiguous_is_one_copy(name, params, make):
     assert_bits(ops.BACKWARD_OPS[name](x, dy, *params), make().grad(x.contiguous().numpy(), dy.contiguous().numpy()))
 
 
-def test_contiguous_tensors_are_not_copied(monkeypatch):
-    """The kernels read the tensors' own memory, and the result tensor is the array fastq wrote."""
+def _spy_on_kernels(monkeypatch):
+    """A list that records the data pointers each adapter call reads and writes: (x, out) per
+    forward, (x, dy, out) per backward."""
     seen = []
     forward, backward = _adapter._forward, _adapter._backward
 
@@ -167,6 +168,12 @@ def test_contiguous_tensors_are_not_copied(monkeypatch):
 
     monkeypatch.setattr(_adapter, "_forward", spy_f)
     monkeypatch.setattr(_adapter, "_backward", spy_b)
+    return seen
+
+
+def test_contiguous_tensors_are_not_copied(monkeypatch):
+    """The kernels read the tensors' own memory, and the result tensor is the array fastq wrote."""
+    seen = _spy_on_kernels(monkeypatch)
     x = torch.randn(1000, requires_grad=True)
     y = ops.ste_sign(x)
     dy = torch.randn(1000)
@@ -307,29 +314,13 @@ def test_torch_compile_copies_nothing(monkeypatch):
     x.grad (no copy, clone or extra buffer around the operators), and a compiled step runs the
     same ATen operators as an eager one (docs/torch.md, "torch.compile")."""
     torch._dynamo.reset()
-    seen = []
-    forward, backward = _adapter._forward, _adapter._backward
-
-    def ptr(a):
-        return a.__array_interface__["data"][0]
-
-    def spy_f(q, x):
-        out = forward(q, x)
-        seen.append((ptr(x), ptr(out)))
-        return out
-
-    def spy_b(q, x, dy):
-        out = backward(q, x, dy)
-        seen.append((ptr(x), ptr(dy), ptr(out)))
-        return out
+    seen = _spy_on_kernels(monkeypatch)
 
     def aten_ops(step):
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             step()
         return sorted(e.name for e in prof.events() if e.name.startswith("aten::"))
 
-    monkeypatch.setattr(_adapter, "_forward", spy_f)
-    monkeypatch.setattr(_adapter, "_backward", spy_b)
     cf = torch.compile(lambda t: ops.ste_sign(t, 1.0), fullgraph=True)
     x = torch.randn(1000, requires_grad=True)
     dy = torch.randn(1000)
