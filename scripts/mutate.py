@@ -499,6 +499,15 @@ mutant(
     "each row piece of a large product but the last drops its last row",
 )
 mutant(
+    "bgemm-k-slice",
+    "runtime",
+    "csrc/runtime/bgemm_ops.cpp",
+    "const std::size_t k = std::min(a.k - w0 * 64, len * 64);",
+    "const std::size_t k = len * 64;",
+    T_BIN,
+    "a product of very long rows, cut into slices of K, counts the last slice's padding bits as -1 pairs",
+)
+mutant(
     "bgemm-col-pieces",
     "runtime",
     "csrc/runtime/bgemm_ops.cpp",

@@ -182,6 +182,30 @@ def test_results_do_not_depend_on_thread_count(threads, blocked):
         np.testing.assert_array_equal(results[0], signs(a) @ signs(b).T)
 
 
+def test_very_long_rows_are_multiplied_in_slices_of_k(kern):
+    """A register tile over K longer than 16 * 2**20 word pairs runs as slices of K (Ctrl-C;
+    runtime/bgemm_ops.cpp), their dots summed and then transformed. Against the same product
+    cut by hand into short pieces of K (dots add up over K), for public and blocked B, every
+    output kind, and partial tiles of rows and columns; k ends inside the last word."""
+    r = rng(11)
+    m, n, kw = 5, 17, (1 << 20) + 37  # more than one slice on every table, and a short last one
+    k = 64 * kw - 5
+    a, b = r.integers(0, 2**64, (m, kw), dtype=np.uint64), r.integers(0, 2**64, (n, kw), dtype=np.uint64)
+    a[:, -1] &= np.uint64(2**59 - 1)  # padding bits past k are zero
+    b[:, -1] &= np.uint64(2**59 - 1)
+    want = np.zeros((m, n), np.int64)
+    for w0 in range(0, kw, 1 << 16):
+        w1 = min(kw, w0 + (1 << 16))
+        want += kern.binary_matmul(a[:, w0:w1].copy(), b[:, w0:w1].copy(), min(k, 64 * w1) - 64 * w0)
+    np.testing.assert_array_equal(kern.binary_matmul(a, b, k), want)
+    scale = r.standard_normal(n).astype(np.float32)
+    bias = r.standard_normal(n).astype(np.float32)
+    affine = want.astype(np.float32) * scale + bias
+    blocked = kern.pack_blocked(b, k)
+    np.testing.assert_array_equal(kern.dense_plan(blocked, k, n, scale, bias, False)(a), affine)
+    np.testing.assert_array_equal(kern.dense_plan(blocked, k, n, scale, bias, True)(a), ref_words(affine))
+
+
 # ------------------------------------------------------------------------------ BinaryDense
 
 

@@ -393,6 +393,31 @@ def test_ctrl_c_stops_packing_one_block_of_long_rows(restore_threads, threads):
     assert _core._pool_selftest(8, 10) == 8
 
 
+@pytest.mark.skipif(UNDER_QEMU, reason="seconds-long calls: too slow under qemu (the mechanism is ISA-independent)")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_stops_a_product_of_very_long_rows(restore_threads, threads):
+    """Issue #12: one register tile over all of K was one kernel call, so a product that is one
+    tile of the scalar table (2 rows by 8 rows of 2**29 bits) answered Ctrl-C only when it
+    ended. K is now cut into slices past 16 * 2**20 word pairs per tile call."""
+    fastq.set_num_threads(threads)
+    if UNDER_ASAN and threads > 1:
+        pytest.skip("one thread count is enough under the sanitizers (their run has a time limit)")
+    kern = _core.kernels_for("scalar")
+    kw = 1 << 23
+    a, b = np.full((2, kw), np.uint64(0x5555)), np.full((8, kw), np.uint64(0x3333))
+    t0 = time.monotonic()
+    got = kern.binary_matmul(a, b, 64 * kw)
+    took = time.monotonic() - t0
+    assert (got == 64 * kw - 2 * 8 * kw).all()  # 0x5555 ^ 0x3333 = 0x6666: 8 bits per word
+    latency = _ctrl_c_latency(lambda: kern.binary_matmul(a, b, 64 * kw), 0.01)
+    if took < 0.2:
+        pytest.skip(f"this machine multiplies in {took:.2f} s: too short to tell")
+    assert latency < min(took / 2, 3.0 if UNDER_ASAN else 1.0), (
+        f"KeyboardInterrupt {latency:.3f} s after the signal (the call takes {took:.2f} s)"
+    )
+    assert _core._pool_selftest(8, 10) == 8
+
+
 # -- threads ------------------------------------------------------------------------------------
 def test_thread_count_range(restore_threads):
     assert _core.max_threads == fastq.MAX_THREADS == 1024

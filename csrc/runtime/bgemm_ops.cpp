@@ -23,6 +23,72 @@ float affine_value(long long d, float scale, float bias, bool relu) {
   const float p = static_cast<float>(d) * scale;
   return p + bias;
 }
+
+// One register tile over all of K is one kernel call; past this many word pairs (tens of ms on
+// the scalar table) K is cut into slices instead, so a call with rows of GBs answers Ctrl-C.
+constexpr std::size_t kMaxTileCallWork = 16 * kMaxTaskWork;
+
+// Rows [r0, r1) x columns [c0, c1) of a product whose register tile over K would be longer than
+// kMaxTileCallWork: per tile, K in slices whose A rows and B columns are copied into small
+// panels, the slices' dots (each k_slice - 2 * popcount, padding bits zero in both operands)
+// summed in int32 and then transformed as the kernels do (kernel_table.hpp, BinaryOut; the same
+// two roundings as affine_value). Returns false when cancelled.
+bool sliced_block(const KernelTable& t, const PackedRows& a, const std::uint64_t* b, bool b_blocked,
+                  const BinaryOut& out, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
+  const BinaryKernels& kern = t.binary;
+  const std::size_t kw = a.kw, tr = kern.tile_rows, tc = kern.tile_cols;
+  const std::size_t slice = std::max<std::size_t>(1, kMaxTileCallWork / (tr * tc));
+  std::vector<std::uint64_t> arows(tr * slice), panel(tc * slice);
+  std::vector<std::int32_t> part(tr * tc), sum(tr * tc);
+  TaskMeter meter;
+  for (std::size_t c = c0; c < c1; c += tc) {
+    const std::size_t nc = std::min(tc, c1 - c);
+    for (std::size_t r = r0; r < r1; r += tr) {
+      const std::size_t mr = std::min(tr, r1 - r);
+      std::fill(sum.begin(), sum.end(), 0);
+      for (std::size_t w0 = 0; w0 < kw; w0 += slice) {
+        const std::size_t len = std::min(slice, kw - w0);
+        const std::size_t k = std::min(a.k - w0 * 64, len * 64);  // the last slice ends at k
+        for (std::size_t i = 0; i < mr; ++i)
+          std::memcpy(arows.data() + i * len, a.row(r + i) + w0, len * sizeof(std::uint64_t));
+        if (b_blocked)  // block j's words [w0, w0 + len) are contiguous: len * 8 words at w0 * 8
+          for (std::size_t j = 0; j < ceil_div(nc, kBinaryBlock); ++j)
+            std::memcpy(panel.data() + j * kBinaryBlock * len, b + (c + j * kBinaryBlock) * kw + w0 * kBinaryBlock,
+                        len * kBinaryBlock * sizeof(std::uint64_t));
+        else
+          kern.pack_blocked(b + c * kw + w0, nc, len, kw, panel.data());
+        const BinaryOut dots{BinaryOutKind::dots, part.data(), tc, nullptr, nullptr, false, nullptr, nullptr, nullptr};
+        kern.gemm(PackedRows{arows.data(), mr, k, len}, panel.data(), nc, dots, 0, 0);
+        for (std::size_t i = 0; i < mr; ++i)
+          for (std::size_t j = 0; j < nc; ++j) sum[i * tc + j] += part[i * tc + j];
+        if (meter.spend(mr * nc * len)) return false;
+      }
+      for (std::size_t i = 0; i < mr; ++i) {
+        const std::int32_t* d = sum.data() + i * tc;
+        const std::size_t row = r + i;
+        if (out.kind == BinaryOutKind::dots) {
+          std::memcpy(static_cast<std::int32_t*>(out.data) + row * out.ld + c, d, nc * sizeof(std::int32_t));
+        } else if (out.kind == BinaryOutKind::affine) {
+          float* y = static_cast<float*>(out.data) + row * out.ld + c;
+          const float* res = out.residual ? out.residual + row * out.ld + c : nullptr;
+          for (std::size_t j = 0; j < nc; ++j) {
+            const float q = affine_value(d[j], out.scale[c + j], out.bias[c + j], out.relu);
+            y[j] = res ? q + res[j] : q;
+          }
+        } else {  // signs: ORed into words zeroed by the caller
+          std::uint64_t* bits = static_cast<std::uint64_t*>(out.data) + row * out.ld;
+          for (std::size_t j = 0; j < nc; ++j) {
+            const std::size_t col = c + j;
+            const bool neg =
+                static_cast<std::uint32_t>(d[j]) - static_cast<std::uint32_t>(out.lo[col]) <= out.span[col];
+            bits[col / 64] |= static_cast<std::uint64_t>(neg) << (col % 64);
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
 }  // namespace
 
 void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t* b, bool b_blocked, std::size_t n,
@@ -55,6 +121,10 @@ void binary_gemm(const KernelTable& t, const PackedRows& a, const std::uint64_t*
         if (meter.spend(w1 - w0)) return;
         std::memset(o + r * out.ld + w0, 0, (w1 - w0) * sizeof(std::uint64_t));
       }
+    }
+    if (work_mul(kern.tile_rows * kern.tile_cols, kwp) > kMaxTileCallWork) {
+      sliced_block(t, a, b, b_blocked, out, r0, r1, c0, c1);
+      return;
     }
     std::vector<std::uint64_t> panel(b_blocked ? 0 : kern.tile_cols * kw);
     for (std::size_t c = c0; c < c1; c += cstep) {
