@@ -12,8 +12,8 @@
 #
 # One thread for fastq and OpenBLAS alike (OPENBLAS_NUM_THREADS=1), OPENBLAS_CORETYPE/L2_SIZE
 # unset. Before each part the 1-minute load average must be <= FASTQ_BENCH_MAX_LOAD (1.5): the
-# script waits a minute and retries, three times, then runs anyway and says so. Loads, dates
-# and durations are printed; outputs go to build/bench-wheel/<UTC time>/ (FASTQ_BENCH_OUT).
+# script waits a minute and retries, FASTQ_BENCH_WAITS (3) times, then runs anyway and says so.
+# Loads, dates and durations are printed; outputs go to build/bench-wheel/<UTC time>/ (FASTQ_BENCH_OUT).
 # The venv is FASTQ_BENCH_VENV (default /tmp/fastq-bench-wheel-venv), made anew on every run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +32,7 @@ done
 VENV=${FASTQ_BENCH_VENV:-/tmp/fastq-bench-wheel-venv}
 OUT=${FASTQ_BENCH_OUT:-$REPO/build/bench-wheel/$(date -u +%Y%m%dT%H%MZ)}
 MAX_LOAD=${FASTQ_BENCH_MAX_LOAD:-1.5}
+WAITS=${FASTQ_BENCH_WAITS:-3}
 t0=$SECONDS
 say() { printf '\n== %s (%d s; %s; load average %s)\n' "$*" $((SECONDS - t0)) "$(date -u '+%F %T UTC')" \
   "$(cut -d' ' -f1-3 /proc/loadavg)"; }
@@ -71,8 +72,8 @@ peak, note = popcount_peak(1.0, threads=1)
 print(f"popcount probe: {peak['per_core_bit_macs_per_s'] / 1e12:.2f} T binary MAC/s per core ({note})")
 EOF
 
-quiet() { # wait (up to 3 minutes) for the load average to drop below MAX_LOAD
-  for _ in 1 2 3; do
+quiet() { # wait (up to WAITS minutes) for the load average to drop below MAX_LOAD
+  for _ in $(seq "$WAITS"); do
     awk -v m="$MAX_LOAD" '{ exit !($1 > m) }' /proc/loadavg || return 0
     echo "load average $(cut -d' ' -f1 /proc/loadavg) > $MAX_LOAD: waiting a minute"
     sleep 60
