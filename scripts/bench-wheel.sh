@@ -4,9 +4,11 @@
 # --no-index into a fresh virtual environment (NumPy from PyPI), and runs from a temporary
 # directory, so `import fastq` is the wheel's (its path is printed):
 #
-#   scripts/bench-wheel.sh [--only bench,conv,models] [--build] [--wheel FILE]
+#   scripts/bench-wheel.sh [--only bench,binary,conv,models] [--build] [--wheel FILE]
 #
 #   bench   python -m fastq bench --threads 1 --json (quantizers and binary_matmul vs NumPy; ~80 s)
+#   binary  bench/report_binary.py --threads 1       (binary_matmul into preallocated outputs, as
+#                                                     docs/performance.md's table: fastq bench allocates)
 #   conv    bench/report_conv.py --rounds 9           (the binary conv table of docs/binary.md; ~5 s)
 #   models  bench/report_models.py                    (zoo models, one thread, no peers; ~5 s)
 #
@@ -18,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
-ONLY=bench,conv,models
+ONLY=bench,binary,conv,models
 BUILD=0
 WHEEL=
 while [ $# -gt 0 ]; do
@@ -26,7 +28,10 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift 2 ;;
     --build) BUILD=1; shift ;;
     --wheel) WHEEL=$(realpath "$2"); shift 2 ;;
-    *) echo "bench-wheel.sh: unknown argument $1 (--only bench,conv,models | --build | --wheel FILE)" >&2; exit 2 ;;
+    *)
+      echo "bench-wheel.sh: unknown argument $1 (--only bench,binary,conv,models | --build | --wheel FILE)" >&2
+      exit 2
+      ;;
   esac
 done
 VENV=${FASTQ_BENCH_VENV:-/tmp/fastq-bench-wheel-venv}
@@ -91,6 +96,7 @@ part() { # part NAME COMMAND...: run it if selected, with the load and time arou
   say "$name done in $((SECONDS - start)) s"
 }
 part bench "$PY" -m fastq bench --threads 1 --progress never --json "$OUT/bench.json"
+part binary "$PY" "$REPO/bench/report_binary.py" --threads 1
 part conv "$PY" "$REPO/bench/report_conv.py" --rounds 9
 part models "$PY" "$REPO/bench/report_models.py"
 
