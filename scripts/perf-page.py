@@ -89,7 +89,21 @@ def bench_block(report: dict, label: str) -> str:
                 f"({peak['method']}).",
             ]
         out.append("")
-    others = [r for r in report["results"] if r["kind"] not in ("quantizer", "binary_matmul")]
+    models = [r for r in report["results"] if r["kind"] == "model"]  # no baseline: time against the floor
+    if models:
+        out += [
+            "Whole models (fastq.models.zoo, batch 1, one thread, thread CPU time):",
+            "",
+            "| model | fastq ms | floor ms | × floor | IQR/median | check |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for r in models:
+            out.append(
+                f"| {r['name']} | {r['seconds'] * 1e3:.2f} | {r['floor_s'] * 1e3:.2f} | {r['ratio']:.2f} | "
+                f"{100 * r['spread']:.0f}% | {r['check']} |"
+            )
+        out.append("")
+    others = [r for r in report["results"] if r["kind"] not in ("quantizer", "binary_matmul", "model")]
     if others:
         out += ["| row | fastq ms | baseline ms | speedup | check |", "|---|---:|---:|---:|---|"]
         for r in others:
