@@ -213,10 +213,19 @@ def _restore(cls: type[Any], state: dict[str, Any]) -> Any:
 
 # -- float ----------------------------------------------------------------------------------------
 class _Rebuilt:
-    """Pickles without the native plan and rebuilds it (``_build``) when unpickled."""
+    """Pickles without the native plan and rebuilds it (``_build``) when unpickled; runs the
+    native plan, or the reference op (the next class in the subclass's MRO) where there is none."""
+
+    _native: Any
 
     def _build(self) -> None:  # each subclass makes its native plan
         raise NotImplementedError
+
+    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
+        if self._native is None:
+            super().run(inputs, out)  # type: ignore[misc]  # the reference op's run
+        else:
+            self._native(inputs[0], out)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_native"}
@@ -259,11 +268,6 @@ class Conv2D(_Rebuilt, _ref.Conv2D):
                 relu=self.activation == "relu",
             )
 
-    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
-        if self._native is None:
-            return super().run(inputs, out)
-        self._native(inputs[0], out)
-
 
 class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
     def __init__(
@@ -294,11 +298,6 @@ class DepthwiseConv2D(_Rebuilt, _ref.DepthwiseConv2D):
                 bias=self.bias,
                 relu=self.activation == "relu",
             )
-
-    def run(self, inputs: Sequence[np.ndarray], out: np.ndarray) -> None:
-        if self._native is None:
-            return super().run(inputs, out)
-        self._native(inputs[0], out)
 
 
 class Dense(_Rebuilt, _ref.Dense):
