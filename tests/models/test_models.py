@@ -454,6 +454,29 @@ def test_float_conv_and_depthwise_ops(padding, strides, impl):
     np.testing.assert_array_equal(out, _direct_conv(x, kg, strides, padding, (1, 1), 3, 0.0))
 
 
+def test_float_convs_without_a_native_kernel_run_the_reference():
+    """Grouped convolutions and a non-zero padding value have no native kernel: the native ops
+    run the reference op's code for them (ops._Rebuilt.run)."""
+    rng = np.random.default_rng(3)
+    x = (rng.integers(-8, 9, (2, 6, 5, 4)) / 4).astype(np.float32)
+    k = (rng.integers(-4, 5, (3, 3, 2, 6)) / 4).astype(np.float32)
+    kd = (rng.integers(-4, 5, (3, 3, 4, 1)) / 4).astype(np.float32)
+    cases = [
+        (ops.Conv2D("c", ["x"], k, groups=2), reference_ops.Conv2D("c", ["x"], k, groups=2)),
+        (
+            ops.DepthwiseConv2D("d", ["x"], kd, padding="same", pad_value=1.0),
+            reference_ops.DepthwiseConv2D("d", ["x"], kd, padding="same", pad_value=1.0),
+        ),
+    ]
+    for native, ref in cases:
+        assert native._native is None
+        got = np.empty((2,) + native.output_shape([x.shape[1:]]), np.float32)
+        want = np.empty_like(got)
+        native.run([x], got)
+        ref.run([x], want)
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_pool_ops_same_padding(impl):
     ops = IMPLS[impl]
