@@ -37,7 +37,7 @@ bool sliced_block(const KernelTable& t, const PackedRows& a, const std::uint64_t
                   const BinaryOut& out, std::size_t r0, std::size_t r1, std::size_t c0, std::size_t c1) {
   const BinaryKernels& kern = t.binary;
   const std::size_t kw = a.kw, tr = kern.tile_rows, tc = kern.tile_cols;
-  const std::size_t slice = std::max<std::size_t>(1, kMaxTileCallWork / (tr * tc));
+  const std::size_t slice = std::max<std::size_t>(1, kMaxTaskWork / (tr * tc));  // panels of a few MB at most
   std::vector<std::uint64_t> arows(tr * slice), panel(tc * slice);
   std::vector<std::int32_t> part(tr * tc), sum(tr * tc);
   TaskMeter meter;
