@@ -74,6 +74,26 @@ mutant(
     isa="avx2",
 )
 mutant(
+    "avx2-pop32-steps",
+    "avx2 vocabulary",
+    "csrc/simd/avx2.hpp",
+    "constexpr std::size_t kPop32Steps = kPopSteps;",
+    "constexpr std::size_t kPop32Steps = kPopSteps + 1;",
+    ["tests/test_conv.py"],
+    "tap-word byte counters widened one step too late (a <= 32-channel convolution of 36 or more taps, every bit set)",
+    isa="avx2",
+)
+mutant(
+    "scalar-pop32-halves",
+    "scalar vocabulary",
+    "csrc/simd/scalar.hpp",
+    "  return {acc.v + ((v + (v >> 16)) & 0x000000ff000000ffu)};",
+    "  return {acc.v + ((v + (v >> 16)) & 0x000000ff000000ffu) + ((v >> 32) & 0xff)};",
+    ["tests/test_conv.py"],
+    "the high half's count leaks into the low half's (tap words on the scalar table)",
+    isa="scalar",
+)
+mutant(
     "twn-order",
     "quantizers",
     "csrc/quantizers/ste_tern.hpp",

@@ -105,7 +105,7 @@ GRID = [
     case(1, 6, 9, 12, 24, 3, 3, strides=2, padding="same", groups=12),  # depthwise, 2 per channel
     case(1, 5, 6, 256, 200, 3, 2, padding="valid", groups=8),  # og = 25 straddles words
     case(3, 10, 10, 96, 72, 3, 3, padding="same", pad_values=0.0, groups=3),
-    # C <= 32, one group: taps paired two to a word (ConvShape), full-width tiles and edges
+    # C <= 32, one group: 32-bit tap words (ConvShape), full-width tiles and edges
     case(2, 9, 10, 32, 40, 3, 3, padding="same", pad_values=0.0),
     case(1, 12, 11, 31, 64, 3, 3, strides=(2, 2), padding="same"),
     case(1, 7, 9, 17, 33, 2, 2, dilation=(2, 1), padding="valid"),
@@ -171,6 +171,25 @@ def test_conv_adversarial_all_minus_one_against_all_plus_one(isa, c, padding):
             np.testing.assert_array_equal(got, want, err_msg=f"w={w_sign} x={x_sign} pad_values={pad_values}")
     center = got[0, 1, 1] if padding == "same" else got[0, 0, 0]
     assert (center == 9 * c).all()  # the last pair: all +1 against all +1
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("c,k,padding", [(32, 7, "same"), (31, 6, "valid"), (17, 3, "same")])
+def test_conv_tap_words_all_bits_against_none(isa, c, k, padding):
+    """One group of <= 32 channels (32-bit tap words): with 36 and 49 taps every 32-bit lane
+    counts past 31 steps of 8 bits (the byte counters of AVX2 / NEON widen in time), and the
+    zero bits past C on both sides count nothing."""
+    kern = _core.kernels_for(isa)
+    x = -np.ones((2, k + 1, k + 2, c), np.float32)
+    for w_sign, x_sign in [(1.0, -1.0), (-1.0, -1.0), (1.0, 1.0)]:
+        kernel = np.full((k, k, c, 20), w_sign, np.float32)
+        for pad_values in (1.0, 0.0):
+            cfg = case(2, k + 1, k + 2, c, 20, k, k, padding=padding, pad_values=pad_values)
+            want = ref.binary_conv2d(x_sign * x, kernel, 1, padding, pad_values)
+            got = plans(kern, kernel, cfg, "dots")(x_sign * x)
+            np.testing.assert_array_equal(got, want, err_msg=f"w={w_sign} x={x_sign} pad_values={pad_values}")
+            full = got[0, k // 2, k // 2] if padding == "same" else got[0, 0, 0]
+            assert (full == -w_sign * x_sign * k * k * c).all()  # every tap inside: +-K
 
 
 @pytest.mark.parametrize("isa", ISAS)

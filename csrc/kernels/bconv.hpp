@@ -8,8 +8,9 @@
 // words, zero bits past cg on both operands, so padding XORs to 0 and the true k = kh * kw * cg
 // corrects the count, as in bgemm.
 //
-// With one group of at most 32 channels, a row's taps go in pairs, two to a word (ConvShape's
-// paired taps): half the popcounts of one tap per word.
+// With one group of at most 32 channels the weights hold a 32-bit word per tap and output
+// channel (ConvShape's tap words) and the tile counts in 32-bit lanes (bgemm.hpp's tile_dots32):
+// no popcount spent on the zero high halves of the input's tap words.
 //
 // Zero words are +1 signs: pad_values = 1 is free. pad_values = 0 (a missing tap contributes
 // 0) subtracts, for border pixels only, the sum of sign(w) over the missing taps (PadZeroFix).
@@ -50,6 +51,34 @@ struct PadZeroFix {
   }
 };
 
+// The m window rows at rows against the n output channels of tap-word weights w, into output
+// rows row0 ..: column tiles outer, register tiles of rows inner.
+template <class Out, class Fix>
+void bconv_tap_words(const std::uint64_t* const* rows, std::size_t m, const std::size_t* off, std::size_t taps,
+                     std::size_t k, const std::uint64_t* w, std::size_t n, const Out& out, const Fix& fix,
+                     std::size_t row0) {
+  constexpr std::size_t MR = kBgemmRows;
+  alignas(64) std::int32_t tile[MR * kTileCols];
+  for (std::size_t c0 = 0; c0 < n; c0 += kTileCols) {
+    const std::size_t nc = n - c0 < kTileCols ? n - c0 : kTileCols;
+    const std::size_t nv = (nc + kTapLanes - 1) / kTapLanes;
+    for (std::size_t r0 = 0; r0 < m; r0 += MR) {
+      const std::size_t mr = m - r0 < MR ? m - r0 : MR;
+      if (mr == MR && nc == kTileCols) {
+        if constexpr (Out::direct && Fix::none) {
+          tile_dots32<MR, kTapVecs>(rows + r0, off, taps, w, c0, k, out.c + (row0 + r0) * out.ld + c0, out.ld);
+        } else {
+          tile_dots32<MR, kTapVecs>(rows + r0, off, taps, w, c0, k, tile, kTileCols);
+          tile_out<MR, kTileCols>(tile, MR, kTileCols, out, fix, row0 + r0, c0);
+        }
+      } else {
+        tap_edge_tile_for<MR, kTapVecs>(mr, nv)(rows + r0, off, taps, w, c0, k, tile, kTileCols);
+        tile_out<0, 0>(tile, mr, nc, out, fix, row0 + r0, c0);
+      }
+    }
+  }
+}
+
 // Output pixels [p0, p1) (p = (n * oh + y) * ow + x) against every group's weights. seg: 2 * kh * kw
 // entries of scratch (the tap offsets, and those of the current group).
 inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_t* w_blocked, std::size_t p0,
@@ -65,8 +94,8 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
   const std::size_t group_words = (og + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * row;
   const std::uint64_t* rows[kChunk];
   std::size_t ox = p0 % s.ow, oy = (p0 / s.ow) % s.oh, n = p0 / s.ow / s.oh;
-  const bool pairs = conv_pairs_taps(s.groups, s.cg, s.kh, s.kw);  // one word per tap (cgw = 1, groups = 1)
-  if (pairs)
+  const bool tap_words = conv_tap_words(s.groups, s.cg, s.kh, s.kw);  // one word per tap (cgw = 1, groups = 1)
+  if (tap_words)
     for (std::size_t ky = 0, i = 0; ky < s.kh; ++ky)
       for (std::size_t kx = 0; kx < s.kw; ++kx) seg[i++] = ky * s.dh * s.wp + kx * s.dw;
   with_out(out, [&](const auto& typed) {
@@ -79,12 +108,12 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
           if (++oy == s.oh) oy = 0, ++n;
         }
       }
-      if (pairs) {
-        const WindowsA<TapPairs> a{rows, m, s.kh * s.kw * s.cg, TapPairs{seg, s.kh * s.kw}};
+      if (tap_words) {
+        const std::size_t taps = s.kh * s.kw, k = taps * s.cg;
         if (s.pad_zero)
-          bgemm_typed(a, w_blocked, s.o, typed, PadZeroFix{&s}, c, 0);
+          bconv_tap_words(rows, m, seg, taps, k, w_blocked, s.o, typed, PadZeroFix{&s}, c);
         else
-          bgemm_typed(a, w_blocked, s.o, typed, NoFix{}, c, 0);
+          bconv_tap_words(rows, m, seg, taps, k, w_blocked, s.o, typed, NoFix{}, c);
         continue;
       }
       for (std::size_t g = 0; g < s.groups; ++g) {

@@ -20,13 +20,6 @@ struct Segments {
   std::size_t n, words;
   FASTQ_INLINE std::size_t total() const { return n * words; }  // words per row
 };
-// A convolution's row as paired taps (ConvShape, conv_pairs_taps): each tap is one word at
-// rows[i] + off[t] with its high half zero, and word j of the row is tap 2j | tap 2j + 1 << 32.
-struct TapPairs {
-  const std::size_t* off;
-  std::size_t taps;
-  FASTQ_INLINE std::size_t total() const { return (taps + 1) / 2; }
-};
 
 // dots[i * ld + c] = k - 2 * popcount(a_i XOR b_c) (the +-1 dot product, int32) for the MR rows
 // of A at rows[0 .. MR) and the first NV vectors of the panel (NV * lanes columns).
@@ -63,28 +56,88 @@ FASTQ_INLINE void tile_dots(const std::uint64_t* const* rows, const SG& sg, cons
       if (++since == kPopSteps) widen(), since = 0;
     }
   };
-  if constexpr (std::is_same<SG, TapPairs>::value) {
-    std::size_t t = 0;
-    for (; t + 2 <= sg.taps; t += 2) {
-      const std::size_t o0 = sg.off[t], o1 = sg.off[t + 1];
-      step([&](std::size_t i) __attribute__((always_inline)) { return rows[i][o0] | rows[i][o1] << 32; });
-    }
-    if (t < sg.taps) {
-      const std::size_t o0 = sg.off[t];
-      step([&](std::size_t i) __attribute__((always_inline)) { return rows[i][o0]; });
-    }
-  } else {
-    for (std::size_t s = 0; s < sg.n; ++s) {
-      const std::uint64_t* a[MR];
-      for (std::size_t i = 0; i < MR; ++i) a[i] = rows[i] + sg.off[s];
-      for (std::size_t w2 = 0; w2 < sg.words; ++w2)
-        step([&](std::size_t i) __attribute__((always_inline)) { return a[i][w2]; });
-    }
+  for (std::size_t s = 0; s < sg.n; ++s) {
+    const std::uint64_t* a[MR];
+    for (std::size_t i = 0; i < MR; ++i) a[i] = rows[i] + sg.off[s];
+    for (std::size_t w2 = 0; w2 < sg.words; ++w2)
+      step([&](std::size_t i) __attribute__((always_inline)) { return a[i][w2]; });
   }
   widen();
   const Words kv = Words::splat(k);
   for (std::size_t i = 0; i < MR; ++i)
     for (std::size_t v = 0; v < NV; ++v) store_i32(dots + i * ld + v * L, kv - (sum[i][v] + sum[i][v]));
+}
+
+// ---- Tap words (a convolution with one group of at most 32 channels: conv_tap_words) ----
+// A vector holds kTapLanes 32-bit weight words of consecutive output channels (a piece of a
+// block of kTapBlock, fastq/kernel_table.hpp); each step broadcasts one tap's word (the low half
+// of rows[i][off[t]]) to every 32-bit lane, XORs and counts in 32-bit lanes.
+constexpr std::size_t kTapLanes = 2 * Words::lanes;
+constexpr std::size_t kTapVecs = kTileCols / kTapLanes;
+static_assert(kTileCols % kTapLanes == 0 && kTapBlock % kTapLanes == 0, "tap-word vectors: whole pieces of blocks");
+
+// dots[i * ld + c] for the MR rows at rows[0 .. MR) and the NV * kTapLanes output channels from
+// col0 of the tap-word weights w (taps taps at offsets off).
+template <std::size_t MR, std::size_t NV>
+FASTQ_INLINE void tile_dots32(const std::uint64_t* const* rows, const std::size_t* off, std::size_t taps,
+                              const std::uint64_t* w, std::size_t col0, std::size_t k, std::int32_t* dots,
+                              std::size_t ld) {
+  constexpr std::size_t half = kTapBlock / 2;  // words per tap of a block
+  const std::uint64_t* bp[NV];
+  for (std::size_t v = 0; v < NV; ++v) {
+    const std::size_t c = col0 + v * kTapLanes;
+    bp[v] = w + (c / kTapBlock) * taps * half + (c % kTapBlock) / 2;
+  }
+  Words sum[MR][NV];
+  PopAcc32 acc[MR][NV];
+  for (std::size_t i = 0; i < MR; ++i)
+    for (std::size_t v = 0; v < NV; ++v) sum[i][v] = Words::zero(), acc[i][v] = PopAcc32::zero();
+  auto widen = [&]() __attribute__((always_inline)) {
+    for (std::size_t i = 0; i < MR; ++i)
+      for (std::size_t v = 0; v < NV; ++v) sum[i][v] = pop_widen32(sum[i][v], acc[i][v]), acc[i][v] = PopAcc32::zero();
+  };
+  std::size_t since = 0;
+  auto step = [&](std::size_t t) __attribute__((always_inline)) {
+    Words b[NV];
+#pragma GCC unroll 16
+    for (std::size_t v = 0; v < NV; ++v) b[v] = Words::load(bp[v] + t * half);
+    const std::size_t o = off[t];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i) {
+      const Words ai = Words::splat32(static_cast<std::uint32_t>(rows[i][o]));
+#pragma GCC unroll 16
+      for (std::size_t v = 0; v < NV; ++v) acc[i][v] = pop_add32(acc[i][v], ai ^ b[v]);
+    }
+    if constexpr (kPop32Steps != 0) {
+      if (++since == kPop32Steps) widen(), since = 0;
+    }
+  };
+  if (taps == 9) {  // 3 x 3, the common window: unrolled
+#pragma GCC unroll 9
+    for (std::size_t t = 0; t < 9; ++t) step(t);
+  } else {
+    for (std::size_t t = 0; t < taps; ++t) step(t);
+  }
+  widen();
+  const auto kk = static_cast<std::int32_t>(k);
+  for (std::size_t i = 0; i < MR; ++i)
+    for (std::size_t v = 0; v < NV; ++v) store_dots32(dots + i * ld + v * kTapLanes, sum[i][v], kk);
+}
+
+using TapTileFn = void (*)(const std::uint64_t* const*, const std::size_t*, std::size_t, const std::uint64_t*,
+                           std::size_t, std::size_t, std::int32_t*, std::size_t);
+template <std::size_t MR, std::size_t NV>
+void tap_edge_tile(const std::uint64_t* const* rows, const std::size_t* off, std::size_t taps, const std::uint64_t* w,
+                   std::size_t col0, std::size_t k, std::int32_t* dots, std::size_t ld) {
+  tile_dots32<MR, NV>(rows, off, taps, w, col0, k, dots, ld);
+}
+// The tap-word tile function for a partial tile of `rows` rows and `nv` vectors.
+template <std::size_t MR, std::size_t NV> TapTileFn tap_edge_tile_for(std::size_t rows, std::size_t nv) {
+  if constexpr (MR > 1)
+    if (rows < MR) return tap_edge_tile_for<MR - 1, NV>(rows, nv);
+  if constexpr (NV > 1)
+    if (nv < NV) return tap_edge_tile_for<MR, NV - 1>(rows, nv);
+  return &tap_edge_tile<MR, NV>;
 }
 
 template <class SG>

@@ -20,17 +20,15 @@ void conv_weights(const KernelTable& t, const std::uint64_t* words, std::size_t 
   // The loops here run outside any region: they checkpoint every kMaxTaskWork words (Ctrl-C
   // during a huge kernel's pass).
   TaskMeter meter;
-  if (conv_pairs_taps(groups, cg, kh, kw)) {  // ConvShape: taps 2j, 2j + 1 in one word
-    const std::size_t taps = kh * kw, pairs = conv_row_words(groups, cg, kh, kw);
-    std::vector<std::uint64_t> paired(o * pairs);
+  if (conv_tap_words(groups, cg, kh, kw)) {  // ConvShape: 32-bit words per tap and channel
+    const std::size_t taps = kh * kw, half = kTapBlock / 2;
+    std::memset(blocked, 0, ceil_div(o, kTapBlock) * taps * half * sizeof(std::uint64_t));
     for (std::size_t j = 0; j < o; ++j) {
-      if (meter.spend(pairs)) throw Interrupted();
-      for (std::size_t i = 0; i < pairs; ++i) {
-        const std::uint64_t* tap = words + j * row + 2 * i;  // cgw = 1: a word per tap
-        paired[j * pairs + i] = tap[0] | (2 * i + 1 < taps ? tap[1] << 32 : 0);
-      }
+      if (meter.spend(taps)) throw Interrupted();
+      std::uint64_t* dst = blocked + (j / kTapBlock) * taps * half + (j % kTapBlock) / 2;
+      for (std::size_t tap = 0; tap < taps; ++tap)  // cgw = 1: a word per tap, its high half zero
+        dst[tap * half] |= words[j * row + tap] << (32 * (j % 2));
     }
-    pack_blocked(t, paired.data(), o, pairs, blocked);
   } else {
     for (std::size_t g = 0; g < groups; ++g)
       pack_blocked(t, words + g * og * row, og, row, blocked + g * blocked_words(og, row));

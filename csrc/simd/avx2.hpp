@@ -111,6 +111,7 @@ struct Words {
   }
   static FASTQ_INLINE void store(std::uint64_t* p, Words a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a.v); }
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm256_set1_epi64x(static_cast<long long>(a))}; }
+  static FASTQ_INLINE Words splat32(std::uint32_t a) { return {_mm256_set1_epi32(static_cast<int>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm256_setzero_si256()}; }
 };
 FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm256_and_si256(a.v, b.v)}; }
@@ -154,6 +155,20 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
 // sum (64-bit lane counts) + the byte counts of acc.
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
   return {_mm256_add_epi64(sum.v, _mm256_sad_epu8(acc.v, _mm256_setzero_si256()))};
+}
+// The same in 32-bit lanes (bgemm.hpp's tap words): the byte counts, then VPMADDUBSW (counts
+// <= 248 times 1, in pairs: <= 496 in 16 bits) and VPMADDWD add each lane's four.
+using PopAcc32 = PopAcc;
+constexpr std::size_t kPop32Steps = kPopSteps;
+FASTQ_INLINE PopAcc32 pop_add32(PopAcc32 acc, Words x) { return pop_add(acc, x); }
+FASTQ_INLINE Words pop_widen32(Words sum, PopAcc32 acc) {
+  const __m256i pairs = _mm256_maddubs_epi16(acc.v, _mm256_set1_epi8(1));
+  return {_mm256_add_epi32(sum.v, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))};
+}
+// k - 2 * (32-bit lane j of count) -> p[j], 2 * lanes int32.
+FASTQ_INLINE void store_dots32(std::int32_t* p, Words count, std::int32_t k) {
+  const __m256i d = _mm256_sub_epi32(_mm256_set1_epi32(k), _mm256_add_epi32(count.v, count.v));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), d);
 }
 
 // Bits j < 8 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output): a <= b

@@ -116,6 +116,7 @@ struct Words {
   static FASTQ_INLINE Words load(const std::uint64_t* p) { return {_mm512_loadu_si512(p)}; }
   static FASTQ_INLINE void store(std::uint64_t* p, Words a) { _mm512_storeu_si512(p, a.v); }
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {_mm512_set1_epi64(static_cast<long long>(a))}; }
+  static FASTQ_INLINE Words splat32(std::uint32_t a) { return {_mm512_set1_epi32(static_cast<int>(a))}; }
   static FASTQ_INLINE Words zero() { return {_mm512_setzero_si512()}; }
 };
 FASTQ_INLINE Words operator&(Words a, Words b) { return {_mm512_and_si512(a.v, b.v)}; }
@@ -154,6 +155,15 @@ constexpr std::size_t kPopSteps = 0;
 FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {_mm512_add_epi64(acc.v, _mm512_popcnt_epi64(x.v))}; }
 // sum (64-bit lane counts) + acc.
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+// The same in 32-bit lanes (bgemm.hpp's tap words): VPOPCNTD, exact, no widening.
+using PopAcc32 = Words;
+constexpr std::size_t kPop32Steps = 0;
+FASTQ_INLINE PopAcc32 pop_add32(PopAcc32 acc, Words x) { return {_mm512_add_epi32(acc.v, _mm512_popcnt_epi32(x.v))}; }
+FASTQ_INLINE Words pop_widen32(Words sum, PopAcc32 acc) { return {_mm512_add_epi32(sum.v, acc.v)}; }
+// k - 2 * (32-bit lane j of count) -> p[j], 2 * lanes int32.
+FASTQ_INLINE void store_dots32(std::int32_t* p, Words count, std::int32_t k) {
+  _mm512_storeu_si512(p, _mm512_sub_epi32(_mm512_set1_epi32(k), _mm512_add_epi32(count.v, count.v)));
+}
 
 // Bits j < 16 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output).
 constexpr std::size_t kSpanLanes = 16;

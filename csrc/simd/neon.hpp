@@ -107,6 +107,7 @@ struct Words {
   static FASTQ_INLINE Words load(const std::uint64_t* p) { return {vld1q_u64(p)}; }
   static FASTQ_INLINE void store(std::uint64_t* p, Words a) { vst1q_u64(p, a.v); }
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {vdupq_n_u64(a)}; }
+  static FASTQ_INLINE Words splat32(std::uint32_t a) { return {vreinterpretq_u64_u32(vdupq_n_u32(a))}; }
   static FASTQ_INLINE Words zero() { return {vdupq_n_u64(0)}; }
 };
 FASTQ_INLINE Words operator&(Words a, Words b) { return {vandq_u64(a.v, b.v)}; }
@@ -135,6 +136,18 @@ constexpr std::size_t kPopSteps = 31;
 FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {vaddq_u8(acc.v, vcntq_u8(vreinterpretq_u8_u64(x.v)))}; }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) {
   return {vaddq_u64(sum.v, vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(acc.v))))};
+}
+// The same in 32-bit lanes (bgemm.hpp's tap words): two pairwise widening adds.
+using PopAcc32 = PopAcc;
+constexpr std::size_t kPop32Steps = kPopSteps;
+FASTQ_INLINE PopAcc32 pop_add32(PopAcc32 acc, Words x) { return pop_add(acc, x); }
+FASTQ_INLINE Words pop_widen32(Words sum, PopAcc32 acc) {
+  return {vreinterpretq_u64_u32(vaddq_u32(vreinterpretq_u32_u64(sum.v), vpaddlq_u16(vpaddlq_u8(acc.v))))};
+}
+// k - 2 * (32-bit lane j of count) -> p[j], 2 * lanes int32.
+FASTQ_INLINE void store_dots32(std::int32_t* p, Words count, std::int32_t k) {
+  const int32x4_t c = vreinterpretq_s32_u64(count.v);
+  vst1q_s32(p, vsubq_s32(vdupq_n_s32(k), vaddq_s32(c, c)));
 }
 
 // Bits j < 4 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output).

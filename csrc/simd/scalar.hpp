@@ -83,6 +83,7 @@ struct Words {
   static FASTQ_INLINE Words load(const std::uint64_t* p) { return {*p}; }
   static FASTQ_INLINE void store(std::uint64_t* p, Words a) { *p = a.v; }
   static FASTQ_INLINE Words splat(std::uint64_t a) { return {a}; }
+  static FASTQ_INLINE Words splat32(std::uint32_t a) { return {std::uint64_t(a) | std::uint64_t(a) << 32}; }
   static FASTQ_INLINE Words zero() { return {0}; }
 };
 FASTQ_INLINE Words operator&(Words a, Words b) { return {a.v & b.v}; }
@@ -107,6 +108,24 @@ FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
   return {acc.v + ((v * 0x0101010101010101u) >> 56)};
 }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
+// The same in 32-bit lanes (bgemm.hpp's tap words): each half's count in that half (a half's
+// running count stays below 2^31, so the halves never carry into each other).
+using PopAcc32 = Words;
+constexpr std::size_t kPop32Steps = 0;
+FASTQ_INLINE PopAcc32 pop_add32(PopAcc32 acc, Words x) {
+  std::uint64_t v = x.v;
+  v = v - ((v >> 1) & 0x5555555555555555u);
+  v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
+  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  v = v + (v >> 8);
+  return {acc.v + ((v + (v >> 16)) & 0x000000ff000000ffu)};
+}
+FASTQ_INLINE Words pop_widen32(Words sum, PopAcc32 acc) { return sum + acc; }
+// k - 2 * (32-bit half j of count) -> p[j], 2 int32.
+FASTQ_INLINE void store_dots32(std::int32_t* p, Words count, std::int32_t k) {
+  p[0] = k - 2 * static_cast<std::int32_t>(count.v & 0xffffffffu);
+  p[1] = k - 2 * static_cast<std::int32_t>(count.v >> 32);
+}
 
 // Bits j < 2 of (uint32(d[j]) - uint32(lo[j]) <= span[j]) (bgemm.hpp's packed output: 2 int32 per word).
 constexpr std::size_t kSpanLanes = 2;

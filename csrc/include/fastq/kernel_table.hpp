@@ -107,10 +107,12 @@ struct BinaryOut {
 // blocked layout, group g at g * (the blocked size of one group). Output pixels are numbered
 // p = (n * oh + y) * ow + x; output row p, column g * og + j.
 //
-// Paired taps (conv_pairs_taps): with one group of at most 32 channels a tap's word has its
-// high half zero, so the weights instead hold ceil(kh * kw / 2) words per row, word j = tap 2j
-// in the low half and tap 2j + 1 (zero past the last tap) in the high half, and the kernel
-// combines the input's two tap words the same way: half the popcounts, the same count.
+// Tap words (conv_tap_words): with one group of at most 32 channels a tap's word has its high
+// half zero, so the weights instead hold one 32-bit word per tap and output channel, in blocks
+// of kTapBlock channels: channel j's word of tap t is 32-bit half j % 2 of word
+// ((j / kTapBlock) * kh * kw + t) * kTapBlock / 2 + (j % kTapBlock) / 2 (zero past o), and the
+// kernel counts the XOR of the input's tap word (its low half) with them in 32-bit lanes: no
+// popcount spent on the zero halves.
 struct ConvShape {
   std::size_t n, h, w, groups, cg, cgw;
   std::size_t kh, kw, sh, sw, dh, dw;
@@ -124,14 +126,12 @@ struct ConvShape {
   const std::int32_t* tap_prefix;
 };
 
-// Whether a convolution's weights use the paired-tap layout (ConvShape).
-constexpr bool conv_pairs_taps(std::size_t groups, std::size_t cg, std::size_t kh, std::size_t kw) {
+// Whether a convolution's weights use the tap-word layout (ConvShape), and its block of output
+// channels (a multiple of every table's 32-bit lanes).
+constexpr bool conv_tap_words(std::size_t groups, std::size_t cg, std::size_t kh, std::size_t kw) {
   return groups == 1 && cg <= 32 && kh * kw >= 2;
 }
-// Words per weight row (per output channel) in the kernels' layout.
-constexpr std::size_t conv_row_words(std::size_t groups, std::size_t cg, std::size_t kh, std::size_t kw) {
-  return conv_pairs_taps(groups, cg, kh, kw) ? (kh * kw + 1) / 2 : kh * kw * ((cg + 63) / 64);
-}
+constexpr std::size_t kTapBlock = 16;
 
 // Max pooling over packed NHWC (docs/binary.md): an output word is the AND of the window's
 // words (max of +-1 is -1 only where every tap is -1); "same" windows are clipped at the border.
