@@ -91,7 +91,16 @@ mutant(
     "  return {acc.v + ((v + (v >> 16)) & 0x000000ff000000ffu) + ((v >> 32) & 0xff)};",
     ["tests/test_conv.py"],
     "the high half's count leaks into the low half's (tap words on the scalar table)",
-    isa="scalar",
+)
+mutant(
+    "avx512-pop32",
+    "avx512 vocabulary",
+    "csrc/simd/avx512.hpp",
+    "return {_mm512_add_epi32(acc.v, _mm512_popcnt_epi32(x.v))};",
+    "return {_mm512_add_epi32(acc.v, _mm512_popcnt_epi64(x.v))};",
+    ["tests/test_conv.py"],
+    "VPOPCNTQ for tap words: two channels' counts summed into one lane, none in the other",
+    isa="avx512",
 )
 mutant(
     "twn-order",
