@@ -434,6 +434,24 @@ mutant(
     "the region never polls for Ctrl-C",
 )
 mutant(
+    "pool-no-steal",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "      if (shares[(id + d) % parts].take_back(i)) return true;",
+    "      if (false && shares[(id + d) % parts].take_back(i)) return true;",
+    ["tests/test_threads.py"],
+    "no thread takes a late thread's share: tasks of a helper that joins after the caller finished never run",
+)
+mutant(
+    "pool-steal-off-by-one",
+    "runtime",
+    "csrc/runtime/thread_pool.cpp",
+    "        i = static_cast<std::size_t>(hi - 1);",
+    "        i = static_cast<std::size_t>(hi - 1 - (hi - 1 > lo));",
+    ["tests/test_threads.py"],
+    "a task taken from the back of a share is its next-to-last: one task runs twice, another never",
+)
+mutant(
     "pool-max-threads",
     "runtime",
     "csrc/runtime/thread_pool.cpp",

@@ -256,6 +256,27 @@ def test_binary_matmul_identical_for_every_thread_count(m, n, k, restore_threads
         assert c.dtype == expected.dtype and np.array_equal(c, expected), f"{t} threads"
 
 
+@pytest.mark.parametrize("threads", [3, 16, 64])
+def test_more_threads_than_cores_every_task_once(threads, restore_threads):
+    """A region deals its tasks in one contiguous share per thread; a thread that is late (here
+    most are: more threads than cores) has its share taken from the back by the others. Every
+    task must still run exactly once: a binary convolution split into many pixel ranges (an
+    output written twice or never would differ from the one-thread result) and a pass with
+    more tasks than threads."""
+    r = np.random.default_rng(threads)
+    x = r.standard_normal((3, 30, 29, 64)).astype(np.float32)
+    kernel = r.standard_normal((3, 3, 64, 40)).astype(np.float32)
+    scale = r.standard_normal(40).astype(np.float32)
+    layer = fastq.BinaryConv2D(kernel, padding="same", scale=scale)
+    big = r.standard_normal(40 * BIG).astype(np.float32)
+    fastq.set_num_threads(1)
+    expected = layer(x), fastq.SteSign()(big)
+    fastq.set_num_threads(threads)
+    for _ in range(3):
+        y, s = layer(x), fastq.SteSign()(big)
+        assert np.array_equal(y, expected[0]) and bits_equal(s, expected[1])
+
+
 def test_binary_matmul_from_eight_threads(restore_threads):
     binary_matmul = _binary_matmul()
     fastq.set_num_threads(2)

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -36,14 +37,74 @@ constexpr int kSpinIterations = 20000;
 
 thread_local InterruptScope* tl_scope = nullptr;  // this thread's innermost InterruptScope
 
-// One parallel region, on its caller's stack.
+// A participant's share of a region's tasks: [lo, hi) packed in one word (lo | hi << 32), so
+// its owner taking from the front and others taking from the back never take the same task.
+struct alignas(64) Share {
+  std::atomic<std::uint64_t> span{0};
+
+  bool take_front(std::size_t& i) {
+    std::uint64_t v = span.load();
+    for (;;) {
+      const std::uint64_t lo = v & 0xffffffffu, hi = v >> 32;
+      if (lo >= hi) return false;
+      if (span.compare_exchange_weak(v, v + 1)) {
+        i = static_cast<std::size_t>(lo);
+        return true;
+      }
+    }
+  }
+  bool take_back(std::size_t& i) {
+    std::uint64_t v = span.load();
+    for (;;) {
+      const std::uint64_t lo = v & 0xffffffffu, hi = v >> 32;
+      if (lo >= hi) return false;
+      if (span.compare_exchange_weak(v, v - (std::uint64_t(1) << 32))) {
+        i = static_cast<std::size_t>(hi - 1);
+        return true;
+      }
+    }
+  }
+};
+
+// At most this many tasks per region (a share's bounds are 32-bit); parallel_for runs longer
+// lists as consecutive regions.
+constexpr std::size_t kMaxRegionTasks = std::size_t(1) << 31;
+constexpr int kInlineShares = 4;
+
+// One parallel region, on its caller's stack. Its tasks are dealt in contiguous shares, one per
+// participant (the caller is 0, worker k is k + 1), so that consecutive regions split the same
+// way (the pixels of one image, the images of a batch) run each part on the same core, where
+// the previous op left its output in cache: on a 2-vCPU VM an op reading what the other core
+// wrote ran up to 1.7x slower than alone. A participant takes its own share front to back,
+// then the others' from the back: a late or descheduled thread's share is done by the others.
 struct Region {
   const std::function<void(std::size_t)>* fn;
-  std::size_t ntasks;
-  std::atomic<std::size_t> next{0};
+  int parts = 1;
+  Share* shares;
+  Share inline_shares[kInlineShares];
+  std::unique_ptr<Share[]> more_shares;
   std::atomic<bool> cancelled{false};
   std::mutex error_m;
   std::exception_ptr error;  // the first exception (or Interrupted)
+
+  // ntasks <= kMaxRegionTasks; shares' sizes differ by at most one task.
+  Region(const std::function<void(std::size_t)>& f, std::size_t ntasks, int participants)
+      : fn(&f), parts(participants) {
+    if (parts > kInlineShares) more_shares.reset(new Share[static_cast<std::size_t>(parts)]);
+    shares = parts > kInlineShares ? more_shares.get() : inline_shares;
+    const std::size_t p = static_cast<std::size_t>(parts), base = ntasks / p, extra = ntasks % p;
+    for (std::size_t k = 0; k < p; ++k) {
+      const std::uint64_t lo = k * base + std::min(k, extra), hi = lo + base + (k < extra);
+      shares[k].span.store(lo | hi << 32);
+    }
+  }
+
+  bool take(int id, std::size_t& i) {
+    if (shares[id].take_front(i)) return true;
+    for (int d = 1; d < parts; ++d)
+      if (shares[(id + d) % parts].take_back(i)) return true;
+    return false;
+  }
 
   void fail(std::exception_ptr e) {
     {
@@ -72,16 +133,17 @@ struct RegionGuard {  // sets tl_region / tl_owner for the duration of a region
 };
 
 // Takes and runs tasks until none is left or the region is cancelled. Never throws. The owner
-// polls its InterruptScope between tasks.
-void work(Region& r, bool owner) {
+// (participant 0) polls its InterruptScope between tasks.
+void work(Region& r, int id) {
+  const bool owner = id == 0;
   for (;;) {
     if (r.cancelled.load(std::memory_order_relaxed)) return;
     if (owner && tl_scope && tl_scope->poll_if_due()) {
       r.fail(std::make_exception_ptr(Interrupted()));
       return;
     }
-    const std::size_t i = r.next.fetch_add(1);
-    if (i >= r.ntasks) return;
+    std::size_t i;
+    if (!r.take(id, i)) return;
     try {
       (*r.fn)(i);
     } catch (...) {
@@ -94,7 +156,7 @@ void work(Region& r, bool owner) {
 // Runs a region on the calling thread alone, in task order.
 void run_here(Region& r) {
   RegionGuard g(&r, true);
-  work(r, true);
+  work(r, 0);
 }
 
 void finish(Region& r) {
@@ -102,11 +164,12 @@ void finish(Region& r) {
 }
 
 // Protocol (all atomics sequentially consistent):
-//  - run() publishes region_, then slots_ (how many helpers may join), then bumps generation_;
-//    it works on the tasks itself, then closes slots_ and waits for working_ == 0.
-//  - a worker that sees a new generation increments working_ *before* it tries to take a slot,
-//    and decrements it when done (or when no slot was left). So once run() has closed slots_
-//    and seen working_ == 0, no worker can still touch the region.
+//  - run() publishes region_, then slots_ (how many helpers may join: workers 0 .. slots_ - 1),
+//    then bumps generation_; it works on the tasks itself, then closes slots_ and waits for
+//    working_ == 0.
+//  - a worker that sees a new generation increments working_ *before* it reads slots_, and
+//    decrements it when done (or when it had no place). So once run() has closed slots_ and
+//    seen working_ == 0, no worker can still touch the region.
 class Pool {
  public:
   Pool() { pthread_atfork(nullptr, nullptr, &Pool::after_fork_in_child); }
@@ -124,27 +187,18 @@ class Pool {
   void resize(int n) { num_threads_ = n; }
 
   void run(std::size_t ntasks, const std::function<void(std::size_t)>& fn) {
-    Region r;
-    r.fn = &fn;
-    r.ntasks = ntasks;
     const int want = static_cast<int>(std::min<std::size_t>(ntasks, static_cast<std::size_t>(size())));
     // Small, or nested inside a task (the owner thread must not try_lock its own mutex), or the
     // pool is busy with another caller's region: run here.
-    if (want <= 1 || tl_region) {
-      run_here(r);
-      return finish(r);
-    }
+    if (want <= 1 || tl_region) return run_alone(ntasks, fn);
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock()) {
-      run_here(r);
-      return finish(r);
-    }
+    if (!busy.owns_lock()) return run_alone(ntasks, fn);
     const int helpers = start_workers(want - 1);
     if (helpers == 0) {
       busy.unlock();
-      run_here(r);
-      return finish(r);
+      return run_alone(ntasks, fn);
     }
+    Region r(fn, ntasks, helpers + 1);
     region_ = &r;
     slots_ = helpers;
     generation_.fetch_add(1);
@@ -154,7 +208,7 @@ class Pool {
     }
     {
       RegionGuard g(&r, true);
-      work(r, true);
+      work(r, 0);
     }
     slots_ = 0;  // every task is taken (or the region is cancelled): late helpers must not join
     for (int spin = 0; working_.load() != 0; ++spin) {
@@ -171,7 +225,14 @@ class Pool {
   }
 
  private:
-  void worker_main() {
+  static void run_alone(std::size_t ntasks, const std::function<void(std::size_t)>& fn) {
+    Region r(fn, ntasks, 1);
+    run_here(r);
+    finish(r);
+  }
+
+  // Worker k joins a region as participant k + 1 when the region has a place for it (k < slots_).
+  void worker_main(int k) {
     std::uint64_t seen = generation_.load();
     for (;;) {
       // Wait for a new region: poll a while, then sleep.
@@ -188,13 +249,10 @@ class Pool {
       }
       seen = generation_.load();
       working_.fetch_add(1);
-      int s = slots_.load();
-      while (s > 0 && !slots_.compare_exchange_weak(s, s - 1)) {
-      }
-      if (s > 0) {
+      if (k < slots_.load()) {
         Region* r = region_;
         RegionGuard g(r, false);
-        work(*r, false);
+        work(*r, k + 1);
       }
       if (working_.fetch_sub(1) == 1) {
         std::lock_guard<std::mutex> lk(m_);
@@ -207,7 +265,10 @@ class Pool {
   int start_workers(int n) {
     std::lock_guard<std::mutex> lk(workers_m_);
     try {
-      while (static_cast<int>(workers_->size()) < n) workers_->emplace_back([this] { worker_main(); });
+      while (static_cast<int>(workers_->size()) < n) {
+        const int k = static_cast<int>(workers_->size());
+        workers_->emplace_back([this, k] { worker_main(k); });
+      }
     } catch (...) {  // std::system_error (EAGAIN: thread limit) or std::bad_alloc: use what we have
     }
     return std::min(n, static_cast<int>(workers_->size()));
@@ -335,7 +396,12 @@ void set_num_threads(int n) {
 }
 
 void parallel_for(std::size_t ntasks, const std::function<void(std::size_t)>& fn) {
-  if (ntasks) pool().run(ntasks, fn);
+  if (ntasks <= kMaxRegionTasks) {
+    if (ntasks) pool().run(ntasks, fn);
+    return;
+  }
+  for (std::size_t base = 0; base < ntasks; base += kMaxRegionTasks)
+    pool().run(std::min(kMaxRegionTasks, ntasks - base), [&](std::size_t i) { fn(base + i); });
 }
 
 void chunked_for(std::size_t n, std::size_t grain, const std::function<void(std::size_t, std::size_t)>& fn) {

@@ -9,7 +9,9 @@
 //    caller (another Python thread), or a region started inside a task, finds the pool busy and
 //    runs its tasks itself, in order, so concurrent calls never wait on each other.
 //  - Which thread runs a task is unspecified: a task must compute the same thing wherever it
-//    runs (results never depend on the thread count).
+//    runs (results never depend on the thread count). For speed, not correctness, the tasks are
+//    dealt in contiguous shares, the first to the caller, the next to worker 1, ...: two
+//    regions split the same way run the same parts on the same threads when none is late.
 //  - Exceptions: a task may throw (std::bad_alloc, ...). The first exception thrown cancels the
 //    region (no new task starts; running ones finish), and parallel_for rethrows it on the
 //    calling thread after every thread has left the region. Nothing escapes a worker.
