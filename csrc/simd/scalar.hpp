@@ -100,23 +100,20 @@ FASTQ_INLINE void transpose(Words (&)[1]) {}
 // exact in 64 bits, so no widening is needed (kPopSteps = 0: unlimited).
 using PopAcc = Words;
 constexpr std::size_t kPopSteps = 0;
-FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) {
-  std::uint64_t v = x.v;
+// Each byte's count of ones, in that byte (bit-parallel: no POPCNT in the scalar baseline).
+FASTQ_INLINE std::uint64_t byte_counts(std::uint64_t v) {
   v = v - ((v >> 1) & 0x5555555555555555u);
   v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
-  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
-  return {acc.v + ((v * 0x0101010101010101u) >> 56)};
+  return (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
 }
+FASTQ_INLINE PopAcc pop_add(PopAcc acc, Words x) { return {acc.v + ((byte_counts(x.v) * 0x0101010101010101u) >> 56)}; }
 FASTQ_INLINE Words pop_widen(Words sum, PopAcc acc) { return sum + acc; }
 // The same in 32-bit lanes (bgemm.hpp's tap words): each half's count in that half (a half's
 // running count stays below 2^31, so the halves never carry into each other).
 using PopAcc32 = Words;
 constexpr std::size_t kPop32Steps = 0;
 FASTQ_INLINE PopAcc32 pop_add32(PopAcc32 acc, Words x) {
-  std::uint64_t v = x.v;
-  v = v - ((v >> 1) & 0x5555555555555555u);
-  v = (v & 0x3333333333333333u) + ((v >> 2) & 0x3333333333333333u);
-  v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  std::uint64_t v = byte_counts(x.v);
   v = v + (v >> 8);
   return {acc.v + ((v + (v >> 16)) & 0x000000ff000000ffu)};
 }
