@@ -336,6 +336,25 @@ mutant(
     isa="avx512",
 )
 mutant(
+    "avx512-pair-store-high",
+    "avx512 vocabulary",
+    "csrc/simd/avx512.hpp",
+    "  _mm256_mask_storeu_ps(hi, m, _mm512_extractf32x8_ps(a.v, 1));",
+    "  _mm256_mask_storeu_ps(hi, m, _mm512_castps512_ps256(a.v));",
+    ["tests/test_float_ops.py"],
+    "a narrow convolution's second pixel gets the first pixel's channels (fewer than 8 outputs)",
+    isa="avx512",
+)
+mutant(
+    "fconv-pairs-tail",
+    "kernels",
+    "csrc/kernels/fconv.hpp",
+    "tile(std::integral_constant<std::size_t, kPairTile>{}, hi - kSpan);",
+    "tile(std::integral_constant<std::size_t, kPairTile>{}, hi - kSpan - 1);",
+    ["tests/test_float_ops.py"],
+    "a narrow convolution's last whole tile starts one pixel early: the row's last interior pixel is never written",
+)
+mutant(
     "avx512-popcnt",
     "avx512 vocabulary",
     "csrc/simd/avx512.hpp",

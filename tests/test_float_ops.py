@@ -247,6 +247,43 @@ def test_zoo_stems_identical_across_isas():
         bits_equal(ys[-1], ref_conv_fma(x, w, (s, s), (1, 1), "same"))
 
 
+def narrow_cases(count, salt):
+    """Convolutions with at most 8 outputs and a small window row: on AVX-512 they run two pixels
+    per vector (fastq/float_kernels.hpp, conv_pairs_fit); rows long enough for whole tiles, odd
+    leftovers, borders, rows wholly in the padding."""
+    r = rng(salt)
+    out = []
+    for _ in range(count):
+        kh, kw = [(1, 1), (3, 3), (2, 3), (1, 3), (3, 1), (5, 2)][r.integers(6)]
+        s = (int(r.integers(1, 4)), int(r.integers(1, 3)))
+        c = int(r.integers(1, 16 // (s[1] + kw) + 1))
+        d = (int(r.integers(1, 3)), 1 if kw > 1 else int(r.integers(1, 3)))
+        pad = ["valid", "same"][r.integers(2)]
+        o = int(r.integers(1, 9))
+        h, w = int(r.integers(1, 9)), int(r.integers(1, 75))
+        out.append((kh, kw, s, d, pad, c, o, h, w, int(r.integers(4))))
+    return out
+
+
+@pytest.mark.parametrize("isa", SIMD)
+def test_narrow_conv_two_pixels_per_vector_matches_scalar(isa, threads):
+    k = _core.kernels_for(isa)
+    for i, case in enumerate(narrow_cases(80, 7)):
+        x, w, kw = conv_problem(case, 100 + i)
+        if i % 5 == 0:  # special values through the permutes
+            pool = np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32)
+            x.flat[rng(i).integers(0, x.size, 3)] = rng(i).choice(pool, 3)
+        conv = F.Conv2D(w, kernels=k, **kw)
+        if isa == "avx512":
+            assert conv.isa == "avx512", case  # the two-pixel path, not the AVX2 table
+        want = F.Conv2D(w, kernels=SCALAR, **kw)(x)
+        for t in (1, 2):
+            fastq.set_num_threads(t)
+            bits_equal(conv(x), want, f"{isa} {case} threads={t}")
+    if isa == "avx512":  # channels that do not fit: the AVX2 table's 8-lane vectors
+        assert F.Conv2D(np.ones((3, 3, 8, 8), np.float32), kernels=k).isa == "avx2"
+
+
 def test_conv_out_and_output_shape():
     r = rng(7)
     x = r.standard_normal((2, 9, 10, 3)).astype(np.float32)

@@ -136,11 +136,12 @@ FloatConvPlan make_plan(const Kernels& kern, const py::array& w, bool depthwise,
   p.c = static_cast<std::size_t>(w.shape(2));
   p.mult = depthwise ? static_cast<std::size_t>(w.shape(3)) : 1;
   p.o = depthwise ? p.c * p.mult : static_cast<std::size_t>(w.shape(3));
-  p.table = &fastq::fit_table(*kern.table, p.o);  // the same bits, vectors that fit the channels
   if (p.kh == 0 || p.kw == 0 || p.c == 0 || p.o == 0)
     value_error("kernel: expected a non-empty (kh, kw, " + std::string(depthwise ? "channels, multiplier" : "in, out") +
                 ") array, got shape " + shape_str(w));
   p.win = make_window(p.kh, p.kw, strides, dilation, padding);
+  // The same bits on every table: the one whose vectors fit the channels.
+  p.table = depthwise ? &fastq::fit_table(*kern.table, p.o) : &fastq::fit_conv_table(*kern.table, p.o, p.c, p.win);
   p.relu = relu;
   const std::size_t lanes = p.table->fl.lanes, padded = (p.o + lanes - 1) / lanes * lanes;
   p.scale = channel_vector(scale, "scale", p.o, padded);

@@ -31,6 +31,11 @@ inline void fconv_pack(const float* w, std::size_t taps, std::size_t o, float* o
     for (std::size_t t = 0; t < taps; ++t) {
       for (std::size_t j = 0; j < valid; ++j) dst[t * nb + j] = w[t * o + ch0 + j];
       for (std::size_t j = valid; j < nb; ++j) dst[t * nb + j] = 0.0f;
+#if defined(FASTQ_FCONV_PAIRS)
+      // At most half a vector of channels: a copy in the upper half for fconv_row_pairs.
+      if (nb == kFL && valid <= kFL / 2)
+        for (std::size_t j = 0; j < valid; ++j) dst[t * nb + kFL / 2 + j] = w[t * o + j];
+#endif
     }
   }
 }
@@ -182,6 +187,94 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
   for (; ox < ow1; ++ox) single(ox);
 }
 
+#if defined(FASTQ_FCONV_PAIRS)
+// ---- At most half a vector of output channels: two pixels per vector ----
+// One pixel would fill half the lanes, and its tile needs one broadcast per FMA, which bounds it
+// below half the FMA peak. Here lanes [0, L/2) hold output pixel ox and lanes [L/2, L) pixel
+// ox + 1. One kernel row's input of both pixels is one load of (sw + kw) * c floats
+// (conv_pairs_fit), and each tap's pair of input values is one lane permute of it; the packed
+// block holds each tap's channels in both halves (fconv_pack). Each output still accumulates
+// its taps in (kh, kw, c) order, one FMA each.
+constexpr std::size_t kPairTile = 8;  // pairs per tile: 8 accumulators + 8 loaded input rows
+
+FASTQ_INLINE bool fconv_pairs_fit(const ConvGeom& g) { return conv_pairs_fit(kFL, g.o, g.c, g.kw, g.sw, g.dw); }
+
+// P pairs of interior pixels (every kw tap valid) from x (pixel ox's input at its first valid
+// kernel row) over nkh kernel rows of w (the packed block at that row); outputs from y.
+template <std::size_t P>
+FASTQ_INLINE void fconv_pair_tile(const float* x, const float* w, const ConvGeom& g, std::size_t nkh,
+                                  const FloatEpilogue& e, FV scale, FV bias, float* y) {
+  const std::size_t xps = g.sw * g.c, xrs = g.dh * g.w * g.c, row = g.kw * g.c, span = xps + row, o = g.o;
+  FV acc[P];
+#pragma GCC unroll 16
+  for (std::size_t p = 0; p < P; ++p) acc[p] = FV::splat(0.0f);
+  for (std::size_t kh = 0; kh < nkh; ++kh) {
+    const float* xr = x + kh * xrs;
+    const float* wr = w + kh * row * kFL;
+    FV xv[P];
+#pragma GCC unroll 16
+    for (std::size_t p = 0; p < P; ++p) xv[p] = load_first(xr + 2 * p * xps, span);
+    PairIndex idx = pair_index(0, xps);
+    for (std::size_t t = 0; t < row; ++t) {
+      const FV wv = FV::load(wr + t * kFL);
+#pragma GCC unroll 16
+      for (std::size_t p = 0; p < P; ++p) acc[p] = fma(pair_lanes(xv[p], idx), wv, acc[p]);
+      idx = next_lane(idx);
+    }
+  }
+#pragma GCC unroll 16
+  for (std::size_t p = 0; p < P; ++p) {
+    FV r = acc[p];
+    if (e.scale) r = r * scale;
+    if (e.bias) r = r + bias;
+    if (e.relu) r = at_least(r, FV::splat(0.0f));
+    store_halves(y + 2 * p * o, y + (2 * p + 1) * o, r, o);
+  }
+}
+
+// Output pixels [ow0, ow1) of row (n, oy): interior pixels in pairs, the others (borders, an odd
+// last one) through fconv_row_block.
+inline void fconv_row_pairs(const float* x, const float* w, const ConvGeom& g, const FloatEpilogue& e, float* y,
+                            std::size_t n, std::size_t oy, std::size_t ow0, std::size_t ow1, std::size_t ilo,
+                            std::size_t ihi) {
+  const std::size_t lo = ilo > ow0 ? ilo : ow0, hi = ihi < ow1 ? ihi : ow1;
+  if (lo >= hi) {
+    fconv_row_block<1>(x, w, g, e, y, n, oy, ow0, ow1, 0, ilo, ihi);
+    return;
+  }
+  fconv_row_block<1>(x, w, g, e, y, n, oy, ow0, lo, 0, ilo, ihi);
+  const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * g.sh) - static_cast<std::ptrdiff_t>(g.pt);
+  std::size_t kh0, kh1;
+  ftap_range(iy, g.dh, g.kh, g.h, &kh0, &kh1);
+  const std::size_t nkh = kh1 - kh0, C = g.c;
+  // A row wholly in the padding reads no input: any pointer will do.
+  const std::size_t row = nkh ? static_cast<std::size_t>(iy + static_cast<std::ptrdiff_t>(kh0 * g.dh)) : 0;
+  const float* ximg = x + n * g.h * g.w * C;
+  const float* wk = w + kh0 * g.kw * C * kFL;
+  float* yrow = y + (n * g.oh + oy) * g.ow * g.o;
+  const FV scale = e.scale ? load_both_halves(e.scale) : FV::splat(0.0f);
+  const FV bias = e.bias ? load_both_halves(e.bias) : FV::splat(0.0f);
+  const FloatEpilogue le = e;  // a local: the stores may alias e as far as the compiler knows
+  auto tile = [&](auto pairs, std::size_t ox) __attribute__((always_inline)) {
+    const float* xp = ximg + (row * g.w + ox * g.sw - g.pl) * C;
+    fconv_pair_tile<decltype(pairs)::value>(xp, wk, g, nkh, le, scale, bias, yrow + ox * g.o);
+  };
+  constexpr std::size_t kSpan = 2 * kPairTile;
+  std::size_t ox = lo;
+  for (; ox + kSpan <= hi; ox += kSpan) tile(std::integral_constant<std::size_t, kPairTile>{}, ox);
+  if (ox > lo && ox + 1 < hi) {
+    // The last pixels as one whole tile ending at hi: it recomputes some outputs of the tile
+    // before (the same bits) instead of running short, latency-bound tiles.
+    tile(std::integral_constant<std::size_t, kPairTile>{}, hi - kSpan);
+    ox = hi;
+  }
+  for (; ox + 8 <= hi; ox += 8) tile(std::integral_constant<std::size_t, 4>{}, ox);
+  for (; ox + 4 <= hi; ox += 4) tile(std::integral_constant<std::size_t, 2>{}, ox);
+  for (; ox + 2 <= hi; ox += 2) tile(std::integral_constant<std::size_t, 1>{}, ox);
+  fconv_row_block<1>(x, w, g, e, y, n, oy, ox, ow1, 0, ilo, ihi);
+}
+#endif
+
 // Rows [r0, r1) x columns [c0, c1) x channel blocks [b0, b1). The last block's epilogue loads
 // whole vectors of scale / bias, so callers pad them to round_up(o, lanes) floats.
 inline void fconv(const float* x, const float* packed, const ConvGeom& g, const FloatEpilogue& e, float* y,
@@ -189,6 +282,13 @@ inline void fconv(const float* x, const float* packed, const ConvGeom& g, const 
   const std::size_t taps = g.kh * g.kw * g.c;
   std::size_t ilo, ihi;
   finterior(g, &ilo, &ihi);
+#if defined(FASTQ_FCONV_PAIRS)
+  if (fconv_pairs_fit(g)) {  // one block
+    if (b0 < b1)
+      for (std::size_t r = r0; r < r1; ++r) fconv_row_pairs(x, packed, g, e, y, r / g.oh, r % g.oh, c0, c1, ilo, ihi);
+    return;
+  }
+#endif
   for (std::size_t b = b0; b < b1; ++b) {
     const std::size_t ch0 = b * kFconvBlock;
     const std::size_t nv = fconv_block_width(g.o, ch0) / kFL;

@@ -67,6 +67,13 @@ const KernelTable& fit_table(const KernelTable& t, std::size_t channels) {
   return t;
 }
 
+const KernelTable& fit_conv_table(const KernelTable& t, std::size_t o, std::size_t c, const Window& win) {
+#if defined(FASTQ_HAVE_X86)
+  if (std::strcmp(t.isa, "avx512") == 0 && conv_pairs_fit(t.fl.lanes, o, c, win.kw, win.sw, win.dw)) return t;
+#endif
+  return fit_table(t, o);
+}
+
 void window_dim(std::size_t in, std::size_t k, std::size_t s, std::size_t d, Padding p, std::size_t* out,
                 std::size_t* before, std::size_t* dil) {
   const WindowAxis a = window_axis(in, k, s, d, p == Padding::same);

@@ -34,6 +34,10 @@ ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, c
 // fit them, 16-lane ones would run half empty (QuickNetSmall's 8-channel stem). Every table
 // computes the same bits (fastq/float_kernels.hpp), so this changes the speed only.
 const KernelTable& fit_table(const KernelTable& t, std::size_t channels);
+// The table a convolution with o outputs, c inputs and window `win` runs on: t when t is
+// AVX-512 and the convolution fits two pixels per vector (conv_pairs_fit, the stem's path),
+// else fit_table(t, o).
+const KernelTable& fit_conv_table(const KernelTable& t, std::size_t o, std::size_t c, const Window& win);
 
 // Packed weights of a convolution with taps = kh * kw * c and o output channels (floats).
 std::size_t conv_packed_size(const KernelTable& t, std::size_t taps, std::size_t o);

@@ -187,3 +187,31 @@ FASTQ_INLINE F fma(F a, F b, F c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 // plus nv weight vectors (broadcasts are memory operands): 28-29 of 32 zmm.
 constexpr std::size_t kFconvVecs = 4;
 constexpr std::size_t fconv_rows(std::size_t nv) { return nv == 4 ? 6 : nv == 3 ? 8 : 12; }
+
+// ---- Two pixels per vector (kernels/fconv.hpp, convolutions with at most 8 output channels) ----
+#define FASTQ_FCONV_PAIRS 1
+// Lane indices for pair_lanes: lanes [0, 8) take lane i of the source, lanes [8, 16) lane j.
+struct PairIndex { __m512i v; };
+FASTQ_INLINE PairIndex pair_index(std::size_t i, std::size_t j) {
+  const __m512i lo = _mm512_set1_epi32(static_cast<int>(i)), hi = _mm512_set1_epi32(static_cast<int>(j));
+  return {_mm512_mask_blend_epi32(0xff00, lo, hi)};
+}
+// Both indices + 1.
+FASTQ_INLINE PairIndex next_lane(PairIndex a) { return {_mm512_add_epi32(a.v, _mm512_set1_epi32(1))}; }
+FASTQ_INLINE F pair_lanes(F a, PairIndex idx) { return {_mm512_permutexvar_ps(idx.v, a.v)}; }
+// The first n <= 16 floats at p, zeros after (a masked load: nothing past p + n is read).
+FASTQ_INLINE F load_first(const float* p, std::size_t n) {
+  return {_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p)};
+}
+// The 8 floats at p in both halves.
+FASTQ_INLINE F load_both_halves(const float* p) { return {_mm512_broadcast_f32x8(_mm256_loadu_ps(p))}; }
+// The first n <= 8 lanes of each half: the low half's at lo, the high half's at hi.
+FASTQ_INLINE void store_halves(float* lo, float* hi, F a, std::size_t n) {
+  if (n == 8 && hi == lo + 8) {
+    _mm512_storeu_ps(lo, a.v);
+    return;
+  }
+  const __mmask8 m = static_cast<__mmask8>((1u << n) - 1);
+  _mm256_mask_storeu_ps(lo, m, _mm512_castps512_ps256(a.v));
+  _mm256_mask_storeu_ps(hi, m, _mm512_extractf32x8_ps(a.v, 1));
+}

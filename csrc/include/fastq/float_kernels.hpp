@@ -35,6 +35,15 @@ struct ConvGeom {
   std::size_t oh, ow;
 };
 
+// Whether a convolution runs two output pixels per vector on a table that can (AVX-512: at
+// most lanes / 2 output channels, and one kernel row's input of two neighbouring pixels, dilation
+// 1, within one vector: (sw + kw) * c <= lanes). kernels/fconv.hpp takes that path when this
+// holds; runtime/float_ops.cpp keeps such a convolution on the AVX-512 table.
+inline bool conv_pairs_fit(std::size_t lanes, std::size_t o, std::size_t c, std::size_t kw, std::size_t sw,
+                           std::size_t dw) {
+  return o <= lanes / 2 && (dw == 1 || kw == 1) && c <= lanes && kw <= lanes && sw <= lanes && (sw + kw) * c <= lanes;
+}
+
 struct FloatKernels {
   // Vector lanes of float32, and output channels per packed weight block (conv_pack's layout:
   // blocks of `block` output channels, the last one rounded up to whole vectors; the block
