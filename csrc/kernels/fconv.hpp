@@ -158,14 +158,21 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
       const float* xp = ximg + (row * g.w + ix) * C;
       fconv_taps<M, NV>(acc, xp, xps, xrs, xcs, w + kh0 * wrs + kw0 * wcs, nb, wrs, wcs, kh1 - kh0, kw1 - kw0, C);
     }
+    // The epilogue's operands as the lambda's own locals: captured ones live in memory that the
+    // stores below might alias, so the compiler reloaded them (and re-tested the flags) per vector.
+    const FloatEpilogue pe = le;
+    const float* const sc = scale;
+    const float* const bi = bias;
+    float* const yt = yrow + ox * o;
+    const std::size_t oo = o, nvalid = valid;
 #pragma GCC unroll 16
     for (std::size_t p = 0; p < M; ++p) {
-      float* yp = yrow + (ox + p) * o;
+      float* yp = yt + p * oo;
 #pragma GCC unroll 16
       for (std::size_t v = 0; v < NV; ++v) {
-        if (v * kFL >= valid) break;
-        const FV r = fepilogue(acc[p][v], le, scale ? scale + v * kFL : nullptr, bias ? bias + v * kFL : nullptr);
-        fstore_part(yp + v * kFL, r, valid - v * kFL);
+        if (v * kFL >= nvalid) break;
+        const FV r = fepilogue(acc[p][v], pe, sc ? sc + v * kFL : nullptr, bi ? bi + v * kFL : nullptr);
+        fstore_part(yp + v * kFL, r, nvalid - v * kFL);
       }
     }
   };
@@ -202,8 +209,8 @@ FASTQ_INLINE bool fconv_pairs_fit(const ConvGeom& g) { return conv_pairs_fit(kFL
 // P pairs of interior pixels (every kw tap valid) from x (pixel ox's input at its first valid
 // kernel row) over nkh kernel rows of w (the packed block at that row); outputs from y.
 template <std::size_t P>
-FASTQ_INLINE void fconv_pair_tile(const float* x, const float* w, const ConvGeom& g, std::size_t nkh,
-                                  const FloatEpilogue& e, FV scale, FV bias, float* y) {
+FASTQ_INLINE void fconv_pair_tile(const float* x, const float* w, const ConvGeom& g, std::size_t nkh, bool has_scale,
+                                  FV scale, bool has_bias, FV bias, bool relu, float* y) {
   const std::size_t xps = g.sw * g.c, xrs = g.dh * g.w * g.c, row = g.kw * g.c, span = xps + row, o = g.o;
   FV acc[P];
 #pragma GCC unroll 16
@@ -225,9 +232,9 @@ FASTQ_INLINE void fconv_pair_tile(const float* x, const float* w, const ConvGeom
 #pragma GCC unroll 16
   for (std::size_t p = 0; p < P; ++p) {
     FV r = acc[p];
-    if (e.scale) r = r * scale;
-    if (e.bias) r = r + bias;
-    if (e.relu) r = at_least(r, FV::splat(0.0f));
+    if (has_scale) r = r * scale;
+    if (has_bias) r = r + bias;
+    if (relu) r = at_least(r, FV::splat(0.0f));
     store_halves(y + 2 * p * o, y + (2 * p + 1) * o, r, o);
   }
 }
@@ -254,10 +261,11 @@ inline void fconv_row_pairs(const float* x, const float* w, const ConvGeom& g, c
   float* yrow = y + (n * g.oh + oy) * g.ow * g.o;
   const FV scale = e.scale ? load_both_halves(e.scale) : FV::splat(0.0f);
   const FV bias = e.bias ? load_both_halves(e.bias) : FV::splat(0.0f);
-  const FloatEpilogue le = e;  // a local: the stores may alias e as far as the compiler knows
+  // The flags by value: the stores may alias e as far as the compiler knows.
+  const bool has_scale = e.scale != nullptr, has_bias = e.bias != nullptr, relu = e.relu;
   auto tile = [&](auto pairs, std::size_t ox) __attribute__((always_inline)) {
     const float* xp = ximg + (row * g.w + ox * g.sw - g.pl) * C;
-    fconv_pair_tile<decltype(pairs)::value>(xp, wk, g, nkh, le, scale, bias, yrow + ox * g.o);
+    fconv_pair_tile<decltype(pairs)::value>(xp, wk, g, nkh, has_scale, scale, has_bias, bias, relu, yrow + ox * g.o);
   };
   constexpr std::size_t kSpan = 2 * kPairTile;
   std::size_t ox = lo;
