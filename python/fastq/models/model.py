@@ -19,6 +19,9 @@ Plan = tuple[list[Any], list[str], dict[str, str]]
 Shape = tuple[int, ...]
 
 
+_ALIGN = 64
+
+
 class _Pool:
     """Activation buffers reused across ops (and across predict calls): an op's result goes into
     the smallest free buffer that holds it, and a buffer is freed after its value's last use."""
@@ -35,8 +38,13 @@ class _Pool:
                 best = i
         if best is not None:
             return self.free.pop(best)
-        self.allocated += max(nbytes, 1)
-        return np.empty(max(nbytes, 1), np.uint8)
+        # 64-byte aligned (a cache line; NumPy's own alignment is 16 bytes), so no vector load of
+        # an activation straddles two lines.
+        n = max(nbytes, 1)
+        raw = np.empty(n + _ALIGN, np.uint8)
+        self.allocated += raw.nbytes
+        start = -raw.ctypes.data % _ALIGN
+        return raw[start : start + n]
 
     def put(self, buf: np.ndarray) -> None:
         self.free.append(buf)
