@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/binary_args.hpp"
+#include "runtime/aligned.hpp"
 #include "runtime/bconv_ops.hpp"
 #include "runtime/bgemm_ops.hpp"
 #include "runtime/bitpack_ops.hpp"
@@ -17,7 +18,7 @@ using namespace fastq::bindings;
 
 struct ConvPlan {
   const fastq::KernelTable* table;
-  std::vector<std::uint64_t> blocked;
+  fastq::AlignedVector<std::uint64_t> blocked;
   std::vector<std::int32_t> prefix;
   std::size_t o, groups, cg, kh, kw, sh, sw, dh, dw;
   bool same, pad_zero, relu;

@@ -17,6 +17,7 @@
 #include "bindings/checks.hpp"
 #include "bindings/peaks.hpp"
 #include "bindings/kernels.hpp"
+#include "runtime/aligned.hpp"
 #include "runtime/dispatch.hpp"
 #include "runtime/float_ops.hpp"
 
@@ -116,7 +117,7 @@ struct FloatConvPlan {
   bool depthwise;
   std::size_t kh, kw, c, o, mult;  // o = output channels (depthwise: c * mult)
   fastq::Window win;
-  std::vector<float> weights;  // conv: packed; depthwise: kh x kw x (c * mult)
+  fastq::AlignedVector<float> weights;  // conv: packed; depthwise: kh x kw x (c * mult)
   std::vector<float> scale, bias;
   bool relu;
 
