@@ -355,6 +355,24 @@ mutant(
     "a narrow convolution's last whole tile starts one pixel early: the row's last interior pixel is never written",
 )
 mutant(
+    "bitpack-k32-shift",
+    "kernels",
+    "csrc/kernels/bitpack.hpp",
+    "for (std::size_t g = 0; g < 32 / L; ++g) w |= to_bits(lt(V::load(x + g * L), zero)) << (g * L);",
+    "for (std::size_t g = 0; g < 32 / L; ++g) w |= to_bits(lt(V::load(x + g * L), zero)) << (g * L / 2);",
+    ["tests/test_binary.py"],
+    "32-value rows: the second vector's signs land on the first's bits",
+)
+mutant(
+    "bconv-window-step",
+    "kernels",
+    "csrc/kernels/bconv.hpp",
+    "          next += pixel_step;",
+    "          next += pix;",
+    ["tests/test_conv.py"],
+    "the window origin moves one input pixel per output pixel whatever the stride",
+)
+mutant(
     "avx512-popcnt",
     "avx512 vocabulary",
     "csrc/simd/avx512.hpp",

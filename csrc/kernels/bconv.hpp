@@ -94,6 +94,10 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
   const std::size_t group_words = (og + kBinaryBlock - 1) / kBinaryBlock * kBinaryBlock * row;
   const std::uint64_t* rows[kChunk];
   std::size_t ox = p0 % s.ow, oy = (p0 / s.ow) % s.oh, n = p0 / s.ow / s.oh;
+  // The window origin of output pixel (n, oy, ox), stepped along an output row.
+  const std::size_t ow = s.ow, oh = s.oh, pixel_step = s.sw * pix;
+  auto origin = [&] { return x + ((n * s.hp + oy * s.sh) * s.wp + ox * s.sw) * pix; };
+  const std::uint64_t* next = origin();
   const bool tap_words = conv_tap_words(s.groups, s.cg, s.kh, s.kw);  // one word per tap (cgw = 1, groups = 1)
   if (tap_words)
     for (std::size_t ky = 0, i = 0; ky < s.kh; ++ky)
@@ -102,10 +106,13 @@ inline void bconv(const ConvShape& s, const std::uint64_t* x, const std::uint64_
     for (std::size_t c = p0; c < p1; c += kChunk) {
       const std::size_t m = p1 - c < kChunk ? p1 - c : kChunk;
       for (std::size_t r = 0; r < m; ++r) {
-        rows[r] = x + ((n * s.hp + oy * s.sh) * s.wp + ox * s.sw) * pix;
-        if (++ox == s.ow) {
+        rows[r] = next;
+        if (++ox == ow) {
           ox = 0;
-          if (++oy == s.oh) oy = 0, ++n;
+          if (++oy == oh) oy = 0, ++n;
+          next = origin();  // past the last image: one past the end of x
+        } else {
+          next += pixel_step;
         }
       }
       if (tap_words) {

@@ -32,6 +32,18 @@ template <class T> FASTQ_INLINE void pack_row(const T* x, std::size_t k, std::ui
 }
 
 template <class T> void pack_rows(const T* x, std::size_t rows, std::size_t k, std::uint64_t* out) {
+  using V = Vec<T>;
+  constexpr std::size_t L = V::lanes;
+  if (k == 32 && 32 % L == 0) {  // 32-channel pixels (binary convolutions' inputs): no loop per row
+    const V zero = V::splat(T(0));
+    for (std::size_t r = 0; r < rows; ++r, x += 32) {
+      std::uint64_t w = 0;
+#pragma GCC unroll 32
+      for (std::size_t g = 0; g < 32 / L; ++g) w |= to_bits(lt(V::load(x + g * L), zero)) << (g * L);
+      out[r] = w;
+    }
+    return;
+  }
   const std::size_t kw = (k + 63) / 64;
   for (std::size_t r = 0; r < rows; ++r) pack_row(x + r * k, k, out + r * kw);
 }
