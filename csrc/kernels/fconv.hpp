@@ -140,8 +140,6 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
   float* yrow = y + ((n * g.oh + oy) * g.ow) * g.o + ch0;
   const float* scale = e.scale ? e.scale + ch0 : nullptr;
   const float* bias = e.bias ? e.bias + ch0 : nullptr;
-  // Locals, not loads through e / g: the stores may alias them as far as the compiler knows.
-  const FloatEpilogue le = e;
   const std::size_t o = g.o;
 
   // Accumulate `M` pixels from column ox over taps [kh0, kh1) x [kw0, kw1), then store.
@@ -159,8 +157,9 @@ void fconv_row_block(const float* x, const float* w, const ConvGeom& g, const Fl
       fconv_taps<M, NV>(acc, xp, xps, xrs, xcs, w + kh0 * wrs + kw0 * wcs, nb, wrs, wcs, kh1 - kh0, kw1 - kw0, C);
     }
     // The epilogue's operands as the lambda's own locals: captured ones live in memory that the
-    // stores below might alias, so the compiler reloaded them (and re-tested the flags) per vector.
-    const FloatEpilogue pe = le;
+    // vector stores below may alias (as far as the compiler knows), so it reloaded them and
+    // re-tested the flags per vector.
+    const FloatEpilogue pe = e;
     const float* const sc = scale;
     const float* const bi = bias;
     float* const yt = yrow + ox * o;
@@ -211,18 +210,18 @@ FASTQ_INLINE bool fconv_pairs_fit(const ConvGeom& g) { return conv_pairs_fit(kFL
 template <std::size_t P>
 FASTQ_INLINE void fconv_pair_tile(const float* x, const float* w, const ConvGeom& g, std::size_t nkh, bool has_scale,
                                   FV scale, bool has_bias, FV bias, bool relu, float* y) {
-  const std::size_t xps = g.sw * g.c, xrs = g.dh * g.w * g.c, row = g.kw * g.c, span = xps + row, o = g.o;
+  const std::size_t xps = g.sw * g.c, xrs = g.dh * g.w * g.c, taps = g.kw * g.c, span = xps + taps, o = g.o;
   FV acc[P];
 #pragma GCC unroll 16
   for (std::size_t p = 0; p < P; ++p) acc[p] = FV::splat(0.0f);
   for (std::size_t kh = 0; kh < nkh; ++kh) {
     const float* xr = x + kh * xrs;
-    const float* wr = w + kh * row * kFL;
+    const float* wr = w + kh * taps * kFL;
     FV xv[P];
 #pragma GCC unroll 16
     for (std::size_t p = 0; p < P; ++p) xv[p] = load_first(xr + 2 * p * xps, span);
     PairIndex idx = pair_index(0, xps);
-    for (std::size_t t = 0; t < row; ++t) {
+    for (std::size_t t = 0; t < taps; ++t) {
       const FV wv = FV::load(wr + t * kFL);
 #pragma GCC unroll 16
       for (std::size_t p = 0; p < P; ++p) acc[p] = fma(pair_lanes(xv[p], idx), wv, acc[p]);
