@@ -119,6 +119,8 @@ def test_magnitude_aware_sign_scale_per_last_axis_channel():
     np.testing.assert_allclose(s[0], np.abs(x).reshape(-1, 16).mean(axis=0, dtype=np.float64), rtol=1e-6)
     x1 = np.array([-2.0, 0.5, -0.0], np.float32)  # 1-D: s = |x|, y == x
     np.testing.assert_array_equal(fastq.MagnitudeAwareSign()(x1), x1)
+    x2 = np.array([[1.0, -3.0], [3.0, 1.0]], np.float32)  # two rows: s = the column means (2, 2)
+    np.testing.assert_array_equal(fastq.MagnitudeAwareSign()(x2), [[2.0, -2.0], [2.0, 2.0]])
 
 
 def test_float16_is_computed_in_float32_and_rounded_once():
