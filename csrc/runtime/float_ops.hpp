@@ -31,11 +31,11 @@ ConvGeom conv_geom(std::size_t h, std::size_t w, std::size_t c, std::size_t o, c
 
 // The table a layer with `channels` (output) channels runs on: t, or on x86 the AVX2 table when
 // t is AVX-512 and the channels are a multiple of 8 but not of 16 (below 64): 8-lane vectors
-// fit them, 16-lane ones would run half empty (QuickNetSmall's 8-channel stem). Every table
+// fit them, 16-lane ones would run half empty (QuickNetSmall's 8-channel depthwise). Every table
 // computes the same bits (fastq/float_kernels.hpp), so this changes the speed only.
 const KernelTable& fit_table(const KernelTable& t, std::size_t channels);
 // The table a convolution with o outputs, c inputs and window `win` runs on: t when t is
-// AVX-512 and the convolution fits two pixels per vector (conv_pairs_fit, the stem's path),
+// AVX-512 and the convolution fits two pixels per vector (conv_pairs_fit: QuickNetSmall's stem),
 // else fit_table(t, o).
 const KernelTable& fit_conv_table(const KernelTable& t, std::size_t o, std::size_t c, const Window& win);
 
